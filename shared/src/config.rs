@@ -1,0 +1,216 @@
+//! Typed configuration, read once from the environment at init.
+//!
+//! Every variable has a default that matches the local stack (`make dev`), except the Data API ARNs
+//! and the JWT secret on AWS, which the SAM template sets. See the README for the table.
+
+use std::time::Duration;
+
+use thiserror::Error;
+
+/// Errors raised while reading the configuration.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// A variable is set but cannot be parsed.
+    #[error("environment variable {name} has an invalid value: {reason}")]
+    Invalid {
+        /// The variable's name.
+        name: &'static str,
+        /// Why it was refused (never the value itself: it may be a secret).
+        reason: String,
+    },
+}
+
+/// A secret string whose `Debug` never prints the value.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret's bytes, for keying MACs.
+    pub fn expose(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Redis connection and cache settings.
+#[derive(Clone, Debug)]
+pub struct CacheConfig {
+    /// `REDIS_URL`: `redis://` locally, `rediss://` on ElastiCache with in-transit encryption.
+    pub redis_url: String,
+    /// `CACHE_PREFIX`: first segment of every key, so several stacks can share one Redis.
+    pub prefix: String,
+    /// `TOOL_CACHE_TTL` (seconds): lifetime of one cached tool, before jitter.
+    pub tool_ttl: Duration,
+    /// `LIST_CACHE_TTL` (seconds): lifetime of one cached list page, before jitter.
+    pub list_ttl: Duration,
+    /// `REDIS_CONNECT_TIMEOUT_MS`: how long to wait for a TCP connection to Redis.
+    pub connect_timeout: Duration,
+    /// `REDIS_RESPONSE_TIMEOUT_MS`: how long to wait for one Redis reply.
+    pub response_timeout: Duration,
+    /// `REDIS_BREAKER_THRESHOLD`: consecutive failures that open the circuit breaker.
+    pub breaker_threshold: u32,
+    /// `REDIS_BREAKER_COOLDOWN_MS`: how long an open breaker skips Redis before probing again.
+    pub breaker_cooldown: Duration,
+    /// `WRITE_MARKER_TTL` (seconds): how long a writer's revision marker blocks older cache fills.
+    /// Must exceed the longest time a reader can spend between its database read and its fill.
+    pub write_marker_ttl: Duration,
+}
+
+/// Where the RDS Data API statements go.
+#[derive(Clone, Debug)]
+pub struct DatabaseConfig {
+    /// `DB_CLUSTER_ARN`: the Aurora cluster (any ARN-shaped string for the local emulator).
+    pub cluster_arn: String,
+    /// `DB_SECRET_ARN`: the Secrets Manager secret holding the database credentials.
+    pub secret_arn: String,
+    /// `DB_NAME`: the database (schema) name.
+    pub database: String,
+}
+
+/// Access-token settings.
+#[derive(Clone, Debug)]
+pub struct AuthConfig {
+    /// `JWT_SECRET`: the HS256 signing key (at least 32 bytes).
+    pub jwt_secret: Secret,
+    /// `JWT_ISSUER`: the `iss` claim issued and required.
+    pub issuer: String,
+    /// `JWT_AUDIENCE`: the `aud` claim issued and required.
+    pub audience: String,
+    /// `ACCESS_TOKEN_TTL` (seconds): lifetime of an access token.
+    pub access_token_ttl: Duration,
+    /// `SESSION_TTL` (seconds): lifetime of a session and its refresh token.
+    pub session_ttl: Duration,
+}
+
+/// The whole configuration of a function.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Redis and cache settings.
+    pub cache: CacheConfig,
+    /// Data API settings.
+    pub database: DatabaseConfig,
+    /// Token settings.
+    pub auth: AuthConfig,
+}
+
+/// The JWT secret used when `JWT_SECRET` is unset: only acceptable locally, so it says so.
+pub const DEV_JWT_SECRET: &str = "local-development-secret-change-me-0123456789";
+
+impl Config {
+    /// Reads the configuration from the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the configuration through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env(&lookup);
+        let jwt_secret = env.string("JWT_SECRET", DEV_JWT_SECRET);
+        if jwt_secret.len() < 32 {
+            return Err(ConfigError::Invalid {
+                name: "JWT_SECRET",
+                reason: "must be at least 32 bytes".into(),
+            });
+        }
+        Ok(Self {
+            cache: CacheConfig {
+                redis_url: env.string("REDIS_URL", "redis://127.0.0.1:6379"),
+                prefix: env.string("CACHE_PREFIX", "mcp"),
+                tool_ttl: env.seconds("TOOL_CACHE_TTL", 3600)?,
+                list_ttl: env.seconds("LIST_CACHE_TTL", 300)?,
+                connect_timeout: env.millis("REDIS_CONNECT_TIMEOUT_MS", 100)?,
+                response_timeout: env.millis("REDIS_RESPONSE_TIMEOUT_MS", 50)?,
+                breaker_threshold: env.number("REDIS_BREAKER_THRESHOLD", 3)?.max(1) as u32,
+                breaker_cooldown: env.millis("REDIS_BREAKER_COOLDOWN_MS", 2000)?,
+                write_marker_ttl: env.seconds("WRITE_MARKER_TTL", 120)?,
+            },
+            database: DatabaseConfig {
+                cluster_arn: env.string(
+                    "DB_CLUSTER_ARN",
+                    "arn:aws:rds:us-east-1:123456789012:cluster:local",
+                ),
+                secret_arn: env.string(
+                    "DB_SECRET_ARN",
+                    "arn:aws:secretsmanager:us-east-1:123456789012:secret:local",
+                ),
+                database: env.string("DB_NAME", "mcp"),
+            },
+            auth: AuthConfig {
+                jwt_secret: Secret::new(jwt_secret),
+                issuer: env.string("JWT_ISSUER", "mcp-registry"),
+                audience: env.string("JWT_AUDIENCE", "mcp-registry-api"),
+                access_token_ttl: env.seconds("ACCESS_TOKEN_TTL", 900)?,
+                session_ttl: env.seconds("SESSION_TTL", 604_800)?,
+            },
+        })
+    }
+}
+
+struct Env<'a, F: Fn(&str) -> Option<String>>(&'a F);
+
+impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
+    fn string(&self, name: &'static str, default: &str) -> String {
+        (self.0)(name)
+            .filter(|v| !v.is_empty())
+            .unwrap_or_else(|| default.to_owned())
+    }
+
+    fn number(&self, name: &'static str, default: u64) -> Result<u64, ConfigError> {
+        match (self.0)(name).filter(|v| !v.is_empty()) {
+            None => Ok(default),
+            Some(v) => v.trim().parse().map_err(|_| ConfigError::Invalid {
+                name,
+                reason: "expected a non-negative integer".into(),
+            }),
+        }
+    }
+
+    fn seconds(&self, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+        self.number(name, default).map(Duration::from_secs)
+    }
+
+    fn millis(&self, name: &'static str, default: u64) -> Result<Duration, ConfigError> {
+        self.number(name, default).map(Duration::from_millis)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_design() {
+        let config = Config::from_lookup(|_| None).unwrap();
+        assert_eq!(config.cache.tool_ttl, Duration::from_secs(3600));
+        assert_eq!(config.cache.list_ttl, Duration::from_secs(300));
+        assert_eq!(config.auth.session_ttl, Duration::from_secs(604_800));
+        assert_eq!(config.cache.connect_timeout, Duration::from_millis(100));
+        assert_eq!(config.cache.response_timeout, Duration::from_millis(50));
+    }
+
+    #[test]
+    fn a_bad_number_names_the_variable_but_not_the_value() {
+        let err =
+            Config::from_lookup(|k| (k == "TOOL_CACHE_TTL").then(|| "soon".into())).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("TOOL_CACHE_TTL"));
+        assert!(!text.contains("soon"));
+    }
+
+    #[test]
+    fn a_short_jwt_secret_is_refused_and_never_printed() {
+        let err = Config::from_lookup(|k| (k == "JWT_SECRET").then(|| "short".into())).unwrap_err();
+        assert!(!err.to_string().contains("short"));
+        assert!(!format!("{:?}", Secret::new("hunter2")).contains("hunter2"));
+    }
+}

@@ -1,0 +1,123 @@
+//! Cache key generation and TTLs: the one place that knows the shapes of Redis keys.
+//!
+//! | data | key |
+//! |---|---|
+//! | one tool | `{prefix}:tool:{id}` |
+//! | a tool's write marker | `{prefix}:tool:{id}:rev` |
+//! | a list page | `{prefix}:tools:list:{generation}:{md5 of the canonical query}` |
+//! | list generation | `{prefix}:tools:list:gen` |
+//! | session | `{prefix}:session:{session_id}` |
+//! | refresh token | `{prefix}:refresh:{sha256 of the token}` |
+
+use std::time::Duration;
+
+use md5::{Digest, Md5};
+use rand::Rng;
+use uuid::Uuid;
+
+use crate::tools::ListQuery;
+
+/// Builds every Redis key of one deployment (all share `prefix`).
+#[derive(Clone, Debug)]
+pub struct CacheKeys {
+    prefix: String,
+}
+
+impl CacheKeys {
+    /// Keys under `prefix` (e.g. `mcp`).
+    pub fn new(prefix: impl Into<String>) -> Self {
+        Self {
+            prefix: prefix.into(),
+        }
+    }
+
+    /// The cached JSON of one tool.
+    pub fn tool(&self, id: Uuid) -> String {
+        format!("{}:tool:{}", self.prefix, id.hyphenated())
+    }
+
+    /// The short-lived marker a writer leaves with the newest revision of a tool, so a reader that
+    /// loaded an older revision before the write cannot put it back into the cache.
+    pub fn tool_write_marker(&self, id: Uuid) -> String {
+        format!("{}:tool:{}:rev", self.prefix, id.hyphenated())
+    }
+
+    /// The counter whose increment invalidates every cached list page at once.
+    pub fn list_generation(&self) -> String {
+        format!("{}:tools:list:gen", self.prefix)
+    }
+
+    /// One cached list page of `generation`.
+    pub fn list_page(&self, generation: u64, query: &ListQuery) -> String {
+        format!(
+            "{}:tools:list:{}:{}",
+            self.prefix,
+            generation,
+            query_digest(query)
+        )
+    }
+
+    /// A session's cached record.
+    pub fn session(&self, session_id: Uuid) -> String {
+        format!("{}:session:{}", self.prefix, session_id.hyphenated())
+    }
+
+    /// A refresh token's cached record, keyed by the hex SHA-256 of the token (never the token).
+    pub fn refresh_token(&self, token_sha256_hex: &str) -> String {
+        format!("{}:refresh:{}", self.prefix, token_sha256_hex)
+    }
+}
+
+/// The hex MD5 of the canonical form of `query`: equal for equivalent queries.
+pub fn query_digest(query: &ListQuery) -> String {
+    hex(&Md5::digest(query.canonical().as_bytes()))
+}
+
+/// Lowercase hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 0x0f)] as char);
+    }
+    out
+}
+
+/// `ttl` spread uniformly over ±10 %, so entries written together do not expire together.
+pub fn jittered(ttl: Duration) -> Duration {
+    let secs = ttl.as_secs_f64();
+    if secs <= 0.0 {
+        return ttl;
+    }
+    let factor = rand::thread_rng().gen_range(0.9..=1.1);
+    Duration::from_secs_f64(secs * factor).max(Duration::from_secs(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_shapes_follow_the_design() {
+        let keys = CacheKeys::new("mcp");
+        let id = Uuid::nil();
+        assert_eq!(
+            keys.tool(id),
+            "mcp:tool:00000000-0000-0000-0000-000000000000"
+        );
+        assert_eq!(keys.list_generation(), "mcp:tools:list:gen");
+        assert_eq!(keys.refresh_token("ab"), "mcp:refresh:ab");
+        let page = keys.list_page(7, &ListQuery::default());
+        assert!(page.starts_with("mcp:tools:list:7:"));
+        assert_eq!(page.len(), "mcp:tools:list:7:".len() + 32);
+    }
+
+    #[test]
+    fn jitter_stays_within_ten_percent() {
+        for _ in 0..1000 {
+            let ttl = jittered(Duration::from_secs(3600)).as_secs_f64();
+            assert!((3240.0..=3960.0).contains(&ttl), "{ttl}");
+        }
+    }
+}

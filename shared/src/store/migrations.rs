@@ -1,0 +1,97 @@
+//! Schema migrations, applied through the Data API (the same path on Aurora and locally).
+//!
+//! Each migration is a SQL file of statements separated by `;` at line ends. Applied versions are
+//! recorded in `schema_migrations`; every statement is idempotent (`IF NOT EXISTS`), so a rerun
+//! or two concurrent runs converge.
+
+use serde::Deserialize;
+
+use super::{param, DataApi, StoreError};
+use crate::time::Timestamp;
+
+/// A migration: version, name and SQL.
+pub struct Migration {
+    /// Strictly increasing version.
+    pub version: i64,
+    /// Short name.
+    pub name: &'static str,
+    /// The statements.
+    pub sql: &'static str,
+}
+
+/// Every migration of the schema, in order.
+pub const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "tools",
+    sql: include_str!("sql/0001_tools.sql"),
+}];
+
+/// Splits a migration into statements, dropping `--` comment lines.
+pub fn statements(sql: &str) -> Vec<String> {
+    let without_comments: String = sql
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("--"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    without_comments
+        .split(";\n")
+        .map(|s| s.trim().trim_end_matches(';').trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct Applied {
+    version: i64,
+}
+
+/// Applies the migrations not yet recorded. Returns the versions it applied.
+pub async fn migrate(db: &DataApi) -> Result<Vec<i64>, StoreError> {
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT NOT NULL PRIMARY KEY, \
+         name VARCHAR(128) NOT NULL, applied_at BIGINT NOT NULL)",
+        vec![],
+    )
+    .await?;
+    let applied: Vec<Applied> = db
+        .query("SELECT version FROM schema_migrations", vec![])
+        .await?;
+    let mut done = Vec::new();
+    for migration in MIGRATIONS {
+        if applied.iter().any(|a| a.version == migration.version) {
+            continue;
+        }
+        for statement in statements(migration.sql) {
+            db.execute(&statement, vec![]).await?;
+        }
+        db.execute(
+            "INSERT IGNORE INTO schema_migrations (version, name, applied_at) \
+             VALUES (:version, :name, :at)",
+            vec![
+                param("version", migration.version),
+                param("name", migration.name),
+                param("at", Timestamp::now().millis()),
+            ],
+        )
+        .await?;
+        done.push(migration.version);
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_migration_splits_into_create_statements() {
+        for migration in MIGRATIONS {
+            let statements = statements(migration.sql);
+            assert!(!statements.is_empty());
+            assert!(
+                statements.iter().all(|s| !s.contains(';')),
+                "one statement each"
+            );
+        }
+    }
+}

@@ -1,0 +1,25 @@
+//! The database side: the RDS Data API client, the tool repository and the schema migrations.
+
+mod data_api;
+pub mod migrations;
+mod tools;
+
+pub use data_api::{param, DataApi, Value};
+pub use tools::{DataApiToolStore, ToolStore};
+
+/// Errors of the database layer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique key was violated (e.g. a tool name taken).
+    #[error("duplicate key")]
+    Duplicate,
+    /// The database or the Data API is unreachable, resuming, overloaded or timed out.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// The database refused the statement for another reason (a bug, not the client's fault).
+    #[error("database error: {0}")]
+    Database(String),
+    /// A stored row could not be read back.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}

@@ -1,0 +1,349 @@
+//! `GET /tools` queries: parsing, the canonical form behind the list cache key, and signed
+//! keyset cursors.
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use uuid::Uuid;
+
+use super::model::{is_slug, FieldError, Tool, ToolStatus};
+
+/// Default page size.
+pub const DEFAULT_LIMIT: u32 = 20;
+/// Largest page size.
+pub const MAX_LIMIT: u32 = 100;
+
+/// The order of a list.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Sort {
+    /// `name`, ascending (the default).
+    #[default]
+    #[serde(rename = "name")]
+    NameAsc,
+    /// `-name`.
+    #[serde(rename = "-name")]
+    NameDesc,
+    /// `createdAt`.
+    #[serde(rename = "createdAt")]
+    CreatedAsc,
+    /// `-createdAt`.
+    #[serde(rename = "-createdAt")]
+    CreatedDesc,
+    /// `updatedAt`.
+    #[serde(rename = "updatedAt")]
+    UpdatedAsc,
+    /// `-updatedAt`.
+    #[serde(rename = "-updatedAt")]
+    UpdatedDesc,
+}
+
+impl Sort {
+    fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "name" => Self::NameAsc,
+            "-name" => Self::NameDesc,
+            "createdAt" => Self::CreatedAsc,
+            "-createdAt" => Self::CreatedDesc,
+            "updatedAt" => Self::UpdatedAsc,
+            "-updatedAt" => Self::UpdatedDesc,
+            _ => return None,
+        })
+    }
+
+    /// Whether the order is descending.
+    pub fn descending(self) -> bool {
+        matches!(self, Self::NameDesc | Self::CreatedDesc | Self::UpdatedDesc)
+    }
+
+    /// The position of `tool` in this order, as a cursor records it.
+    pub fn key_of(self, tool: &Tool) -> SortKey {
+        match self {
+            Self::NameAsc | Self::NameDesc => SortKey::Name(tool.name.clone()),
+            Self::CreatedAsc | Self::CreatedDesc => SortKey::Time(tool.created_at.millis()),
+            Self::UpdatedAsc | Self::UpdatedDesc => SortKey::Time(tool.updated_at.millis()),
+        }
+    }
+}
+
+/// A parsed, validated `GET /tools` query. Field order is alphabetical: it is the canonical
+/// serialization hashed into the cache key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ListQuery {
+    /// `category` filter.
+    pub category: Option<String>,
+    /// The opaque cursor of the page asked for.
+    pub cursor: Option<String>,
+    /// Page size.
+    pub limit: u32,
+    /// `ownerId` filter.
+    #[serde(rename = "ownerId")]
+    pub owner_id: Option<Uuid>,
+    /// Case-insensitive search text, lowercased.
+    pub q: Option<String>,
+    /// Order.
+    pub sort: Sort,
+    /// `status` filter.
+    pub status: Option<ToolStatus>,
+    /// `tag` filter.
+    pub tag: Option<String>,
+}
+
+impl Default for ListQuery {
+    fn default() -> Self {
+        Self {
+            category: None,
+            cursor: None,
+            limit: DEFAULT_LIMIT,
+            owner_id: None,
+            q: None,
+            sort: Sort::default(),
+            status: None,
+            tag: None,
+        }
+    }
+}
+
+impl ListQuery {
+    /// Parses a raw query string. Unknown or repeated parameters and invalid values are refused
+    /// with one error per offending parameter.
+    pub fn parse(raw: Option<&str>) -> Result<Self, Vec<FieldError>> {
+        let mut query = Self::default();
+        let mut errors = Vec::new();
+        let mut seen: Vec<String> = Vec::new();
+        for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
+            if seen.iter().any(|k| *k == key) {
+                errors.push(FieldError::new(key.as_ref(), "is given more than once"));
+                continue;
+            }
+            seen.push(key.to_string());
+            let v = value.as_ref();
+            let result: Result<(), &str> = match key.as_ref() {
+                "category" if is_slug(v, 64) => {
+                    query.category = Some(v.to_owned());
+                    Ok(())
+                }
+                "category" => Err("must be 1 to 64 characters of a-z, 0-9 or '-'"),
+                "tag" if is_slug(v, 32) => {
+                    query.tag = Some(v.to_owned());
+                    Ok(())
+                }
+                "tag" => Err("must be 1 to 32 characters of a-z, 0-9 or '-'"),
+                "status" => ToolStatus::parse(v)
+                    .map(|s| query.status = Some(s))
+                    .ok_or("must be \"active\" or \"deprecated\""),
+                "ownerId" => Uuid::try_parse(v)
+                    .map(|id| query.owner_id = Some(id))
+                    .map_err(|_| "must be a UUID"),
+                "q" => {
+                    let n = v.chars().count();
+                    if (1..=100).contains(&n) {
+                        query.q = Some(v.to_lowercase());
+                        Ok(())
+                    } else {
+                        Err("must be 1 to 100 characters long")
+                    }
+                }
+                "sort" => Sort::parse(v).map(|s| query.sort = s).ok_or(
+                    "must be one of name, -name, createdAt, -createdAt, updatedAt, -updatedAt",
+                ),
+                "limit" => match v.parse::<u32>() {
+                    Ok(n) if (1..=MAX_LIMIT).contains(&n) => {
+                        query.limit = n;
+                        Ok(())
+                    }
+                    _ => Err("must be an integer from 1 to 100"),
+                },
+                "cursor" if !v.is_empty() && v.len() <= 1024 => {
+                    query.cursor = Some(v.to_owned());
+                    Ok(())
+                }
+                "cursor" => Err("is not a cursor issued by this API"),
+                _ => Err("is not a parameter of this route"),
+            };
+            if let Err(message) = result {
+                errors.push(FieldError::new(key.as_ref(), message));
+            }
+        }
+        if errors.is_empty() {
+            Ok(query)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The deterministic serialization of this query (defaults spelled out, keys sorted).
+    pub fn canonical(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The filters and order without the page position: what a cursor is bound to.
+    pub fn scope(&self) -> String {
+        let scope = Self {
+            cursor: None,
+            limit: DEFAULT_LIMIT,
+            ..self.clone()
+        };
+        scope.canonical()
+    }
+}
+
+/// A position in an order: the last item's sort value and id.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SortKey {
+    /// A name (unique on its own).
+    Name(String),
+    /// Epoch milliseconds (ties broken by id).
+    Time(i64),
+}
+
+/// Where the next page starts: strictly after this item.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// The last item's sort value.
+    #[serde(rename = "k")]
+    pub key: SortKey,
+    /// The last item's id.
+    #[serde(rename = "i")]
+    pub id: Uuid,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CursorPayload {
+    #[serde(rename = "s")]
+    scope: String,
+    #[serde(flatten)]
+    cursor: Cursor,
+}
+
+/// Encodes and checks cursors: base64url JSON plus an HMAC-SHA256 tag binding it to the query's
+/// filters and order, so a forged, altered or foreign cursor is refused.
+#[derive(Clone)]
+pub struct CursorCodec {
+    mac: Hmac<Sha256>,
+}
+
+impl CursorCodec {
+    /// A codec keyed from `secret` (domain-separated from any other use of it).
+    pub fn new(secret: &[u8]) -> Self {
+        let mut derive = <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes any key");
+        derive.update(b"mcp-registry list cursor v1");
+        let key = derive.finalize().into_bytes();
+        Self {
+            mac: <Hmac<Sha256> as Mac>::new_from_slice(&key).expect("HMAC takes any key"),
+        }
+    }
+
+    fn scope_digest(query: &ListQuery) -> String {
+        crate::keys::hex(&<sha2::Sha256 as sha2::Digest>::digest(query.scope().as_bytes())[..12])
+    }
+
+    /// The opaque cursor of the page after `cursor` in `query`.
+    pub fn encode(&self, query: &ListQuery, cursor: Cursor) -> String {
+        let payload = CursorPayload {
+            scope: Self::scope_digest(query),
+            cursor,
+        };
+        let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&payload).unwrap_or_default());
+        let mut mac = self.mac.clone();
+        mac.update(body.as_bytes());
+        let tag = URL_SAFE_NO_PAD.encode(&mac.finalize().into_bytes()[..16]);
+        format!("{body}.{tag}")
+    }
+
+    /// The position `query.cursor` points at, `Ok(None)` without a cursor, or an error when the
+    /// cursor was not issued by this API for this query.
+    pub fn decode(&self, query: &ListQuery) -> Result<Option<Cursor>, FieldError> {
+        let Some(text) = query.cursor.as_deref() else {
+            return Ok(None);
+        };
+        let invalid = || FieldError::new("cursor", "is not a cursor issued for this query");
+        let (body, tag) = text.split_once('.').ok_or_else(invalid)?;
+        let tag = URL_SAFE_NO_PAD.decode(tag).map_err(|_| invalid())?;
+        let mut mac = self.mac.clone();
+        mac.update(body.as_bytes());
+        mac.verify_truncated_left(&tag).map_err(|_| invalid())?;
+        if tag.len() != 16 {
+            return Err(invalid());
+        }
+        let bytes = URL_SAFE_NO_PAD.decode(body).map_err(|_| invalid())?;
+        let payload: CursorPayload = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+        if payload.scope != Self::scope_digest(query) {
+            return Err(invalid());
+        }
+        let consistent = matches!(
+            (&payload.cursor.key, query.sort),
+            (SortKey::Name(_), Sort::NameAsc | Sort::NameDesc)
+                | (
+                    SortKey::Time(_),
+                    Sort::CreatedAsc | Sort::CreatedDesc | Sort::UpdatedAsc | Sort::UpdatedDesc
+                )
+        );
+        if !consistent {
+            return Err(invalid());
+        }
+        Ok(Some(payload.cursor))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(raw: &str) -> ListQuery {
+        ListQuery::parse(Some(raw)).unwrap()
+    }
+
+    #[test]
+    fn equivalent_queries_are_equal() {
+        assert_eq!(
+            parse("tag=x&category=y").canonical(),
+            parse("category=y&tag=x&limit=20&sort=name").canonical()
+        );
+        assert_eq!(parse("q=HeLLo").canonical(), parse("q=hello").canonical());
+        assert_eq!(parse("").canonical(), ListQuery::default().canonical());
+    }
+
+    #[test]
+    fn unknown_repeated_and_invalid_parameters_are_refused() {
+        for raw in [
+            "page=2",
+            "tag=a&tag=b",
+            "limit=0",
+            "limit=101",
+            "sort=size",
+            "ownerId=x",
+            "q=",
+        ] {
+            assert!(ListQuery::parse(Some(raw)).is_err(), "{raw}");
+        }
+    }
+
+    #[test]
+    fn cursors_round_trip_and_reject_forgery_and_other_queries() {
+        let codec = CursorCodec::new(b"secret-secret-secret-secret-secret");
+        let query = parse("category=search");
+        let cursor = Cursor {
+            key: SortKey::Name("abc".into()),
+            id: Uuid::nil(),
+        };
+        let text = codec.encode(&query, cursor.clone());
+        let with = |c: &str| ListQuery {
+            cursor: Some(c.to_owned()),
+            ..query.clone()
+        };
+        assert_eq!(codec.decode(&with(&text)).unwrap(), Some(cursor));
+        let mut forged = text.clone();
+        forged.insert(3, 'A');
+        assert!(codec.decode(&with(&forged)).is_err());
+        let other = ListQuery {
+            cursor: Some(text.clone()),
+            category: Some("other".into()),
+            ..query.clone()
+        };
+        assert!(codec.decode(&other).is_err());
+        let other_key = CursorCodec::new(b"another-secret-another-secret-xx");
+        assert!(other_key.decode(&with(&text)).is_err());
+    }
+}
