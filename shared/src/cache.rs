@@ -2,7 +2,8 @@
 //! cost speed: every call has a connect and a response timeout, every error is a miss, and a
 //! per-instance circuit breaker skips Redis for a cool-down after consecutive failures.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -209,6 +210,19 @@ struct Inner {
     config: CacheConfig,
     guarded_set: Script,
     counters: CacheCounters,
+    /// Invalidations a write could not make; replayed before this instance reads Redis again.
+    pending: Mutex<PendingInvalidations>,
+    has_pending: AtomicBool,
+    settling: tokio::sync::Mutex<()>,
+}
+
+/// Cache changes that writes on this instance owe Redis.
+#[derive(Debug, Default)]
+struct PendingInvalidations {
+    /// Tool id → the newest revision written (or the deleted marker).
+    tools: HashMap<Uuid, i64>,
+    /// Whether list pages must be retired.
+    lists: bool,
 }
 
 impl CacheService {
@@ -232,6 +246,9 @@ impl CacheService {
                 config: config.clone(),
                 guarded_set: Script::new(GUARDED_SET_LUA),
                 counters: CacheCounters::default(),
+                pending: Mutex::new(PendingInvalidations::default()),
+                has_pending: AtomicBool::new(false),
+                settling: tokio::sync::Mutex::new(()),
             }),
         }
     }
@@ -324,6 +341,10 @@ impl CacheService {
 
     /// The cached tool `id`.
     pub async fn get_tool(&self, id: Uuid) -> Lookup<CachedTool> {
+        if !self.settle_pending().await {
+            self.count(&Lookup::<()>::Unavailable);
+            return Lookup::Unavailable;
+        }
         let key = self.inner.keys.tool(id);
         let lookup = match self
             .run("get_tool", |mut c| async move {
@@ -354,6 +375,7 @@ impl CacheService {
     }
 
     /// A writer's publish after its commit: marks `revision` as the newest and caches `body`.
+    /// On failure the invalidation is remembered and replayed before this instance next reads.
     pub async fn publish_tool(
         &self,
         id: Uuid,
@@ -361,18 +383,81 @@ impl CacheService {
         body: &[u8],
     ) -> Result<(), CacheError> {
         let marker_ttl = self.inner.config.write_marker_ttl;
-        self.guarded_set(id, revision, Some(body), Some(marker_ttl))
-            .await
-            .map(drop)
+        let result = self
+            .guarded_set(id, revision, Some(body), Some(marker_ttl))
+            .await;
+        if result.is_err() {
+            self.remember(|p| {
+                let newest = p.tools.entry(id).or_insert(revision);
+                *newest = (*newest).max(revision);
+            });
+        }
+        result.map(drop)
     }
 
     /// A writer's invalidation after a committed delete: removes the tool and blocks fills of any
-    /// revision for the marker's lifetime.
+    /// revision for the marker's lifetime. Remembered for replay on failure.
     pub async fn evict_deleted_tool(&self, id: Uuid) -> Result<(), CacheError> {
         let marker_ttl = self.inner.config.write_marker_ttl;
-        self.guarded_set(id, DELETED_REVISION, None, Some(marker_ttl))
-            .await
-            .map(drop)
+        let result = self
+            .guarded_set(id, DELETED_REVISION, None, Some(marker_ttl))
+            .await;
+        if result.is_err() {
+            self.remember(|p| {
+                p.tools.insert(id, DELETED_REVISION);
+            });
+        }
+        result.map(drop)
+    }
+
+    fn lock_pending(&self) -> std::sync::MutexGuard<'_, PendingInvalidations> {
+        self.inner
+            .pending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn remember(&self, change: impl FnOnce(&mut PendingInvalidations)) {
+        change(&mut self.lock_pending());
+        self.inner.has_pending.store(true, Ordering::Release);
+    }
+
+    /// Replays the invalidations this instance owes Redis. Returns `false` while some are still
+    /// owed: the caller must then not read Redis, which may hold what those writes replaced.
+    async fn settle_pending(&self) -> bool {
+        if !self.inner.has_pending.load(Ordering::Acquire) {
+            return true;
+        }
+        // One replay at a time: a concurrent reader waits for it rather than reading past it.
+        let _one_at_a_time = self.inner.settling.lock().await;
+        let owed = std::mem::take(&mut *self.lock_pending());
+        let marker_ttl = Some(self.inner.config.write_marker_ttl);
+        let mut left = PendingInvalidations::default();
+        for (id, revision) in owed.tools {
+            // Drop whatever is cached and mark the revision written, so no older fill returns.
+            if self
+                .guarded_set(id, revision, None, marker_ttl)
+                .await
+                .is_err()
+            {
+                left.tools.insert(id, revision);
+            }
+        }
+        if owed.lists && self.bump_generation().await.is_err() {
+            left.lists = true;
+        }
+        let mut pending = self.lock_pending();
+        for (id, revision) in left.tools {
+            let newest = pending.tools.entry(id).or_insert(revision);
+            *newest = (*newest).max(revision);
+        }
+        pending.lists |= left.lists;
+        let settled = pending.tools.is_empty() && !pending.lists;
+        if settled {
+            self.inner.has_pending.store(false, Ordering::Release);
+            tracing::info!("replayed the cache invalidations owed since Redis failed");
+        }
+        settled
     }
 
     async fn guarded_set(
@@ -404,6 +489,9 @@ impl CacheService {
 
     /// The current list generation, or `None` when Redis is unavailable.
     pub async fn list_generation(&self) -> Option<u64> {
+        if !self.settle_pending().await {
+            return None;
+        }
         let key = self.inner.keys.list_generation();
         self.run("get_list_generation", |mut c| async move {
             redis::cmd("GET")
@@ -455,7 +543,16 @@ impl CacheService {
     }
 
     /// Invalidates every cached list page at once by bumping the generation (one `INCR`).
+    /// Remembered for replay on failure.
     pub async fn invalidate_lists(&self) -> Result<(), CacheError> {
+        let result = self.bump_generation().await;
+        if result.is_err() {
+            self.remember(|p| p.lists = true);
+        }
+        result
+    }
+
+    async fn bump_generation(&self) -> Result<(), CacheError> {
         let key = self.inner.keys.list_generation();
         self.run("invalidate_lists", |mut c| async move {
             redis::cmd("INCR")

@@ -288,7 +288,6 @@ pub async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }
 
-
 /// One log line per request: method, route, status, latency and cache outcome (never headers or
 /// bodies, which may carry tokens).
 pub async fn access_log(request: Request, next: axum::middleware::Next) -> Response {

@@ -272,7 +272,6 @@ fn to_json(value: &impl Serialize) -> Result<Vec<u8>, ToolError> {
     serde_json::to_vec(value).map_err(|e| ToolError::Internal(e.to_string()))
 }
 
-
 impl ToolManager<crate::store::DataApiToolStore> {
     /// The production wiring: Redis from `config.cache`, the Data API from `config.database`
     /// (its client built lazily, on the first cache miss), cursors keyed from the JWT secret.

@@ -1,0 +1,29 @@
+# The two commands of the README, and a few more. Everything installs what it needs.
+.PHONY: dev test stop bench lint fmt services
+
+# Start Redis, MariaDB, the Data API emulator, migrate + seed, serve the API on 127.0.0.1:9000.
+dev:
+	dev/run.sh
+
+# Start what the tests need (Redis, MariaDB) and run every test.
+test: services
+	cargo test --workspace -- --test-threads=4
+
+# Start Redis and MariaDB only (idempotent).
+services:
+	dev/stack.sh up
+
+# Stop what `make dev` / `make test` started, and nothing else.
+stop:
+	dev/stack.sh down
+
+# In-process latency figures for cache hit / miss / list hit beside a bare Redis GET.
+bench: services
+	cargo bench -p integration-tests --bench cache
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all

@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# `make dev`: the whole local stack in the foreground. Starts Redis and MariaDB (dev/stack.sh),
+# the Data API emulator, applies the migrations and the seed through the Data API, then serves the
+# API with `cargo lambda watch` on 127.0.0.1:9000. Ctrl-C stops what this script started.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+STATE=$ROOT/.local
+mkdir -p "$STATE"
+
+export AWS_REGION=${AWS_REGION:-us-east-1}
+export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-local} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-local}
+export AWS_EC2_METADATA_DISABLED=true
+export EMULATOR_ADDR=${EMULATOR_ADDR:-127.0.0.1:8080}
+export AWS_ENDPOINT_URL_RDS_DATA=${AWS_ENDPOINT_URL_RDS_DATA:-http://$EMULATOR_ADDR}
+export EMULATOR_MYSQL_URL=${EMULATOR_MYSQL_URL:-mysql://mcp:mcp@127.0.0.1:${MYSQL_PORT:-3306}/mcp}
+export DB_NAME=${DB_NAME:-mcp}
+
+cleanup() {
+  trap - EXIT INT TERM
+  "$ROOT/dev/stack.sh" down || true
+}
+trap cleanup EXIT INT TERM
+
+"$ROOT/dev/install-tools.sh" cargo-lambda
+"$ROOT/dev/stack.sh" up
+
+cargo build --quiet -p data-api-emulator -p admin
+"$ROOT/target/debug/data-api-emulator" >"$STATE/emulator.log" 2>&1 &
+echo $! >"$STATE/emulator.pid"
+for _ in $(seq 50); do (exec 3<>"/dev/tcp/${EMULATOR_ADDR%:*}/${EMULATOR_ADDR#*:}") 2>/dev/null && break; sleep 0.1; done
+
+"$ROOT/target/debug/mcp-admin" migrate
+"$ROOT/target/debug/mcp-admin" seed
+
+echo "[dev] serving the API on http://127.0.0.1:9000 (try: curl 127.0.0.1:9000/tools); Ctrl-C stops"
+cargo lambda watch --invoke-address 127.0.0.1 --invoke-port 9000

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# The local stack: Redis and MariaDB on loopback, data under .local/ (ignored by git).
+#
+#   dev/stack.sh up      install (as root, via apt) if missing, start what is not running, create
+#                        the databases and the `mcp` user; records what it started in .local/started
+#   dev/stack.sh down    stop what `up` started (and nothing else)
+#
+# Ports and credentials follow API.md; override with REDIS_PORT, MYSQL_PORT.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+STATE=${STACK_DIR:-$ROOT/.local}
+REDIS_PORT=${REDIS_PORT:-6379}
+MYSQL_PORT=${MYSQL_PORT:-3306}
+MYSQL_SOCKET=$STATE/mysql.sock
+STARTED=$STATE/started
+
+log() { printf '[stack] %s\n' "$*" >&2; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+install_missing() {
+  local missing=()
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  command -v mariadbd >/dev/null || missing+=(mariadb-server)
+  command -v mariadb >/dev/null || missing+=(mariadb-client)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" -ne 0 ]; then
+    log "missing: ${missing[*]}. Install them (e.g. sudo apt-get install -y ${missing[*]}) and rerun."
+    exit 1
+  fi
+  log "installing ${missing[*]} with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+start_redis() {
+  if port_open "$REDIS_PORT"; then
+    log "redis already listening on 127.0.0.1:$REDIS_PORT; using it"
+    return
+  fi
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+    --daemonize yes --pidfile "$STATE/redis.pid" --logfile "$STATE/redis.log" --dir "$STATE"
+  for _ in $(seq 50); do port_open "$REDIS_PORT" && break; sleep 0.1; done
+  port_open "$REDIS_PORT" || { log "redis did not start; see $STATE/redis.log"; exit 1; }
+  echo redis >>"$STARTED"
+  log "redis on 127.0.0.1:$REDIS_PORT"
+}
+
+start_mariadb() {
+  if port_open "$MYSQL_PORT"; then
+    log "something already listens on 127.0.0.1:$MYSQL_PORT; using it as MariaDB"
+    return
+  fi
+  if [ ! -d "$STATE/mysql/mysql" ]; then
+    log "initialising MariaDB data in $STATE/mysql"
+    mariadb-install-db --user=root --datadir="$STATE/mysql" --auth-root-authentication-method=normal \
+      --skip-test-db >"$STATE/mysql-install.log" 2>&1
+  fi
+  # setsid: the server survives the shell that started it, and Ctrl-C in `make dev` reaches only
+  # the foreground; `down` stops it by its pid file.
+  setsid mariadbd --user=root --datadir="$STATE/mysql" --port="$MYSQL_PORT" --bind-address=127.0.0.1 \
+    --socket="$MYSQL_SOCKET" --pid-file="$STATE/mysql.pid" --log-error="$STATE/mysql.err" \
+    --innodb-buffer-pool-size=64M --innodb-flush-log-at-trx-commit=2 --skip-name-resolve \
+    </dev/null >/dev/null 2>&1 &
+  for _ in $(seq 100); do mariadb-admin --socket="$MYSQL_SOCKET" -uroot ping >/dev/null 2>&1 && break; sleep 0.2; done
+  mariadb-admin --socket="$MYSQL_SOCKET" -uroot ping >/dev/null 2>&1 ||
+    { log "MariaDB did not start; see $STATE/mysql.err"; exit 1; }
+  echo mariadb >>"$STARTED"
+  mariadb --socket="$MYSQL_SOCKET" -uroot <<'SQL'
+CREATE DATABASE IF NOT EXISTS mcp CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
+CREATE DATABASE IF NOT EXISTS mcp_test CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
+CREATE USER IF NOT EXISTS 'mcp'@'127.0.0.1' IDENTIFIED BY 'mcp';
+CREATE USER IF NOT EXISTS 'mcp'@'localhost' IDENTIFIED BY 'mcp';
+GRANT ALL PRIVILEGES ON mcp.* TO 'mcp'@'127.0.0.1', 'mcp'@'localhost';
+GRANT ALL PRIVILEGES ON mcp_test.* TO 'mcp'@'127.0.0.1', 'mcp'@'localhost';
+FLUSH PRIVILEGES;
+SQL
+  log "MariaDB on 127.0.0.1:$MYSQL_PORT (databases mcp, mcp_test; user mcp/mcp)"
+}
+
+stop_pidfile() {
+  local name=$1 file=$2
+  [ -f "$file" ] || return 0
+  local pid
+  pid=$(cat "$file")
+  if kill "$pid" 2>/dev/null; then
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    log "stopped $name"
+  fi
+  rm -f "$file"
+}
+
+case "${1:-}" in
+  up)
+    mkdir -p "$STATE"
+    install_missing
+    start_redis
+    start_mariadb
+    ;;
+  down)
+    if [ -f "$STARTED" ]; then
+      grep -qx redis "$STARTED" && stop_pidfile redis "$STATE/redis.pid"
+      grep -qx mariadb "$STARTED" && stop_pidfile MariaDB "$STATE/mysql.pid"
+      rm -f "$STARTED"
+    fi
+    stop_pidfile "Data API emulator" "$STATE/emulator.pid"
+    ;;
+  *)
+    echo "usage: $0 up|down" >&2
+    exit 2
+    ;;
+esac

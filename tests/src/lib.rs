@@ -1,0 +1,397 @@
+//! Harness of the integration, property and fault tests. They run against the real local services
+//! (`make test` starts them): Redis at `TEST_REDIS_URL` (default `redis://127.0.0.1:6379`) and
+//! MariaDB at `TEST_MYSQL_URL` (default `mysql://mcp:mcp@127.0.0.1:3306/mcp_test`), reached only
+//! through a private in-process Data API emulator per test. A missing service fails the test.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::Router;
+use bytes::Bytes;
+use data_api_emulator::{Emulator, EmulatorConfig};
+use http::{HeaderMap, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use shared::auth::{Role, TokenKeys};
+use shared::cache::CacheService;
+use shared::config::Config;
+use shared::store::{migrations, DataApi, DataApiToolStore};
+use shared::time::Timestamp;
+use shared::tools::ToolManager;
+use tower::ServiceExt;
+use uuid::Uuid;
+
+/// Redis used by the tests.
+pub fn redis_url() -> String {
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// MariaDB used by the tests (through the emulator).
+pub fn mysql_url() -> String {
+    std::env::var("TEST_MYSQL_URL")
+        .unwrap_or_else(|_| "mysql://mcp:mcp@127.0.0.1:3306/mcp_test".into())
+}
+
+/// A test configuration: a unique cache prefix so tests never see each other's keys, and short
+/// breaker cool-downs so recovery is observable quickly.
+pub fn test_config(redis_url: &str) -> Config {
+    let prefix = format!("test-{}", Uuid::now_v7().simple());
+    let redis_url = redis_url.to_owned();
+    Config::from_lookup(move |name| match name {
+        "REDIS_URL" => Some(redis_url.clone()),
+        "CACHE_PREFIX" => Some(prefix.clone()),
+        "DB_NAME" => Some("mcp_test".into()),
+        "REDIS_BREAKER_COOLDOWN_MS" => Some("200".into()),
+        _ => None,
+    })
+    .expect("test configuration")
+}
+
+/// One isolated registry: a private emulator, the routers and a token minter.
+pub struct TestApp {
+    /// The private Data API emulator (counts statements, injects faults).
+    pub emulator: Emulator,
+    /// Its address.
+    pub emulator_addr: SocketAddr,
+    /// The configuration the routers use.
+    pub config: Config,
+    /// The tool manager behind both routers.
+    pub tools: Arc<ToolManager<DataApiToolStore>>,
+    /// `tools-read`.
+    pub read: Router,
+    /// `tools-write`.
+    pub write: Router,
+    /// Token keys of this configuration.
+    pub tokens: TokenKeys,
+}
+
+/// A Data API over the unmodified SDK client, pointed at `addr`.
+pub fn data_api(addr: SocketAddr, config: &Config) -> DataApi {
+    use aws_sdk_rdsdata::config::{BehaviorVersion, Credentials, Region};
+    let sdk = aws_sdk_rdsdata::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .endpoint_url(format!("http://{addr}"))
+        .build();
+    DataApi::with_client(
+        aws_sdk_rdsdata::Client::from_conf(sdk),
+        config.database.clone(),
+    )
+}
+
+impl TestApp {
+    /// An app over the shared test Redis.
+    pub async fn start() -> Self {
+        Self::with_redis(&redis_url()).await
+    }
+
+    /// An app whose cache talks to `redis_url` (which may be broken on purpose).
+    pub async fn with_redis(redis_url: &str) -> Self {
+        Self::with_config(test_config(redis_url)).await
+    }
+
+    /// An app over `config`.
+    pub async fn with_config(config: Config) -> Self {
+        let (emulator, emulator_addr) = Emulator::spawn_local(EmulatorConfig {
+            mysql_url: mysql_url(),
+            ..EmulatorConfig::from_env()
+        })
+        .await
+        .expect("start the Data API emulator");
+        let db = data_api(emulator_addr, &config);
+        migrations::migrate(&db)
+            .await
+            .expect("MariaDB must be running (make test starts it): migrations failed");
+        let tools = Arc::new(ToolManager::new(
+            DataApiToolStore::new(db),
+            CacheService::new(&config.cache),
+            config.auth.jwt_secret.expose(),
+        ));
+        let tokens = TokenKeys::new(&config.auth);
+        let write = tools_write::router(Arc::new(tools_write::WriteState {
+            tools: ToolManager::new(
+                DataApiToolStore::new(data_api(emulator_addr, &config)),
+                tools.cache().clone(),
+                config.auth.jwt_secret.expose(),
+            ),
+            tokens: tokens.clone(),
+        }));
+        let read = tools_read::router(tools.clone());
+        Self {
+            emulator,
+            emulator_addr,
+            config,
+            tools,
+            read,
+            write,
+            tokens,
+        }
+    }
+
+    /// A fresh user's access token and id.
+    pub fn user(&self) -> (String, Uuid) {
+        self.user_with_role(Role::User)
+    }
+
+    /// A fresh user with `role`.
+    pub fn user_with_role(&self, role: Role) -> (String, Uuid) {
+        let id = Uuid::now_v7();
+        (
+            self.tokens
+                .issue(id, Uuid::now_v7(), role, Timestamp::now()),
+            id,
+        )
+    }
+
+    /// Sends a request to the router that serves `method` on `/tools…`.
+    pub async fn send(&self, request: Request<Body>) -> TestResponse {
+        let router = if request.method() == Method::GET || request.method() == Method::HEAD {
+            self.read.clone()
+        } else {
+            self.write.clone()
+        };
+        let response = router
+            .oneshot(request)
+            .await
+            .expect("routers are infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        TestResponse {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// `GET path`.
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.send(Request::get(path).body(Body::empty()).unwrap())
+            .await
+    }
+
+    /// A JSON request with a bearer token.
+    pub async fn json(
+        &self,
+        method: Method,
+        path: &str,
+        token: &str,
+        body: &Value,
+    ) -> TestResponse {
+        let request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        self.send(request).await
+    }
+
+    /// `DELETE path` with a bearer token.
+    pub async fn delete(&self, path: &str, token: &str) -> TestResponse {
+        let request = Request::delete(path)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .unwrap();
+        self.send(request).await
+    }
+
+    /// Creates a tool (asserting 201) and returns it.
+    pub async fn create(&self, token: &str, body: &Value) -> Value {
+        let response = self.json(Method::POST, "/tools", token, body).await;
+        assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
+        response.json()
+    }
+
+    /// Data API statements executed so far by this app's emulator.
+    pub fn statements(&self) -> u64 {
+        self.emulator.stats().execute_statements
+    }
+
+    /// A direct Redis connection (for test set-up, e.g. evicting a key).
+    pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.config.cache.redis_url.as_str())
+            .expect("redis url")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("Redis must be running (make test starts it)")
+    }
+}
+
+/// A minimal valid tool body with a unique name.
+pub fn tool_body(prefix: &str) -> Value {
+    serde_json::json!({
+        "name": format!("{prefix}.{}", Uuid::now_v7().simple()),
+        "description": "a test tool",
+        "inputSchema": {"type": "object", "properties": {"x": {"type": "string"}}},
+    })
+}
+
+/// A response read to the end.
+pub struct TestResponse {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// Body.
+    pub body: Bytes,
+}
+
+impl TestResponse {
+    /// The body as JSON (panics with the body text otherwise).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|_| panic!("not JSON ({}): {}", self.status, self.text()))
+    }
+
+    /// The body as text.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// `X-Cache`.
+    pub fn cache(&self) -> &str {
+        self.header("x-cache").unwrap_or("")
+    }
+}
+
+/// Fails fast, with a clear message, when a required service is not running.
+pub async fn require_redis(url: &str) {
+    let client = redis::Client::open(url).expect("redis url");
+    let mut connection = tokio::time::timeout(
+        Duration::from_secs(2),
+        client.get_multiplexed_async_connection(),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("Redis at {url} did not answer; start it with `make test`"))
+    .unwrap_or_else(|e| panic!("Redis at {url} is not reachable ({e}); start it with `make test`"));
+    let _: String = redis::cmd("PING")
+        .query_async(&mut connection)
+        .await
+        .expect("PING");
+}
+
+/// A Redis server owned by one test, on its own port, that can be stopped, restarted and paused.
+pub struct OwnedRedis {
+    /// Its port.
+    pub port: u16,
+    child: Option<std::process::Child>,
+}
+
+impl OwnedRedis {
+    /// Starts `redis-server` on a free port (fails the test if the binary is missing).
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let mut redis = Self { port, child: None };
+        redis.spawn().await;
+        redis
+    }
+
+    /// Its URL.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    async fn spawn(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed (make test installs it)");
+        self.child = Some(child);
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("redis-server did not start on port {}", self.port);
+    }
+
+    /// Kills the server (its data is gone, as after a crash).
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port.
+    pub async fn restart(&mut self) {
+        self.stop();
+        self.spawn().await;
+    }
+
+    /// `CLIENT PAUSE millis ALL`: the server accepts commands but answers none until then.
+    pub async fn pause(&self, millis: u64) {
+        let mut c = redis::Client::open(self.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect to owned redis");
+        let _: () = redis::cmd("CLIENT")
+            .arg("PAUSE")
+            .arg(millis)
+            .arg("ALL")
+            .query_async(&mut c)
+            .await
+            .expect("CLIENT PAUSE");
+    }
+}
+
+impl Drop for OwnedRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A TCP server that accepts connections and never answers: Redis "up" but hung.
+pub async fn blackhole() -> (SocketAddr, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let task = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+        }
+    });
+    (addr, task)
+}
+
+/// A loopback port with nothing listening: connections are refused.
+pub fn refused_url() -> String {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port();
+    format!("redis://127.0.0.1:{port}")
+}
