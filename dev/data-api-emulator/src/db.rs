@@ -1,0 +1,258 @@
+//! MySQL access: one connection pool per database, and the statement runners.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mysql_async::prelude::{Protocol, Queryable};
+use mysql_async::{Column, Conn, Opts, OptsBuilder, Params, Pool, QueryResult, Value};
+
+use crate::error::ApiError;
+
+/// How long to wait for a connection before answering `DatabaseUnavailableException`.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The Data API refuses result sets larger than 1 MiB.
+pub(crate) const MAX_RESULT_BYTES: usize = 1024 * 1024;
+
+/// Session setup run on every pooled connection: Aurora runs in UTC.
+const SESSION_SETUP: &str = "SET time_zone = '+00:00'";
+
+/// Lazily created connection pools, keyed by database name (`None`: the URL's database).
+pub(crate) struct Databases {
+    base: Result<Opts, String>,
+    pools: Mutex<HashMap<Option<String>, Pool>>,
+}
+
+impl Databases {
+    /// Parses the URL (no I/O); an invalid URL is reported by every call.
+    pub(crate) fn new(url: &str) -> Self {
+        Self {
+            base: Opts::from_url(url).map_err(|e| e.to_string()),
+            pools: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn pool(&self, database: Option<&str>) -> Result<Pool, ApiError> {
+        let base = self
+            .base
+            .as_ref()
+            .map_err(|e| ApiError::Internal(format!("invalid EMULATOR_MYSQL_URL: {e}")))?;
+        let key = database.filter(|name| !name.is_empty()).map(str::to_owned);
+        let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(pool) = pools.get(&key) {
+            return Ok(pool.clone());
+        }
+        let mut options = OptsBuilder::from_opts(base.clone())
+            // JDBC drivers report matched rows, not changed rows, for UPDATE.
+            .client_found_rows(true)
+            .setup(vec![SESSION_SETUP]);
+        if key.is_some() {
+            options = options.db_name(key.clone());
+        }
+        let pool = Pool::new(Opts::from(options));
+        pools.insert(key, pool.clone());
+        Ok(pool)
+    }
+
+    /// A connection to `database` (the URL's database when `None` or empty).
+    pub(crate) async fn connect(&self, database: Option<&str>) -> Result<Conn, ApiError> {
+        let pool = self.pool(database)?;
+        match tokio::time::timeout(CONNECT_TIMEOUT, pool.get_conn()).await {
+            Ok(result) => result.map_err(ApiError::from),
+            Err(_) => Err(ApiError::DatabaseUnavailable(
+                "Timed out connecting to the database.".into(),
+            )),
+        }
+    }
+
+    /// Asks the server to stop the statement running on connection `connection_id`.
+    pub(crate) fn kill_query(&self, connection_id: u32) {
+        let pool = match self.pool(None) {
+            Ok(pool) => pool,
+            Err(error) => return tracing::warn!(%error, "cannot kill a timed-out statement"),
+        };
+        tokio::spawn(async move {
+            let result = async {
+                let mut conn = pool.get_conn().await?;
+                conn.query_drop(format!("KILL QUERY {connection_id}")).await
+            }
+            .await;
+            if let Err(error) = result {
+                tracing::warn!(%error, connection_id, "cannot kill a timed-out statement");
+            }
+        });
+    }
+
+    /// Closes every pool.
+    pub(crate) async fn disconnect_all(&self) {
+        let pools: Vec<Pool> = self
+            .pools
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .drain()
+            .map(|(_, pool)| pool)
+            .collect();
+        for pool in pools {
+            if let Err(error) = pool.disconnect().await {
+                tracing::debug!(%error, "closing a connection pool");
+            }
+        }
+    }
+}
+
+/// What one statement produced.
+#[derive(Debug, Default)]
+pub(crate) struct QueryOutcome {
+    /// Columns of the result set; `None` for statements without one.
+    pub columns: Option<Arc<[Column]>>,
+    pub rows: Vec<Vec<Value>>,
+    /// The result set exceeded [`MAX_RESULT_BYTES`] (`rows` is then empty).
+    pub too_large: bool,
+    pub affected_rows: u64,
+    pub last_insert_id: Option<u64>,
+}
+
+fn params(values: Vec<Value>) -> Params {
+    if values.is_empty() {
+        Params::Empty
+    } else {
+        Params::Positional(values)
+    }
+}
+
+/// Runs one statement: as a plain query without parameters, as a prepared statement with.
+pub(crate) async fn run_query(
+    conn: &mut Conn,
+    sql: &str,
+    values: Vec<Value>,
+) -> Result<QueryOutcome, mysql_async::Error> {
+    if values.is_empty() {
+        collect(conn.query_iter(sql).await?).await
+    } else {
+        collect(conn.exec_iter(sql, params(values)).await?).await
+    }
+}
+
+async fn collect<P: Protocol>(
+    mut result: QueryResult<'_, '_, P>,
+) -> Result<QueryOutcome, mysql_async::Error> {
+    let columns = result.columns().filter(|columns| !columns.is_empty());
+    let mut rows = Vec::new();
+    let mut size = 0;
+    let mut too_large = false;
+    if columns.is_some() {
+        result
+            .for_each(|row| {
+                if too_large {
+                    return;
+                }
+                let values: Vec<Value> = row
+                    .unwrap_raw()
+                    .into_iter()
+                    .map(|value| value.unwrap_or(Value::NULL))
+                    .collect();
+                size += values.iter().map(value_size).sum::<usize>();
+                if size > MAX_RESULT_BYTES {
+                    too_large = true;
+                    rows = Vec::new();
+                } else {
+                    rows.push(values);
+                }
+            })
+            .await?;
+    }
+    let affected_rows = result.affected_rows();
+    let last_insert_id = result.last_insert_id();
+    // Skip any further result sets (e.g. the status of a CALL).
+    result.drop_result().await?;
+    Ok(QueryOutcome {
+        columns,
+        rows,
+        too_large,
+        affected_rows,
+        last_insert_id,
+    })
+}
+
+fn value_size(value: &Value) -> usize {
+    match value {
+        Value::Bytes(bytes) => bytes.len(),
+        Value::NULL => 0,
+        _ => 8,
+    }
+}
+
+/// Runs one prepared statement per parameter set; returns each run's last insert id.
+pub(crate) async fn run_batch(
+    conn: &mut Conn,
+    sql: &str,
+    parameter_sets: Vec<Vec<Value>>,
+) -> Result<Vec<Option<u64>>, mysql_async::Error> {
+    let statement = conn.prep(sql).await?;
+    let mut ids = Vec::with_capacity(parameter_sets.len());
+    for values in parameter_sets {
+        conn.exec_drop(&statement, params(values)).await?;
+        ids.push(conn.last_insert_id());
+    }
+    Ok(ids)
+}
+
+/// [`run_batch`] inside its own transaction, rolled back if any run fails.
+pub(crate) async fn run_batch_atomically(
+    conn: &mut Conn,
+    sql: &str,
+    parameter_sets: Vec<Vec<Value>>,
+) -> Result<Vec<Option<u64>>, mysql_async::Error> {
+    conn.query_drop("START TRANSACTION").await?;
+    match run_batch(conn, sql, parameter_sets).await {
+        Ok(ids) => {
+            conn.query_drop("COMMIT").await?;
+            Ok(ids)
+        }
+        Err(error) => {
+            rollback(conn).await;
+            Err(error)
+        }
+    }
+}
+
+/// Rolls back, logging (not returning) a failure: the connection is discarded anyway.
+pub(crate) async fn rollback(conn: &mut Conn) {
+    if let Err(error) = conn.query_drop("ROLLBACK").await {
+        tracing::debug!(%error, "rollback failed");
+    }
+}
+
+/// Why [`run_with_timeout`] returned without a result.
+#[derive(Debug)]
+pub(crate) enum Interrupted {
+    /// The statement is still running on this server connection.
+    TimedOut { connection_id: u32 },
+    /// The job panicked.
+    Failed(String),
+}
+
+/// Runs `job` on its own task and waits at most `limit` for it.
+///
+/// The job owns the connection, so a statement that outlives the call keeps running to its
+/// end (and the connection then returns to its pool) instead of being cut mid-protocol.
+pub(crate) async fn run_with_timeout<T, F, Fut>(
+    conn: Conn,
+    limit: Duration,
+    job: F,
+) -> Result<(Conn, Result<T, mysql_async::Error>), Interrupted>
+where
+    F: FnOnce(Conn) -> Fut,
+    Fut: Future<Output = (Conn, Result<T, mysql_async::Error>)> + Send + 'static,
+    T: Send + 'static,
+{
+    let connection_id = conn.id();
+    let task = tokio::spawn(job(conn));
+    match tokio::time::timeout(limit, task).await {
+        Ok(Ok(done)) => Ok(done),
+        Ok(Err(error)) => Err(Interrupted::Failed(error.to_string())),
+        Err(_) => Err(Interrupted::TimedOut { connection_id }),
+    }
+}

@@ -1,0 +1,705 @@
+//! End-to-end tests: the unmodified `aws-sdk-rdsdata` client against an in-process emulator.
+//!
+//! They need a MySQL/MariaDB server at `EMULATOR_MYSQL_URL` (default
+//! `mysql://mcp:mcp@127.0.0.1:3306/mcp`) whose user may create tables, and fail (they do not
+//! skip) when it is unreachable. Every test works on its own uniquely named table.
+
+use std::time::Duration;
+
+use aws_sdk_rdsdata::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
+use aws_sdk_rdsdata::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_rdsdata::operation::batch_execute_statement::BatchExecuteStatementError;
+use aws_sdk_rdsdata::operation::commit_transaction::CommitTransactionError;
+use aws_sdk_rdsdata::operation::execute_statement::{
+    ExecuteStatementError, ExecuteStatementOutput,
+};
+use aws_sdk_rdsdata::operation::rollback_transaction::RollbackTransactionError;
+use aws_sdk_rdsdata::primitives::Blob;
+use aws_sdk_rdsdata::types::{
+    Field, LongReturnType, RecordsFormatType, ResultSetOptions, SqlParameter, TypeHint,
+};
+use aws_sdk_rdsdata::Client;
+use data_api_emulator::{Emulator, EmulatorConfig, InjectedError};
+use serde_json::{json, Value};
+
+const RESOURCE_ARN: &str = "arn:aws:rds:us-east-1:123456789012:cluster:emulator";
+const SECRET_ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:emulator";
+
+/// An emulator, an SDK client pointed at it, and a fresh table name.
+struct Harness {
+    emulator: Emulator,
+    client: Client,
+    table: String,
+}
+
+impl Harness {
+    async fn start() -> Self {
+        Self::with_config(EmulatorConfig::from_env()).await
+    }
+
+    async fn with_config(config: EmulatorConfig) -> Self {
+        let (emulator, addr) = Emulator::spawn_local(config).await.expect("start emulator");
+        // Built explicitly: nothing is read from the environment or ~/.aws.
+        let sdk_config = aws_config::SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                "AKIDTEST", "secret", None, None, "static",
+            )))
+            .endpoint_url(format!("http://{addr}"))
+            .build();
+        // No retries, so that injected 5xx errors reach the test.
+        let client = Client::from_conf(
+            aws_sdk_rdsdata::config::Builder::from(&sdk_config)
+                .retry_config(aws_config::retry::RetryConfig::disabled())
+                .build(),
+        );
+        let table = format!("emu_sdk_{}", uuid::Uuid::new_v4().simple());
+        Self {
+            emulator,
+            client,
+            table,
+        }
+    }
+
+    /// Creates the test table; fails loudly when the database is unreachable.
+    async fn create_table(&self) {
+        let sql = format!(
+            "CREATE TABLE {} (
+                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
+                name VARCHAR(100) NOT NULL,
+                description TEXT NULL,
+                config JSON NULL,
+                price DECIMAL(10,2) NULL,
+                enabled TINYINT(1) NOT NULL DEFAULT 0,
+                score DOUBLE NULL,
+                created_at DATETIME NULL,
+                data BLOB NULL,
+                UNIQUE KEY uq_tools_name (name)
+            )",
+            self.table
+        );
+        let result = self
+            .client
+            .execute_statement()
+            .resource_arn(RESOURCE_ARN)
+            .secret_arn(SECRET_ARN)
+            .sql(sql)
+            .send()
+            .await;
+        if let Err(error) = result {
+            let reason = match error {
+                SdkError::ServiceError(error) => error.into_err().to_string(),
+                other => format!("{other:?}"),
+            };
+            panic!(
+                "cannot create the test table; is MariaDB/MySQL reachable at EMULATOR_MYSQL_URL \
+                 (default mysql://mcp:mcp@127.0.0.1:3306/mcp)? {reason}"
+            );
+        }
+    }
+
+    async fn execute(
+        &self,
+        sql: &str,
+        parameters: Vec<SqlParameter>,
+        transaction_id: Option<&str>,
+    ) -> Result<ExecuteStatementOutput, SdkError<ExecuteStatementError>> {
+        self.client
+            .execute_statement()
+            .resource_arn(RESOURCE_ARN)
+            .secret_arn(SECRET_ARN)
+            .sql(sql.replace("{t}", &self.table))
+            .set_parameters(Some(parameters))
+            .set_transaction_id(transaction_id.map(str::to_owned))
+            .send()
+            .await
+    }
+
+    async fn count(&self) -> i64 {
+        let output = self
+            .execute("SELECT COUNT(*) FROM {t}", vec![], None)
+            .await
+            .expect("count");
+        match output.records().first().and_then(|row| row.first()) {
+            Some(Field::LongValue(n)) => *n,
+            other => panic!("unexpected count {other:?}"),
+        }
+    }
+
+    async fn begin(&self) -> String {
+        self.client
+            .begin_transaction()
+            .resource_arn(RESOURCE_ARN)
+            .secret_arn(SECRET_ARN)
+            .send()
+            .await
+            .expect("begin transaction")
+            .transaction_id()
+            .expect("transaction id")
+            .to_owned()
+    }
+
+    async fn drop_table(&self) {
+        let _ = self.execute("DROP TABLE IF EXISTS {t}", vec![], None).await;
+    }
+}
+
+fn param(name: &str, value: Field) -> SqlParameter {
+    SqlParameter::builder().name(name).value(value).build()
+}
+
+fn text(name: &str, value: &str) -> SqlParameter {
+    param(name, Field::StringValue(value.to_owned()))
+}
+
+/// The modelled (or generic) error a call answered; panics on success or transport errors.
+fn service_error<O: std::fmt::Debug, E: std::fmt::Debug, R: std::fmt::Debug>(
+    result: Result<O, SdkError<E, R>>,
+) -> E {
+    match result {
+        Ok(output) => panic!("expected an error, got {output:?}"),
+        Err(SdkError::ServiceError(error)) => error.into_err(),
+        Err(other) => panic!("expected a service error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn statements_round_trip_through_the_sdk() {
+    let h = Harness::start().await;
+    h.create_table().await;
+
+    let insert = "INSERT INTO {t} (name, description, config, price, enabled, score, created_at, data)
+                  VALUES (:name, :description, :config, :price, :enabled, :score, :created_at, :data)";
+    let output = h
+        .execute(
+            insert,
+            vec![
+                text("name", "search"),
+                param("description", Field::IsNull(true)),
+                SqlParameter::builder()
+                    .name("config")
+                    .value(Field::StringValue(r#"{"depth": 2, "tags": ["a"]}"#.into()))
+                    .type_hint(TypeHint::Json)
+                    .build(),
+                SqlParameter::builder()
+                    .name("price")
+                    .value(Field::StringValue("12.50".into()))
+                    .type_hint(TypeHint::Decimal)
+                    .build(),
+                param("enabled", Field::BooleanValue(true)),
+                param("score", Field::DoubleValue(0.25)),
+                SqlParameter::builder()
+                    .name("created_at")
+                    .value(Field::StringValue("2024-01-02 03:04:05".into()))
+                    .type_hint(TypeHint::Timestamp)
+                    .build(),
+                param("data", Field::BlobValue(Blob::new(b"hello world".to_vec()))),
+            ],
+            None,
+        )
+        .await
+        .expect("insert");
+    assert_eq!(output.number_of_records_updated(), 1);
+    assert_eq!(output.generated_fields(), [Field::LongValue(1)]);
+
+    // JSON format: a string holding an array of objects keyed by column label.
+    let output = h
+        .client
+        .execute_statement()
+        .resource_arn(RESOURCE_ARN)
+        .secret_arn(SECRET_ARN)
+        .sql(format!(
+            "SELECT id, name, description, config, price, enabled, score, created_at, data \
+             FROM {} WHERE name = :name",
+            h.table
+        ))
+        .parameters(text("name", "search"))
+        .format_records_as(RecordsFormatType::Json)
+        .send()
+        .await
+        .expect("select as JSON");
+    assert!(output.records().is_empty() && output.column_metadata().is_empty());
+    let rows: Vec<Value> =
+        serde_json::from_str(output.formatted_records().expect("formattedRecords"))
+            .expect("formattedRecords is JSON");
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    assert_eq!(row["id"], json!(1));
+    assert_eq!(row["name"], json!("search"));
+    assert_eq!(row["description"], Value::Null);
+    let config: Value =
+        serde_json::from_str(row["config"].as_str().expect("JSON column is a string"))
+            .expect("JSON column holds JSON text");
+    assert_eq!(config, json!({"depth": 2, "tags": ["a"]}));
+    assert_eq!(row["price"], json!("12.50"));
+    assert_eq!(row["enabled"], json!(true));
+    assert_eq!(row["score"], json!(0.25));
+    assert_eq!(row["created_at"], json!("2024-01-02 03:04:05"));
+    assert_eq!(row["data"], json!("aGVsbG8gd29ybGQ="));
+
+    // Records with metadata.
+    let output = h
+        .client
+        .execute_statement()
+        .resource_arn(RESOURCE_ARN)
+        .secret_arn(SECRET_ARN)
+        .sql(format!(
+            "SELECT id, name AS label, description, price, enabled, score, data FROM {}",
+            h.table
+        ))
+        .include_result_metadata(true)
+        .send()
+        .await
+        .expect("select records");
+    assert_eq!(output.number_of_records_updated(), 0);
+    assert_eq!(
+        output.records(),
+        [vec![
+            Field::LongValue(1),
+            Field::StringValue("search".into()),
+            Field::IsNull(true),
+            Field::StringValue("12.50".into()),
+            Field::BooleanValue(true),
+            Field::DoubleValue(0.25),
+            Field::BlobValue(Blob::new(b"hello world".to_vec())),
+        ]]
+    );
+    let metadata = output.column_metadata();
+    assert_eq!(metadata.len(), 7);
+    assert_eq!(metadata[0].name(), Some("id"));
+    assert_eq!(metadata[0].type_name(), Some("BIGINT"));
+    assert!(metadata[0].is_auto_increment());
+    assert_eq!(metadata[1].name(), Some("name"));
+    assert_eq!(metadata[1].label(), Some("label"));
+    assert_eq!(metadata[1].type_name(), Some("VARCHAR"));
+    assert_eq!(metadata[1].nullable(), 0);
+    assert_eq!(metadata[2].nullable(), 1);
+    assert_eq!(metadata[3].type_name(), Some("DECIMAL"));
+    assert_eq!((metadata[3].precision(), metadata[3].scale()), (10, 2));
+
+    // resultSetOptions and UPDATE counts.
+    let output = h
+        .client
+        .execute_statement()
+        .resource_arn(RESOURCE_ARN)
+        .secret_arn(SECRET_ARN)
+        .sql(format!("SELECT id FROM {}", h.table))
+        .result_set_options(
+            ResultSetOptions::builder()
+                .long_return_type(LongReturnType::String)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("select with options");
+    assert_eq!(output.records(), [vec![Field::StringValue("1".into())]]);
+    let output = h
+        .execute(
+            "UPDATE {t} SET score = :score WHERE id = :id",
+            vec![
+                param("score", Field::DoubleValue(0.25)),
+                param("id", Field::LongValue(1)),
+            ],
+            None,
+        )
+        .await
+        .expect("update");
+    assert_eq!(
+        output.number_of_records_updated(),
+        1,
+        "matched rows, as JDBC reports"
+    );
+    assert!(output.generated_fields().is_empty());
+
+    assert_eq!(h.emulator.stats().execute_statements, 6);
+    h.drop_table().await;
+}
+
+#[tokio::test]
+async fn transactions_roll_back_and_commit() {
+    let h = Harness::start().await;
+    h.create_table().await;
+
+    let tx = h.begin().await;
+    h.execute(
+        "INSERT INTO {t} (name) VALUES (:name)",
+        vec![text("name", "a")],
+        Some(&tx),
+    )
+    .await
+    .expect("insert in transaction");
+    let inside = h
+        .execute("SELECT name FROM {t}", vec![], Some(&tx))
+        .await
+        .expect("select in transaction");
+    assert_eq!(
+        inside.records().len(),
+        1,
+        "the transaction sees its own insert"
+    );
+    assert_eq!(h.count().await, 0, "others do not");
+    let status = h
+        .client
+        .rollback_transaction()
+        .resource_arn(RESOURCE_ARN)
+        .secret_arn(SECRET_ARN)
+        .transaction_id(&tx)
+        .send()
+        .await
+        .expect("rollback");
+    assert_eq!(status.transaction_status(), Some("Rollback Complete"));
+    assert_eq!(h.count().await, 0);
+
+    let tx = h.begin().await;
+    h.execute(
+        "INSERT INTO {t} (name) VALUES (:name)",
+        vec![text("name", "b")],
+        Some(&tx),
+    )
+    .await
+    .expect("insert in transaction");
+    let status = h
+        .client
+        .commit_transaction()
+        .resource_arn(RESOURCE_ARN)
+        .secret_arn(SECRET_ARN)
+        .transaction_id(&tx)
+        .send()
+        .await
+        .expect("commit");
+    assert_eq!(status.transaction_status(), Some("Transaction Committed"));
+    assert_eq!(h.count().await, 1);
+
+    // A finished transaction is gone.
+    let error = service_error(
+        h.client
+            .commit_transaction()
+            .resource_arn(RESOURCE_ARN)
+            .secret_arn(SECRET_ARN)
+            .transaction_id(&tx)
+            .send()
+            .await,
+    );
+    assert!(
+        matches!(
+            error,
+            CommitTransactionError::TransactionNotFoundException(_)
+        ),
+        "{error:?}"
+    );
+
+    let stats = h.emulator.stats();
+    assert_eq!(
+        (
+            stats.transactions_begun,
+            stats.transactions_committed,
+            stats.transactions_rolled_back
+        ),
+        (2, 1, 1)
+    );
+    assert_eq!(stats.open_transactions, 0);
+    h.drop_table().await;
+}
+
+#[tokio::test]
+async fn batch_execute_runs_every_parameter_set_atomically() {
+    let h = Harness::start().await;
+    h.create_table().await;
+
+    let sets = ["a", "b", "c"]
+        .map(|name| vec![text("name", name)])
+        .to_vec();
+    let output = h
+        .client
+        .batch_execute_statement()
+        .resource_arn(RESOURCE_ARN)
+        .secret_arn(SECRET_ARN)
+        .sql(format!("INSERT INTO {} (name) VALUES (:name)", h.table))
+        .set_parameter_sets(Some(sets))
+        .send()
+        .await
+        .expect("batch insert");
+    let ids: Vec<_> = output
+        .update_results()
+        .iter()
+        .map(|result| result.generated_fields().to_vec())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            vec![Field::LongValue(1)],
+            vec![Field::LongValue(2)],
+            vec![Field::LongValue(3)]
+        ]
+    );
+
+    // A failing set undoes the whole batch.
+    let sets = ["d", "a", "e"]
+        .map(|name| vec![text("name", name)])
+        .to_vec();
+    let error = service_error(
+        h.client
+            .batch_execute_statement()
+            .resource_arn(RESOURCE_ARN)
+            .secret_arn(SECRET_ARN)
+            .sql(format!("INSERT INTO {} (name) VALUES (:name)", h.table))
+            .set_parameter_sets(Some(sets))
+            .send()
+            .await,
+    );
+    assert!(
+        matches!(error, BatchExecuteStatementError::DatabaseErrorException(_)),
+        "{error:?}"
+    );
+    assert_eq!(h.count().await, 3);
+    assert_eq!(h.emulator.stats().batch_execute_statements, 2);
+    h.drop_table().await;
+}
+
+#[tokio::test]
+async fn database_errors_reach_the_sdk_as_typed_errors() {
+    let h = Harness::start().await;
+    h.create_table().await;
+
+    let insert = "INSERT INTO {t} (name) VALUES (:name)";
+    h.execute(insert, vec![text("name", "dup")], None)
+        .await
+        .expect("first insert");
+    let error = service_error(h.execute(insert, vec![text("name", "dup")], None).await);
+    let ExecuteStatementError::DatabaseErrorException(ref exception) = error else {
+        panic!("expected DatabaseErrorException, got {error:?}");
+    };
+    let message = exception.message().unwrap_or_default();
+    assert!(
+        message.contains("Duplicate entry 'dup' for key"),
+        "unexpected message {message:?}"
+    );
+
+    let error = service_error(h.execute("SELEC 1", vec![], None).await);
+    assert!(error.is_database_error_exception(), "{error:?}");
+
+    let error = service_error(h.execute("SELECT 1; SELECT 2", vec![], None).await);
+    assert_eq!(error.code(), Some("ValidationException"));
+
+    let error = service_error(h.execute("SELECT :missing", vec![], None).await);
+    assert!(error.is_bad_request_exception(), "{error:?}");
+
+    h.drop_table().await;
+}
+
+#[tokio::test]
+async fn unknown_transactions_are_not_found() {
+    let h = Harness::start().await;
+    let bogus = "no-such-transaction";
+
+    let error = service_error(h.execute("SELECT 1", vec![], Some(bogus)).await);
+    assert!(error.is_transaction_not_found_exception(), "{error:?}");
+    let error = service_error(
+        h.client
+            .commit_transaction()
+            .resource_arn(RESOURCE_ARN)
+            .secret_arn(SECRET_ARN)
+            .transaction_id(bogus)
+            .send()
+            .await,
+    );
+    assert!(
+        matches!(
+            error,
+            CommitTransactionError::TransactionNotFoundException(_)
+        ),
+        "{error:?}"
+    );
+    let error = service_error(
+        h.client
+            .rollback_transaction()
+            .resource_arn(RESOURCE_ARN)
+            .secret_arn(SECRET_ARN)
+            .transaction_id(bogus)
+            .send()
+            .await,
+    );
+    assert!(
+        matches!(
+            error,
+            RollbackTransactionError::TransactionNotFoundException(_)
+        ),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_busy_transaction_rejects_concurrent_calls() {
+    let h = Harness::start().await;
+    let tx = h.begin().await;
+    let slow = h.execute("SELECT SLEEP(1)", vec![], Some(&tx));
+    let concurrent = async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        h.execute("SELECT 1", vec![], Some(&tx)).await
+    };
+    let (slow, concurrent) = tokio::join!(slow, concurrent);
+    slow.expect("the first call completes");
+    let error = service_error(concurrent);
+    let ExecuteStatementError::DatabaseErrorException(ref exception) = error else {
+        panic!("expected DatabaseErrorException, got {error:?}");
+    };
+    assert_eq!(
+        exception.message(),
+        Some("Transaction is still running a query")
+    );
+    h.client
+        .rollback_transaction()
+        .resource_arn(RESOURCE_ARN)
+        .secret_arn(SECRET_ARN)
+        .transaction_id(&tx)
+        .send()
+        .await
+        .expect("the transaction is still usable");
+}
+
+#[tokio::test]
+async fn a_failed_statement_aborts_its_transaction() {
+    let h = Harness::start().await;
+    h.create_table().await;
+    h.execute("INSERT INTO {t} (name) VALUES ('taken')", vec![], None)
+        .await
+        .expect("insert");
+
+    let tx = h.begin().await;
+    h.execute("INSERT INTO {t} (name) VALUES ('new')", vec![], Some(&tx))
+        .await
+        .expect("insert in transaction");
+    let error = service_error(
+        h.execute("INSERT INTO {t} (name) VALUES ('taken')", vec![], Some(&tx))
+            .await,
+    );
+    assert!(error.is_database_error_exception(), "{error:?}");
+    let error = service_error(
+        h.client
+            .commit_transaction()
+            .resource_arn(RESOURCE_ARN)
+            .secret_arn(SECRET_ARN)
+            .transaction_id(&tx)
+            .send()
+            .await,
+    );
+    assert!(error.is_transaction_not_found_exception(), "{error:?}");
+    assert!(
+        error.message().unwrap_or_default().contains("aborted"),
+        "{error:?}"
+    );
+    assert_eq!(
+        h.count().await,
+        1,
+        "the aborted transaction was rolled back"
+    );
+    assert_eq!(h.emulator.stats().transactions_aborted, 1);
+    h.drop_table().await;
+}
+
+#[tokio::test]
+async fn idle_transactions_are_rolled_back() {
+    let config = EmulatorConfig {
+        transaction_idle_timeout: Duration::from_millis(300),
+        ..EmulatorConfig::from_env()
+    };
+    let h = Harness::with_config(config).await;
+    h.create_table().await;
+
+    let tx = h.begin().await;
+    h.execute("INSERT INTO {t} (name) VALUES ('idle')", vec![], Some(&tx))
+        .await
+        .expect("insert in transaction");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(h.emulator.stats().open_transactions, 0);
+    assert_eq!(h.emulator.stats().transactions_expired, 1);
+    let error = service_error(h.execute("SELECT 1", vec![], Some(&tx)).await);
+    assert!(error.is_transaction_not_found_exception(), "{error:?}");
+    assert_eq!(h.count().await, 0);
+    h.drop_table().await;
+}
+
+#[tokio::test]
+async fn injected_faults_and_timeouts_are_typed_errors() {
+    let h = Harness::start().await;
+
+    h.emulator.fail_next(1, InjectedError::ServiceUnavailable);
+    let error = service_error(h.execute("SELECT 1", vec![], None).await);
+    assert!(error.is_service_unavailable_error(), "{error:?}");
+    h.execute("SELECT 1", vec![], None)
+        .await
+        .expect("the next call succeeds");
+
+    h.emulator.fail_next(1, InjectedError::DatabaseUnavailable);
+    let error = service_error(h.execute("SELECT 1", vec![], None).await);
+    assert!(error.is_database_unavailable_exception(), "{error:?}");
+
+    h.emulator.set_unavailable(true);
+    for _ in 0..2 {
+        let error = service_error(h.execute("SELECT 1", vec![], None).await);
+        assert!(error.is_service_unavailable_error(), "{error:?}");
+    }
+    h.emulator.set_unavailable(false);
+    assert_eq!(h.emulator.stats().injected_faults, 4);
+
+    h.emulator.set_statement_timeout(Duration::from_millis(300));
+    let error = service_error(h.execute("SELECT SLEEP(5)", vec![], None).await);
+    let ExecuteStatementError::StatementTimeoutException(ref exception) = error else {
+        panic!("expected StatementTimeoutException, got {error:?}");
+    };
+    assert!(exception.db_connection_id() > 0);
+
+    // Without continueAfterTimeout the statement is killed on the server.
+    h.emulator.set_statement_timeout(Duration::from_secs(45));
+    let sleeping = format!(
+        "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+         WHERE ID = {} AND INFO LIKE 'SELECT SLEEP%'",
+        exception.db_connection_id()
+    );
+    let mut running = true;
+    for _ in 0..40 {
+        let output = h
+            .execute(&sleeping, vec![], None)
+            .await
+            .expect("processlist");
+        if output.records() == [vec![Field::LongValue(0)]] {
+            running = false;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!running, "the timed-out statement is still running");
+}
+
+#[tokio::test]
+async fn the_database_member_selects_the_schema() {
+    let h = Harness::start().await;
+    let output = h
+        .client
+        .execute_statement()
+        .resource_arn(RESOURCE_ARN)
+        .secret_arn(SECRET_ARN)
+        .database("information_schema")
+        .sql("SELECT DATABASE() AS db")
+        .format_records_as(RecordsFormatType::Json)
+        .send()
+        .await
+        .expect("select database");
+    assert_eq!(
+        output.formatted_records(),
+        Some(r#"[{"db":"information_schema"}]"#)
+    );
+
+    let error = service_error(
+        h.client
+            .execute_statement()
+            .resource_arn(RESOURCE_ARN)
+            .secret_arn(SECRET_ARN)
+            .schema("public")
+            .sql("SELECT 1")
+            .send()
+            .await,
+    );
+    assert_eq!(error.code(), Some("ValidationException"));
+}
