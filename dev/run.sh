@@ -16,9 +16,15 @@ export AWS_ENDPOINT_URL_RDS_DATA=${AWS_ENDPOINT_URL_RDS_DATA:-http://$EMULATOR_A
 export EMULATOR_MYSQL_URL=${EMULATOR_MYSQL_URL:-mysql://mcp:mcp@127.0.0.1:${MYSQL_PORT:-3306}/mcp}
 export DB_NAME=${DB_NAME:-mcp}
 
+# Stop on exit only what this run started: services that were already up stay up.
+STARTED_BEFORE=$(cat "$STATE/started" 2>/dev/null || true)
 cleanup() {
   trap - EXIT INT TERM
-  "$ROOT/dev/stack.sh" down || true
+  local ours=(emulator)
+  for service in $(cat "$STATE/started" 2>/dev/null); do
+    grep -qx "$service" <<<"$STARTED_BEFORE" || ours+=("$service")
+  done
+  "$ROOT/dev/stack.sh" down "${ours[@]}" || true
 }
 trap cleanup EXIT INT TERM
 

@@ -3,7 +3,9 @@
 #
 #   dev/stack.sh up      install (as root, via apt) if missing, start what is not running, create
 #                        the databases and the `mcp` user; records what it started in .local/started
-#   dev/stack.sh down    stop what `up` started (and nothing else)
+#   dev/stack.sh down [redis|mariadb|emulator ...]
+#                        stop what `up` started (all of it by default, or only the named), and
+#                        nothing else
 #
 # Ports and credentials follow API.md; override with REDIS_PORT, MYSQL_PORT.
 set -euo pipefail
@@ -100,12 +102,19 @@ case "${1:-}" in
     start_mariadb
     ;;
   down)
-    if [ -f "$STARTED" ]; then
-      grep -qx redis "$STARTED" && stop_pidfile redis "$STATE/redis.pid"
-      grep -qx mariadb "$STARTED" && stop_pidfile MariaDB "$STATE/mysql.pid"
-      rm -f "$STARTED"
-    fi
-    stop_pidfile "Data API emulator" "$STATE/emulator.pid"
+    shift
+    wanted=${*:-redis mariadb emulator}
+    for service in $wanted; do
+      case "$service" in
+        redis | mariadb)
+          [ -f "$STARTED" ] && grep -qx "$service" "$STARTED" || continue
+          if [ "$service" = redis ]; then stop_pidfile redis "$STATE/redis.pid"; else stop_pidfile MariaDB "$STATE/mysql.pid"; fi
+          grep -vx "$service" "$STARTED" >"$STARTED.tmp" || true
+          mv "$STARTED.tmp" "$STARTED"
+          ;;
+        emulator) stop_pidfile "Data API emulator" "$STATE/emulator.pid" ;;
+      esac
+    done
     ;;
   *)
     echo "usage: $0 up|down" >&2

@@ -375,13 +375,15 @@ impl CacheService {
     }
 
     /// A writer's publish after its commit: marks `revision` as the newest and caches `body`.
-    /// On failure the invalidation is remembered and replayed before this instance next reads.
+    /// On failure the invalidation is remembered and replayed before this instance next uses
+    /// Redis.
     pub async fn publish_tool(
         &self,
         id: Uuid,
         revision: i64,
         body: &[u8],
     ) -> Result<(), CacheError> {
+        self.settle_pending().await;
         let marker_ttl = self.inner.config.write_marker_ttl;
         let result = self
             .guarded_set(id, revision, Some(body), Some(marker_ttl))
@@ -398,6 +400,7 @@ impl CacheService {
     /// A writer's invalidation after a committed delete: removes the tool and blocks fills of any
     /// revision for the marker's lifetime. Remembered for replay on failure.
     pub async fn evict_deleted_tool(&self, id: Uuid) -> Result<(), CacheError> {
+        self.settle_pending().await;
         let marker_ttl = self.inner.config.write_marker_ttl;
         let result = self
             .guarded_set(id, DELETED_REVISION, None, Some(marker_ttl))

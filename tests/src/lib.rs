@@ -111,10 +111,12 @@ impl TestApp {
             config.auth.jwt_secret.expose(),
         ));
         let tokens = TokenKeys::new(&config.auth);
+        // As on AWS, the write function is another process: its own Data API client and cache
+        // instance (breaker, pending invalidations), the same Redis.
         let write = tools_write::router(Arc::new(tools_write::WriteState {
             tools: ToolManager::new(
                 DataApiToolStore::new(data_api(emulator_addr, &config)),
-                tools.cache().clone(),
+                CacheService::new(&config.cache),
                 config.auth.jwt_secret.expose(),
             ),
             tokens: tokens.clone(),
