@@ -568,6 +568,105 @@ impl CacheService {
     }
 }
 
+impl CacheService {
+    /// Caches a session record until `ttl` (its exact time left: no jitter).
+    pub async fn set_session(
+        &self,
+        id: Uuid,
+        record: &[u8],
+        ttl: Duration,
+    ) -> Result<(), CacheError> {
+        let key = self.inner.keys.session(id);
+        self.set_exact(key, record, ttl, "set_session").await
+    }
+
+    /// The cached session record `id`.
+    pub async fn get_session(&self, id: Uuid) -> Lookup<Bytes> {
+        let key = self.inner.keys.session(id);
+        self.get_bytes(key, "get_session").await
+    }
+
+    /// Removes the cached session `id`.
+    pub async fn delete_session(&self, id: Uuid) -> Result<(), CacheError> {
+        let key = self.inner.keys.session(id);
+        self.delete(key, "delete_session").await
+    }
+
+    /// Caches a refresh token's record (keyed by the token's SHA-256) until `ttl`.
+    pub async fn set_refresh_token(
+        &self,
+        token_sha256_hex: &str,
+        record: &[u8],
+        ttl: Duration,
+    ) -> Result<(), CacheError> {
+        let key = self.inner.keys.refresh_token(token_sha256_hex);
+        self.set_exact(key, record, ttl, "set_refresh_token").await
+    }
+
+    /// Removes a refresh token's cached record.
+    pub async fn delete_refresh_token(&self, token_sha256_hex: &str) -> Result<(), CacheError> {
+        let key = self.inner.keys.refresh_token(token_sha256_hex);
+        self.delete(key, "delete_refresh_token").await
+    }
+
+    /// The remaining TTL of `key` in milliseconds (`None` if absent or Redis is unavailable).
+    pub async fn ttl_millis(&self, key: String) -> Option<i64> {
+        self.run("pttl", |mut c| async move {
+            redis::cmd("PTTL")
+                .arg(&key)
+                .query_async::<i64>(&mut c)
+                .await
+        })
+        .await
+        .ok()
+        .filter(|ttl| *ttl >= 0)
+    }
+
+    async fn set_exact(
+        &self,
+        key: String,
+        value: &[u8],
+        ttl: Duration,
+        what: &'static str,
+    ) -> Result<(), CacheError> {
+        let millis = ttl.as_millis().max(1) as u64;
+        self.run(what, |mut c| async move {
+            redis::cmd("SET")
+                .arg(&key)
+                .arg(value)
+                .arg("PX")
+                .arg(millis)
+                .query_async::<()>(&mut c)
+                .await
+        })
+        .await
+    }
+
+    async fn get_bytes(&self, key: String, what: &'static str) -> Lookup<Bytes> {
+        match self
+            .run(what, |mut c| async move {
+                redis::cmd("GET")
+                    .arg(&key)
+                    .query_async::<Option<Vec<u8>>>(&mut c)
+                    .await
+            })
+            .await
+        {
+            Ok(Some(value)) => Lookup::Hit(Bytes::from(value)),
+            Ok(None) => Lookup::Miss,
+            Err(_) => Lookup::Unavailable,
+        }
+    }
+
+    async fn delete(&self, key: String, what: &'static str) -> Result<(), CacheError> {
+        self.run(what, |mut c| async move {
+            redis::cmd("DEL").arg(&key).query_async::<i64>(&mut c).await
+        })
+        .await
+        .map(drop)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

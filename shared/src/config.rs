@@ -90,6 +90,19 @@ pub struct AuthConfig {
     pub access_token_ttl: Duration,
     /// `SESSION_TTL` (seconds): lifetime of a session and its refresh token.
     pub session_ttl: Duration,
+    /// `REFRESH_REUSE_GRACE_MS`: a rotated refresh token presented again within this time of its
+    /// rotation is a lost race between two refreshes (refused); later it is theft (the session is
+    /// revoked).
+    pub refresh_reuse_grace: Duration,
+}
+
+/// Password-hashing cost (Argon2id, parallelism 1).
+#[derive(Clone, Debug)]
+pub struct PasswordConfig {
+    /// `ARGON2_MEMORY_KIB`: memory cost in KiB.
+    pub memory_kib: u32,
+    /// `ARGON2_ITERATIONS`: time cost.
+    pub iterations: u32,
 }
 
 /// The whole configuration of a function.
@@ -101,6 +114,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// Token settings.
     pub auth: AuthConfig,
+    /// Password hashing.
+    pub passwords: PasswordConfig,
 }
 
 /// The JWT secret used when `JWT_SECRET` is unset: only acceptable locally, so it says so.
@@ -151,6 +166,11 @@ impl Config {
                 audience: env.string("JWT_AUDIENCE", "mcp-registry-api"),
                 access_token_ttl: env.seconds("ACCESS_TOKEN_TTL", 900)?,
                 session_ttl: env.seconds("SESSION_TTL", 604_800)?,
+                refresh_reuse_grace: env.millis("REFRESH_REUSE_GRACE_MS", 2_000)?,
+            },
+            passwords: PasswordConfig {
+                memory_kib: env.number("ARGON2_MEMORY_KIB", 12_288)?.clamp(8, 1 << 22) as u32,
+                iterations: env.number("ARGON2_ITERATIONS", 2)?.clamp(1, 64) as u32,
             },
         })
     }

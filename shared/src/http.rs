@@ -9,7 +9,8 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::auth::{Actor, TokenKeys};
+use crate::auth::{Actor, AuthError, AuthService};
+use crate::store::SessionRecord;
 use crate::tools::{FieldError, ToolError};
 
 /// Largest accepted request body.
@@ -196,6 +197,21 @@ impl From<ToolError> for ApiError {
     }
 }
 
+impl From<AuthError> for ApiError {
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::InvalidCredentials => Self::Unauthorized("invalid email or password"),
+            AuthError::InvalidToken => {
+                Self::Unauthorized("the token is invalid, expired or revoked")
+            }
+            AuthError::EmailTaken => Self::Conflict(error.to_string()),
+            AuthError::Invalid(errors) => Self::Unprocessable(errors),
+            AuthError::Unavailable => Self::Unavailable,
+            AuthError::Internal(cause) => Self::Internal(cause),
+        }
+    }
+}
+
 /// Parses a path id: a UUID in any standard form, else 400.
 pub fn parse_id(text: &str) -> Result<Uuid, ApiError> {
     Uuid::try_parse(text).map_err(|_| ApiError::BadRequest(format!("{text:?} is not a UUID")))
@@ -221,6 +237,30 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     }
 }
 
+/// An optional JSON body: absent (empty) is `None`; present, it is checked like [`JsonBody`].
+#[derive(Debug)]
+pub struct OptionalJsonBody(pub Option<Value>);
+
+impl<S: Send + Sync> FromRequest<S> for OptionalJsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
+        let json = is_json(request.headers());
+        let bytes = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
+            .await
+            .map_err(|_| ApiError::PayloadTooLarge)?;
+        if bytes.is_empty() {
+            return Ok(Self(None));
+        }
+        if !json {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        serde_json::from_slice(&bytes)
+            .map(|v| Self(Some(v)))
+            .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))
+    }
+}
+
 fn is_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
@@ -229,22 +269,27 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
 
-/// Something that turns a bearer token into the caller: the token keys, and later the session
-/// check. Router states implement it.
+/// Router states that can authenticate a caller.
 pub trait Authenticator {
-    /// The access-token keys.
-    fn token_keys(&self) -> &TokenKeys;
+    /// The auth service (token verification and the session check).
+    fn auth(&self) -> &AuthService;
 }
 
 impl<T: Authenticator> Authenticator for std::sync::Arc<T> {
-    fn token_keys(&self) -> &TokenKeys {
-        (**self).token_keys()
+    fn auth(&self) -> &AuthService {
+        (**self).auth()
     }
 }
 
-/// The authenticated caller, from `Authorization: Bearer <token>` (401 otherwise).
-#[derive(Clone, Copy, Debug)]
-pub struct Authenticated(pub Actor);
+/// The authenticated caller: a valid access token from `Authorization: Bearer <token>` whose
+/// session is alive (401 otherwise).
+#[derive(Clone, Debug)]
+pub struct Authenticated {
+    /// Who calls.
+    pub actor: Actor,
+    /// Their live session.
+    pub session: SessionRecord,
+}
 
 impl<S: Authenticator + Send + Sync> FromRequestParts<S> for Authenticated {
     type Rejection = ApiError;
@@ -252,11 +297,12 @@ impl<S: Authenticator + Send + Sync> FromRequestParts<S> for Authenticated {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let token = bearer_token(&parts.headers)
             .ok_or(ApiError::Unauthorized("a bearer access token is required"))?;
-        let claims = state
-            .token_keys()
-            .verify(token)
-            .map_err(|_| ApiError::Unauthorized("the access token is invalid or expired"))?;
-        Ok(Self(Actor::from(&claims)))
+        let (actor, session) = state
+            .auth()
+            .authenticate(token)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Self { actor, session })
     }
 }
 

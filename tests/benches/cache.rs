@@ -46,7 +46,7 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(5000);
     let app = TestApp::start().await;
-    let (token, owner) = app.user();
+    let (token, owner) = app.user().await;
     let tool = app.create(&token, &tool_body("bench")).await;
     let id = tool["id"].as_str().unwrap().to_owned();
     let path = format!("/tools/{id}");
@@ -113,4 +113,26 @@ async fn main() {
         );
     }
     println!("\ntarget: cache hit p50 within 2x of the bare Redis GET");
+
+    // Password verification at the production cost (what a login spends on hashing).
+    let production = shared::config::Config::from_lookup(|_| None)
+        .unwrap()
+        .passwords;
+    let hasher = shared::auth::PasswordHasher::new(&production);
+    let phc = hasher.hash("a long enough password");
+    let mut samples: Vec<Duration> = (0..30)
+        .map(|_| {
+            let started = Instant::now();
+            assert!(hasher.verify("a long enough password", Some(&phc)));
+            started.elapsed()
+        })
+        .collect();
+    samples.sort();
+    println!(
+        "argon2id verify (m={} KiB, t={}): p50 {:.1?}, max {:.1?} on one core of this machine",
+        production.memory_kib,
+        production.iterations,
+        percentile(&samples, 0.5),
+        samples[samples.len() - 1]
+    );
 }

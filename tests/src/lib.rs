@@ -14,11 +14,10 @@ use data_api_emulator::{Emulator, EmulatorConfig};
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value;
-use shared::auth::{Role, TokenKeys};
+use shared::auth::{AuthService, ClientInfo, PasswordHasher, Role, TokenKeys};
 use shared::cache::CacheService;
 use shared::config::Config;
-use shared::store::{migrations, DataApi, DataApiToolStore};
-use shared::time::Timestamp;
+use shared::store::{migrations, param, AccountStore, DataApi, DataApiToolStore};
 use shared::tools::ToolManager;
 use tower::ServiceExt;
 use uuid::Uuid;
@@ -44,6 +43,10 @@ pub fn test_config(redis_url: &str) -> Config {
         "CACHE_PREFIX" => Some(prefix.clone()),
         "DB_NAME" => Some("mcp_test".into()),
         "REDIS_BREAKER_COOLDOWN_MS" => Some("200".into()),
+        // Cheap hashing keeps the suites fast; `make bench` measures the production cost.
+        "ARGON2_MEMORY_KIB" => Some("1024".into()),
+        "ARGON2_ITERATIONS" => Some("1".into()),
+        "REFRESH_REUSE_GRACE_MS" => Some("1000".into()),
         _ => None,
     })
     .expect("test configuration")
@@ -63,8 +66,24 @@ pub struct TestApp {
     pub read: Router,
     /// `tools-write`.
     pub write: Router,
+    /// `auth`.
+    pub auth_router: Router,
+    /// The auth service behind the `auth` router (its own cache instance, as on AWS).
+    pub auth: Arc<AuthService>,
     /// Token keys of this configuration.
     pub tokens: TokenKeys,
+    /// Direct database access for set-up (e.g. granting `admin`).
+    pub db: DataApi,
+}
+
+fn auth_service(addr: SocketAddr, config: &Config) -> AuthService {
+    AuthService::new(
+        AccountStore::new(data_api(addr, config)),
+        CacheService::new(&config.cache),
+        TokenKeys::new(&config.auth),
+        PasswordHasher::new(&config.passwords),
+        &config.auth,
+    )
 }
 
 /// A Data API over the unmodified SDK client, pointed at `addr`.
@@ -119,9 +138,14 @@ impl TestApp {
                 CacheService::new(&config.cache),
                 config.auth.jwt_secret.expose(),
             ),
-            tokens: tokens.clone(),
+            auth: auth_service(emulator_addr, &config),
         }));
         let read = tools_read::router(tools.clone());
+        let auth = Arc::new(auth_service(emulator_addr, &config));
+        let auth_router = auth::router(Arc::new(auth::AuthState {
+            auth: auth_service(emulator_addr, &config),
+        }));
+        let db = data_api(emulator_addr, &config);
         Self {
             emulator,
             emulator_addr,
@@ -129,28 +153,52 @@ impl TestApp {
             tools,
             read,
             write,
+            auth_router,
+            auth,
             tokens,
+            db,
         }
     }
 
-    /// A fresh user's access token and id.
-    pub fn user(&self) -> (String, Uuid) {
-        self.user_with_role(Role::User)
+    /// A fresh registered user with a live session: its access token and id.
+    pub async fn user(&self) -> (String, Uuid) {
+        self.user_with_role(Role::User).await
     }
 
-    /// A fresh user with `role`.
-    pub fn user_with_role(&self, role: Role) -> (String, Uuid) {
-        let id = Uuid::now_v7();
-        (
-            self.tokens
-                .issue(id, Uuid::now_v7(), role, Timestamp::now()),
-            id,
-        )
+    /// A fresh user with `role` (set in the database, as an operator would) and a live session.
+    pub async fn user_with_role(&self, role: Role) -> (String, Uuid) {
+        let email = format!("user-{}@example.com", Uuid::now_v7().simple());
+        let password = "correct horse battery";
+        let user = self
+            .auth
+            .register(&serde_json::json!({"email": email, "password": password}))
+            .await
+            .expect("register");
+        if role == Role::Admin {
+            self.db
+                .execute(
+                    "UPDATE users SET role = 'admin' WHERE id = :id",
+                    vec![param("id", user.id)],
+                )
+                .await
+                .expect("grant admin");
+        }
+        let tokens = self
+            .auth
+            .login(
+                &serde_json::json!({"email": email, "password": password}),
+                ClientInfo::default(),
+            )
+            .await
+            .expect("login");
+        (tokens.access_token, user.id)
     }
 
-    /// Sends a request to the router that serves `method` on `/tools…`.
+    /// Sends a request to the router that serves it (`/auth/…` or `/tools…` by method).
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
-        let router = if request.method() == Method::GET || request.method() == Method::HEAD {
+        let router = if request.uri().path().starts_with("/auth/") {
+            self.auth_router.clone()
+        } else if request.method() == Method::GET || request.method() == Method::HEAD {
             self.read.clone()
         } else {
             self.write.clone()
@@ -367,6 +415,24 @@ impl OwnedRedis {
             .query_async(&mut c)
             .await
             .expect("CLIENT PAUSE");
+    }
+}
+
+impl OwnedRedis {
+    /// `CLIENT PAUSE millis WRITE`: reads are answered, writes wait until then.
+    pub async fn pause_writes(&self, millis: u64) {
+        let mut c = redis::Client::open(self.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect to owned redis");
+        let _: () = redis::cmd("CLIENT")
+            .arg("PAUSE")
+            .arg(millis)
+            .arg("WRITE")
+            .query_async(&mut c)
+            .await
+            .expect("CLIENT PAUSE WRITE");
     }
 }
 

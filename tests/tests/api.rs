@@ -38,7 +38,7 @@ fn error_fields(problem: &Value) -> Vec<String> {
 #[tokio::test]
 async fn create_then_get_with_etag_location_and_cache_header() {
     let app = TestApp::start().await;
-    let (token, user) = app.user();
+    let (token, user) = app.user().await;
     let body = json!({
         "name": format!("Full_Tool.{}", uuid::Uuid::now_v7().simple()),
         "title": "A title", "description": "Does things", "category": "dev-tools",
@@ -110,7 +110,7 @@ async fn create_then_get_with_etag_location_and_cache_header() {
 #[tokio::test]
 async fn defaults_are_filled_on_create() {
     let app = TestApp::start().await;
-    let (token, _) = app.user();
+    let (token, _) = app.user().await;
     let tool = app.create(&token, &tool_body("defaults")).await;
     assert_eq!(tool["category"], "general");
     assert_eq!(tool["tags"], json!([]));
@@ -124,7 +124,7 @@ async fn defaults_are_filled_on_create() {
 #[tokio::test]
 async fn every_field_rule_is_enforced_with_422() {
     let app = TestApp::start().await;
-    let (token, _) = app.user();
+    let (token, _) = app.user().await;
     let cases: Vec<(&str, Value)> = vec![
         ("name", json!("")),
         ("name", json!("has space")),
@@ -188,7 +188,7 @@ async fn every_field_rule_is_enforced_with_422() {
 #[tokio::test]
 async fn malformed_bodies_media_types_and_sizes() {
     let app = TestApp::start().await;
-    let (token, _) = app.user();
+    let (token, _) = app.user().await;
     let raw = |content_type: &str, body: Vec<u8>| {
         Request::post("/tools")
             .header("content-type", content_type)
@@ -256,7 +256,7 @@ async fn writes_need_a_valid_bearer_token() {
         StatusCode::UNAUTHORIZED,
     );
     // Unauthenticated patch and delete.
-    let (token, _) = app.user();
+    let (token, _) = app.user().await;
     let tool = app.create(&token, &body).await;
     let path = format!("/tools/{}", tool["id"].as_str().unwrap());
     assert_problem(
@@ -270,9 +270,9 @@ async fn writes_need_a_valid_bearer_token() {
 #[tokio::test]
 async fn only_the_owner_or_an_admin_may_change_a_tool() {
     let app = TestApp::start().await;
-    let (owner, _) = app.user();
-    let (stranger, _) = app.user();
-    let (admin, _) = app.user_with_role(Role::Admin);
+    let (owner, _) = app.user().await;
+    let (stranger, _) = app.user().await;
+    let (admin, _) = app.user_with_role(Role::Admin).await;
     let tool = app.create(&owner, &tool_body("owned")).await;
     let path = format!("/tools/{}", tool["id"].as_str().unwrap());
     assert_problem(
@@ -295,7 +295,7 @@ async fn only_the_owner_or_an_admin_may_change_a_tool() {
 #[tokio::test]
 async fn patch_replaces_present_fields_clears_nulls_and_bumps_revision() {
     let app = TestApp::start().await;
-    let (token, _) = app.user();
+    let (token, _) = app.user().await;
     let mut body = tool_body("patch");
     body["title"] = json!("Old");
     body["tags"] = json!(["one"]);
@@ -326,7 +326,7 @@ async fn patch_replaces_present_fields_clears_nulls_and_bumps_revision() {
 #[tokio::test]
 async fn if_match_guards_updates_with_412() {
     let app = TestApp::start().await;
-    let (token, _) = app.user();
+    let (token, _) = app.user().await;
     let tool = app.create(&token, &tool_body("ifmatch")).await;
     let path = format!("/tools/{}", tool["id"].as_str().unwrap());
     let patch = |tag: &'static str, title: &'static str| {
@@ -351,10 +351,10 @@ async fn if_match_guards_updates_with_412() {
 #[tokio::test]
 async fn names_are_unique_and_case_sensitive() {
     let app = TestApp::start().await;
-    let (token, _) = app.user();
+    let (token, _) = app.user().await;
     let body = tool_body("Unique");
     app.create(&token, &body).await;
-    let (other_user, _) = app.user();
+    let (other_user, _) = app.user().await;
     assert_problem(
         &app.json(Method::POST, "/tools", &other_user, &body).await,
         StatusCode::CONFLICT,
@@ -374,7 +374,7 @@ async fn names_are_unique_and_case_sensitive() {
 #[tokio::test]
 async fn absent_tools_and_bad_ids() {
     let app = TestApp::start().await;
-    let (token, _) = app.user();
+    let (token, _) = app.user().await;
     let missing = format!("/tools/{}", uuid::Uuid::now_v7());
     assert_problem(&app.get(&missing).await, StatusCode::NOT_FOUND);
     assert_problem(
@@ -394,7 +394,7 @@ async fn absent_tools_and_bad_ids() {
 #[tokio::test]
 async fn delete_removes_the_tool_from_every_read() {
     let app = TestApp::start().await;
-    let (token, owner) = app.user();
+    let (token, owner) = app.user().await;
     let tool = app.create(&token, &tool_body("gone")).await;
     let path = format!("/tools/{}", tool["id"].as_str().unwrap());
     let list = format!("/tools?ownerId={owner}");
@@ -419,7 +419,7 @@ async fn delete_removes_the_tool_from_every_read() {
 #[tokio::test]
 async fn list_filters_search_and_query_validation() {
     let app = TestApp::start().await;
-    let (token, owner) = app.user();
+    let (token, owner) = app.user().await;
     let make = |name: &str, title: Option<&str>, category: &str, tags: Value, status: &str| {
         json!({"name": format!("{name}.{}", uuid::Uuid::now_v7().simple()), "title": title,
                "description": format!("The {name} tool"), "category": category, "tags": tags,
@@ -513,7 +513,7 @@ async fn list_filters_search_and_query_validation() {
 #[tokio::test]
 async fn pagination_yields_every_tool_exactly_once_in_every_order() {
     let app = TestApp::start().await;
-    let (token, owner) = app.user();
+    let (token, owner) = app.user().await;
     let mut expected = HashSet::new();
     for i in 0..23 {
         let mut body = tool_body(&format!("page{i:02}"));
@@ -575,7 +575,7 @@ async fn pagination_yields_every_tool_exactly_once_in_every_order() {
 #[tokio::test]
 async fn equivalent_list_queries_share_one_cache_entry() {
     let app = TestApp::start().await;
-    let (token, owner) = app.user();
+    let (token, owner) = app.user().await;
     app.create(&token, &tool_body("equiv")).await;
     let first = app
         .get(&format!("/tools?ownerId={owner}&category=general"))
@@ -599,7 +599,7 @@ async fn equivalent_list_queries_share_one_cache_entry() {
 #[tokio::test]
 async fn database_outage_is_a_503_with_retry_after_when_the_cache_cannot_answer() {
     let app = TestApp::start().await;
-    let (token, _) = app.user();
+    let (token, _) = app.user().await;
     let tool = app.create(&token, &tool_body("outage")).await;
     let path = format!("/tools/{}", tool["id"].as_str().unwrap());
     assert_eq!(app.get(&path).await.cache(), "HIT");
@@ -628,7 +628,7 @@ async fn database_outage_is_a_503_with_retry_after_when_the_cache_cannot_answer(
 async fn a_write_redis_could_not_take_is_replayed_by_the_writer_before_its_next_cache_use() {
     let redis = integration_tests::OwnedRedis::start().await;
     let app = TestApp::with_redis(&redis.url()).await;
-    let (token, owner) = app.user();
+    let (token, owner) = app.user().await;
     let tool = app.create(&token, &tool_body("replay")).await;
     let path = format!("/tools/{}", tool["id"].as_str().unwrap());
     let list = format!("/tools?ownerId={owner}");

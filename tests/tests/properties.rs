@@ -71,7 +71,7 @@ fn tool_strategy() -> impl Strategy<Value = Value> {
 fn cache_hit_on_repeated_access() {
     let rt = runtime();
     let app = rt.block_on(TestApp::start());
-    let (token, _) = app.user();
+    let (token, _) = rt.block_on(app.user());
     runner()
         .run(&tool_strategy(), |body| {
             rt.block_on(async {
@@ -163,7 +163,7 @@ fn op_strategy() -> impl Strategy<Value = Op> {
 fn cache_invalidation_on_update() {
     let rt = runtime();
     let app = rt.block_on(TestApp::start());
-    let (token, _) = app.user();
+    let (token, _) = rt.block_on(app.user());
     let lists = [
         "",
         "&category=alpha",
@@ -175,7 +175,7 @@ fn cache_invalidation_on_update() {
     runner()
         .run(&proptest::collection::vec(op_strategy(), 1..8), |ops| {
             rt.block_on(async {
-                let (token_owner, owner) = app.user();
+                let (token_owner, owner) = app.user().await;
                 let _ = &token;
                 // The model: what the database must hold, by id.
                 let mut model: BTreeMap<String, Value> = BTreeMap::new();
@@ -283,7 +283,7 @@ fn cache_fallback_on_failure() {
     let refused = rt.block_on(TestApp::with_redis(&refused_url()));
     let hung = rt.block_on(TestApp::with_redis(&format!("redis://{hole}")));
     let live = rt.block_on(TestApp::with_redis(&owned.try_lock().unwrap().url()));
-    let (token, _) = live.user();
+    let (token, _) = rt.block_on(live.user());
     let fault = prop_oneof![
         Just(Fault::Refused),
         Just(Fault::Blackhole),
@@ -373,7 +373,7 @@ fn no_reader_sees_a_revision_older_than_the_last_acknowledged_write() {
         let app = Arc::new(TestApp::start().await);
         // Slow database answers widen the window between a reader's DB read and its cache fill.
         app.emulator.set_latency(Duration::from_millis(3));
-        let (token, _) = app.user();
+        let (token, _) = app.user().await;
         let tool = app.create(&token, &tool_body("race")).await;
         let id: Uuid = tool["id"].as_str().unwrap().parse().unwrap();
         let path = format!("/tools/{id}");

@@ -4,7 +4,6 @@
 //! ```text
 //! mcp-admin migrate   apply the schema migrations not yet applied
 //! mcp-admin seed      add the demo user and the demo catalogue (idempotent)
-//! mcp-admin token     print an access token for the demo user (local development only)
 //! ```
 
 mod seed;
@@ -30,20 +29,16 @@ async fn main() -> Result<()> {
             }
         }
         "seed" => {
-            let added = seed::seed(db()).await.context("seeding")?;
-            println!("seeded {added} new tools");
-        }
-        "token" => {
-            let keys = shared::auth::TokenKeys::new(&config.auth);
-            let token = keys.issue(
-                seed::DEMO_USER_ID,
-                uuid::Uuid::now_v7(),
-                shared::auth::Role::User,
-                shared::time::Timestamp::now(),
+            let added = seed::seed(db(), &shared::auth::PasswordHasher::new(&config.passwords))
+                .await
+                .context("seeding")?;
+            println!(
+                "seeded {added} new tools; demo user {} / {}",
+                seed::DEMO_EMAIL,
+                seed::DEMO_PASSWORD
             );
-            println!("{token}");
         }
-        _ => bail!("usage: mcp-admin migrate|seed|token"),
+        _ => bail!("usage: mcp-admin migrate|seed"),
     }
     Ok(())
 }

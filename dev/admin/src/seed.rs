@@ -1,6 +1,7 @@
 //! The demo user and catalogue loaded by `make dev`.
 
 use serde_json::{json, Value};
+use shared::auth::PasswordHasher;
 use shared::store::{param, DataApi, DataApiToolStore, StoreError, ToolStore};
 use shared::time::Timestamp;
 use shared::tools::ToolChanges;
@@ -40,17 +41,22 @@ fn catalogue() -> Vec<Value> {
     ]
 }
 
+/// The demo user's email and password (local development only).
+pub const DEMO_EMAIL: &str = "demo@example.com";
+/// See [`DEMO_EMAIL`].
+pub const DEMO_PASSWORD: &str = "demo-password";
+
 /// Adds the demo user and every catalogue tool whose name is free. Returns how many tools it added.
-pub async fn seed(db: DataApi) -> Result<usize, StoreError> {
+pub async fn seed(db: DataApi, passwords: &PasswordHasher) -> Result<usize, StoreError> {
     db.execute(
-        "INSERT IGNORE INTO users (id, email, email_normalized, display_name, password_hash, role, created_at) \
-         VALUES (:id, :email, :email, :name, :hash, 'user', :at)",
+        "INSERT INTO users (id, email, email_normalized, display_name, password_hash, role, created_at) \
+         VALUES (:id, :email, :email, :name, :hash, 'user', :at) \
+         ON DUPLICATE KEY UPDATE password_hash = IF(password_hash = '!', VALUES(password_hash), password_hash)",
         vec![
             param("id", DEMO_USER_ID),
-            param("email", "demo@example.com"),
+            param("email", DEMO_EMAIL),
             param("name", "Demo user"),
-            // Not a usable hash: the demo user gets its password when accounts arrive.
-            param("hash", "!"),
+            param("hash", passwords.hash(DEMO_PASSWORD)),
             param("at", Timestamp::now().millis()),
         ],
     )

@@ -9,7 +9,7 @@ use axum::response::Response;
 use axum::routing::{patch, post};
 use axum::Router;
 
-use shared::auth::TokenKeys;
+use shared::auth::AuthService;
 use shared::http::{
     access_log, json_response, method_not_allowed, not_found, parse_id, ApiError, Authenticated,
     Authenticator, JsonBody,
@@ -21,13 +21,13 @@ use shared::tools::{Tool, ToolManager};
 pub struct WriteState<S> {
     /// The tool manager.
     pub tools: ToolManager<S>,
-    /// Access-token verification.
-    pub tokens: TokenKeys,
+    /// Access tokens and the session check.
+    pub auth: AuthService,
 }
 
 impl<S> Authenticator for WriteState<S> {
-    fn token_keys(&self) -> &TokenKeys {
-        &self.tokens
+    fn auth(&self) -> &AuthService {
+        &self.auth
     }
 }
 
@@ -47,7 +47,7 @@ pub fn router<S: ToolStore>(state: Arc<WriteState<S>>) -> Router {
 
 async fn create_tool<S: ToolStore>(
     State(state): State<Arc<WriteState<S>>>,
-    Authenticated(actor): Authenticated,
+    Authenticated { actor, .. }: Authenticated,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     let tool = state.tools.create(&actor, &body).await?;
@@ -60,7 +60,7 @@ async fn create_tool<S: ToolStore>(
 
 async fn update_tool<S: ToolStore>(
     State(state): State<Arc<WriteState<S>>>,
-    Authenticated(actor): Authenticated,
+    Authenticated { actor, .. }: Authenticated,
     id: Result<Path<String>, PathRejection>,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
@@ -81,7 +81,7 @@ async fn update_tool<S: ToolStore>(
 
 async fn delete_tool<S: ToolStore>(
     State(state): State<Arc<WriteState<S>>>,
-    Authenticated(actor): Authenticated,
+    Authenticated { actor, .. }: Authenticated,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<StatusCode, ApiError> {
     let Path(id) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;

@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use shared::auth::TokenKeys;
+use shared::auth::AuthService;
 use shared::config::Config;
 use shared::tools::ToolManager;
 use tools_write::WriteState;
@@ -9,9 +9,8 @@ use tools_write::WriteState;
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
     let config = Config::from_env()?;
-    let state = Arc::new(WriteState {
-        tools: ToolManager::from_config(&config),
-        tokens: TokenKeys::new(&config.auth),
-    });
+    let tools = ToolManager::from_config(&config);
+    let auth = AuthService::from_config(&config, tools.cache().clone());
+    let state = Arc::new(WriteState { tools, auth });
     lambda_http::run(tools_write::router(state)).await
 }

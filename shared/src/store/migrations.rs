@@ -20,11 +20,18 @@ pub struct Migration {
 }
 
 /// Every migration of the schema, in order.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "tools",
-    sql: include_str!("sql/0001_tools.sql"),
-}];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "tools",
+        sql: include_str!("sql/0001_tools.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "sessions",
+        sql: include_str!("sql/0002_sessions.sql"),
+    },
+];
 
 /// Splits a migration into statements, dropping `--` comment lines.
 pub fn statements(sql: &str) -> Vec<String> {

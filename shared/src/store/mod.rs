@@ -1,9 +1,11 @@
 //! The database side: the RDS Data API client, the tool repository and the schema migrations.
 
+mod accounts;
 mod data_api;
 pub mod migrations;
 mod tools;
 
+pub use accounts::{normalize_email, AccountStore, Rotation, SessionRecord, UserRecord};
 pub use data_api::{param, DataApi, Value};
 pub use tools::{DataApiToolStore, ToolStore};
 

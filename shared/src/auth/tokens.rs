@@ -4,29 +4,9 @@ use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::Role;
 use crate::config::AuthConfig;
 use crate::time::Timestamp;
-use crate::tools::Tool;
-
-/// A user's role.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    /// May manage its own tools.
-    User,
-    /// May manage every tool (granted only by an operator in the database).
-    Admin,
-}
-
-impl Role {
-    /// The wire and database spelling.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::User => "user",
-            Self::Admin => "admin",
-        }
-    }
-}
 
 /// The claims of an access token.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,34 +25,6 @@ pub struct AccessClaims {
     pub iat: i64,
     /// Expiry (seconds since the epoch).
     pub exp: i64,
-}
-
-/// The authenticated caller of a request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Actor {
-    /// The user.
-    pub user_id: Uuid,
-    /// The session the token belongs to.
-    pub session_id: Uuid,
-    /// The role.
-    pub role: Role,
-}
-
-impl Actor {
-    /// Whether this caller may change or delete `tool` (its owner, or an admin).
-    pub fn may_modify(&self, tool: &Tool) -> bool {
-        self.role == Role::Admin || tool.owner_id == self.user_id
-    }
-}
-
-impl From<&AccessClaims> for Actor {
-    fn from(claims: &AccessClaims) -> Self {
-        Self {
-            user_id: claims.sub,
-            session_id: claims.sid,
-            role: claims.role,
-        }
-    }
 }
 
 /// Why a token was refused. Deliberately coarse: the client learns only that it is invalid.
@@ -148,6 +100,7 @@ impl TokenKeys {
 mod tests {
     use super::*;
     use crate::config::Config;
+    use uuid::Uuid;
 
     fn keys() -> TokenKeys {
         TokenKeys::new(&Config::from_lookup(|_| None).unwrap().auth)

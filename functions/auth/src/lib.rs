@@ -1,0 +1,121 @@
+//! `auth`: register, login, refresh (with rotation), logout and the session view.
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, State};
+use axum::http::{header, request::Parts, HeaderValue, StatusCode};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Serialize;
+
+use shared::auth::{AuthService, ClientInfo, SessionView};
+use shared::http::{
+    access_log, json_response, method_not_allowed, not_found, ApiError, Authenticated,
+    Authenticator, JsonBody, OptionalJsonBody,
+};
+
+/// What the auth handlers share.
+pub struct AuthState {
+    /// Accounts and sessions.
+    pub auth: AuthService,
+}
+
+impl Authenticator for AuthState {
+    fn auth(&self) -> &AuthService {
+        &self.auth
+    }
+}
+
+/// The router of this function.
+pub fn router(state: Arc<AuthState>) -> Router {
+    Router::new()
+        .route("/auth/register", post(register))
+        .route("/auth/login", post(login))
+        .route("/auth/refresh", post(refresh))
+        .route("/auth/logout", post(logout))
+        .route("/auth/session", get(session))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(access_log))
+        .with_state(state)
+}
+
+fn json<T: Serialize>(status: StatusCode, value: &T) -> Result<Response, ApiError> {
+    let body = serde_json::to_vec(value).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let mut response = json_response(status, body);
+    // Token responses must never be cached (RFC 6749 §5.1); nor are the others worth caching.
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+async fn register(
+    State(state): State<Arc<AuthState>>,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let user = state.auth.register(&body).await?;
+    json(StatusCode::CREATED, &user)
+}
+
+async fn login(
+    State(state): State<Arc<AuthState>>,
+    Client(client): Client,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let tokens = state.auth.login(&body, client).await?;
+    json(StatusCode::OK, &tokens)
+}
+
+async fn refresh(
+    State(state): State<Arc<AuthState>>,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let tokens = state.auth.refresh(&body).await?;
+    json(StatusCode::OK, &tokens)
+}
+
+async fn logout(
+    State(state): State<Arc<AuthState>>,
+    Authenticated { actor, .. }: Authenticated,
+    OptionalJsonBody(body): OptionalJsonBody,
+) -> Result<StatusCode, ApiError> {
+    state.auth.logout(&actor, body.as_ref()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn session(Authenticated { session, .. }: Authenticated) -> Result<Response, ApiError> {
+    json(StatusCode::OK, &SessionView::from(&session))
+}
+
+/// The caller's `User-Agent` and source address (from the API Gateway request context on Lambda,
+/// else the first `X-Forwarded-For` hop).
+struct Client(ClientInfo);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let header_text = |name: header::HeaderName| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let from_context = parts
+            .extensions
+            .get::<lambda_http::request::RequestContext>()
+            .and_then(|context| match context {
+                lambda_http::request::RequestContext::ApiGatewayV2(c) => c.http.source_ip.clone(),
+                _ => None,
+            });
+        let forwarded = header_text(header::HeaderName::from_static("x-forwarded-for"))
+            .and_then(|v| v.split(',').next().map(|s| s.trim().to_owned()));
+        Ok(Self(ClientInfo {
+            user_agent: header_text(header::USER_AGENT),
+            source_ip: from_context.or(forwarded),
+        }))
+    }
+}

@@ -1,0 +1,533 @@
+//! `AuthService`: registration, login, refresh-token rotation, logout and the session check every
+//! authenticated request goes through.
+//!
+//! The database is authoritative for whether a session or refresh token is alive. Redis holds a
+//! copy of each session (TTL = its time left) and of each refresh token's record (by hash), and a
+//! tombstone for revoked sessions: it can *deny* early, but never *grants* on its own, so a
+//! revocation Redis could not take (outage, timeout, `CLIENT PAUSE … WRITE`) cannot let a revoked
+//! session back in.
+
+use std::time::Duration;
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+use rand::RngCore;
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::{AccessClaims, Actor, PasswordHasher, Role, TokenKeys};
+use crate::cache::{CacheService, Lookup};
+use crate::keys::hex;
+use crate::store::{AccountStore, Rotation, SessionRecord, StoreError, UserRecord};
+use crate::time::Timestamp;
+use crate::tools::FieldError;
+
+/// Errors of the auth flows; `shared::http` maps them to problem documents.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Unknown email or wrong password (one message for both).
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    /// Missing, invalid, expired, rotated or revoked token or session.
+    #[error("the token is invalid, expired or revoked")]
+    InvalidToken,
+    /// The email is registered already.
+    #[error("an account with this email already exists")]
+    EmailTaken,
+    /// Invalid fields.
+    #[error("invalid fields")]
+    Invalid(Vec<FieldError>),
+    /// The database is unreachable.
+    #[error("the database is unavailable")]
+    Unavailable,
+    /// A server-side fault.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for AuthError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Unavailable(detail) => {
+                tracing::warn!(%detail, "database unavailable");
+                Self::Unavailable
+            }
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+/// What the client told us about itself at login.
+#[derive(Clone, Debug, Default)]
+pub struct ClientInfo {
+    /// `User-Agent`.
+    pub user_agent: Option<String>,
+    /// Source address.
+    pub source_ip: Option<String>,
+}
+
+/// The answer of login and refresh.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenPair {
+    /// A JWT for `Authorization: Bearer`.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: &'static str,
+    /// Seconds the access token lives.
+    pub expires_in: i64,
+    /// The opaque refresh token (shown once, stored only as a hash).
+    pub refresh_token: String,
+    /// Seconds the refresh token lives.
+    pub refresh_expires_in: i64,
+    /// The session both belong to.
+    pub session_id: Uuid,
+}
+
+/// The public view of a user.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UserView {
+    /// Id.
+    pub id: Uuid,
+    /// Email as registered.
+    pub email: String,
+    /// Display name.
+    pub display_name: Option<String>,
+    /// Role.
+    pub role: Role,
+    /// Registration time.
+    pub created_at: Timestamp,
+}
+
+/// The public view of a session (`GET /auth/session`).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionView {
+    /// Session id.
+    pub session_id: Uuid,
+    /// Its user.
+    pub user_id: Uuid,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Expiry.
+    pub expires_at: Timestamp,
+    /// Last refresh.
+    pub last_refreshed_at: Timestamp,
+}
+
+impl From<&SessionRecord> for SessionView {
+    fn from(s: &SessionRecord) -> Self {
+        Self {
+            session_id: s.session_id,
+            user_id: s.user_id,
+            created_at: s.created_at,
+            expires_at: s.expires_at,
+            last_refreshed_at: s.last_refreshed_at,
+        }
+    }
+}
+
+const TOMBSTONE: &[u8] = b"{\"revoked\":true}";
+
+/// Accounts and sessions.
+pub struct AuthService {
+    accounts: AccountStore,
+    cache: CacheService,
+    tokens: TokenKeys,
+    passwords: PasswordHasher,
+    session_ttl: Duration,
+    reuse_grace: Duration,
+}
+
+impl AuthService {
+    /// A service over the account store and the cache. A rotated refresh token presented again
+    /// within `reuse_grace` of its rotation is taken for a lost race (refused, session kept);
+    /// later, for theft (the session is revoked).
+    pub fn new(
+        accounts: AccountStore,
+        cache: CacheService,
+        tokens: TokenKeys,
+        passwords: PasswordHasher,
+        auth: &crate::config::AuthConfig,
+    ) -> Self {
+        Self {
+            accounts,
+            cache,
+            tokens,
+            passwords,
+            session_ttl: auth.session_ttl,
+            reuse_grace: auth.refresh_reuse_grace,
+        }
+    }
+
+    /// The production wiring from `config`.
+    pub fn from_config(config: &crate::config::Config, cache: CacheService) -> Self {
+        Self::new(
+            AccountStore::new(crate::store::DataApi::new(config.database.clone())),
+            cache,
+            TokenKeys::new(&config.auth),
+            PasswordHasher::new(&config.passwords),
+            &config.auth,
+        )
+    }
+
+    /// The token keys.
+    pub fn tokens(&self) -> &TokenKeys {
+        &self.tokens
+    }
+
+    /// The cache.
+    pub fn cache(&self) -> &CacheService {
+        &self.cache
+    }
+
+    /// `POST /auth/register`.
+    pub async fn register(&self, body: &Value) -> Result<UserView, AuthError> {
+        let input = RegisterInput::parse(body).map_err(AuthError::Invalid)?;
+        let hasher = self.passwords.clone();
+        let password = input.password.clone();
+        let hash = tokio::task::spawn_blocking(move || hasher.hash(&password))
+            .await
+            .map_err(|e| AuthError::Internal(e.to_string()))?;
+        let user = UserRecord {
+            id: Uuid::now_v7(),
+            email: input.email,
+            display_name: input.display_name,
+            password_hash: hash,
+            role: Role::User,
+            created_at: Timestamp::now(),
+        };
+        self.accounts
+            .insert_user(&user)
+            .await
+            .map_err(|e| match e {
+                StoreError::Duplicate => AuthError::EmailTaken,
+                other => other.into(),
+            })?;
+        Ok(UserView {
+            id: user.id,
+            email: user.email,
+            display_name: user.display_name,
+            role: user.role,
+            created_at: user.created_at,
+        })
+    }
+
+    /// `POST /auth/login`: a new session with its first refresh token.
+    pub async fn login(&self, body: &Value, client: ClientInfo) -> Result<TokenPair, AuthError> {
+        let email = string_field(body, "email")?;
+        let password = string_field(body, "password")?;
+        let user = self.accounts.user_by_email(&email).await?;
+        let hasher = self.passwords.clone();
+        let stored = user.as_ref().map(|u| u.password_hash.clone());
+        let ok = tokio::task::spawn_blocking(move || hasher.verify(&password, stored.as_deref()))
+            .await
+            .map_err(|e| AuthError::Internal(e.to_string()))?;
+        let user = match (ok, user) {
+            (true, Some(user)) => user,
+            _ => return Err(AuthError::InvalidCredentials),
+        };
+        let now = Timestamp::now();
+        let session = SessionRecord {
+            session_id: Uuid::now_v7(),
+            user_id: user.id,
+            role: user.role,
+            created_at: now,
+            expires_at: now.plus(self.session_ttl),
+            last_refreshed_at: now,
+            user_agent: client.user_agent.map(|ua| ua.chars().take(512).collect()),
+            source_ip: client.source_ip.map(|ip| ip.chars().take(64).collect()),
+        };
+        let (refresh, refresh_hash) = new_refresh_token();
+        self.accounts
+            .insert_session(&session, &refresh_hash)
+            .await?;
+        self.cache_session(&session, now).await;
+        self.cache_refresh_token(&refresh_hash, &session, now).await;
+        Ok(self.token_pair(&session, refresh, now))
+    }
+
+    /// `POST /auth/refresh`: rotates the refresh token (exactly once under races) and slides the
+    /// session; a token already rotated revokes the whole session.
+    pub async fn refresh(&self, body: &Value) -> Result<TokenPair, AuthError> {
+        let presented = string_field(body, "refreshToken")?;
+        let presented_hash = sha256_hex(&presented);
+        let now = Timestamp::now();
+        match self
+            .accounts
+            .rotate_refresh_token(&presented_hash, now)
+            .await?
+        {
+            Rotation::Invalid => Err(AuthError::InvalidToken),
+            Rotation::Reused {
+                session_id,
+                rotated_at,
+            } => {
+                let since = now.millis() - rotated_at.millis();
+                if since <= self.reuse_grace.as_millis() as i64 {
+                    // Two refreshes of one token racing: the other one won, this one just fails.
+                    tracing::info!(%session_id, since_ms = since, "concurrent refresh lost the race");
+                } else {
+                    tracing::warn!(%session_id, "refresh token reused: revoking the session");
+                    self.revoke(session_id, now).await?;
+                }
+                Err(AuthError::InvalidToken)
+            }
+            Rotation::Rotated { session_id } => {
+                let expires_at = now.plus(self.session_ttl);
+                if !self
+                    .accounts
+                    .slide_session(session_id, now, expires_at)
+                    .await?
+                {
+                    return Err(AuthError::InvalidToken);
+                }
+                let session = self
+                    .accounts
+                    .live_session(session_id, now)
+                    .await?
+                    .ok_or(AuthError::InvalidToken)?;
+                let (refresh, refresh_hash) = new_refresh_token();
+                self.accounts
+                    .insert_refresh_token(&session, &refresh_hash)
+                    .await?;
+                self.cache_session(&session, now).await;
+                let _ = self.cache.delete_refresh_token(&presented_hash).await;
+                self.cache_refresh_token(&refresh_hash, &session, now).await;
+                Ok(self.token_pair(&session, refresh, now))
+            }
+        }
+    }
+
+    /// `POST /auth/logout`: revokes the caller's session (and with it every refresh token of it).
+    pub async fn logout(&self, actor: &Actor, body: Option<&Value>) -> Result<(), AuthError> {
+        let refresh = match body {
+            None => None,
+            Some(Value::Object(fields)) if fields.is_empty() => None,
+            Some(body) => Some(string_field(body, "refreshToken")?),
+        };
+        self.revoke(actor.session_id, Timestamp::now()).await?;
+        if let Some(token) = refresh {
+            let _ = self.cache.delete_refresh_token(&sha256_hex(&token)).await;
+        }
+        Ok(())
+    }
+
+    /// The caller of a bearer token: a valid JWT whose session is alive *in the database*.
+    /// Redis is read first and may reject early (a revoked session's tombstone).
+    pub async fn authenticate(&self, token: &str) -> Result<(Actor, SessionRecord), AuthError> {
+        let claims: AccessClaims = self
+            .tokens
+            .verify(token)
+            .map_err(|_| AuthError::InvalidToken)?;
+        let cached = self.cache.get_session(claims.sid).await;
+        if let Lookup::Hit(bytes) = &cached {
+            if bytes.as_ref() == TOMBSTONE {
+                return Err(AuthError::InvalidToken);
+            }
+        }
+        let now = Timestamp::now();
+        let session = self
+            .accounts
+            .live_session(claims.sid, now)
+            .await?
+            .filter(|s| s.user_id == claims.sub)
+            .ok_or(AuthError::InvalidToken)?;
+        if cached == Lookup::Miss {
+            self.cache_session(&session, now).await;
+        }
+        let actor = Actor {
+            user_id: session.user_id,
+            session_id: session.session_id,
+            role: session.role,
+        };
+        Ok((actor, session))
+    }
+
+    async fn revoke(&self, session_id: Uuid, now: Timestamp) -> Result<(), AuthError> {
+        self.accounts.revoke_session(session_id, now).await?;
+        // Best effort: the database already refuses the session; the tombstone lets Redis refuse
+        // it early for as long as an access token of it could still be presented.
+        let ttl = Duration::from_secs(self.tokens.ttl_secs().max(1) as u64);
+        if let Err(error) = self.cache.set_session(session_id, TOMBSTONE, ttl).await {
+            tracing::warn!(%session_id, %error, "session tombstone not cached; the database still refuses it");
+        }
+        Ok(())
+    }
+
+    async fn cache_session(&self, session: &SessionRecord, now: Timestamp) {
+        let left = session.expires_at.millis() - now.millis();
+        if left <= 0 {
+            return;
+        }
+        if let Ok(json) = serde_json::to_vec(session) {
+            let _ = self
+                .cache
+                .set_session(
+                    session.session_id,
+                    &json,
+                    Duration::from_millis(left as u64),
+                )
+                .await;
+        }
+    }
+
+    async fn cache_refresh_token(&self, hash: &str, session: &SessionRecord, now: Timestamp) {
+        let left = session.expires_at.millis() - now.millis();
+        let record =
+            serde_json::json!({"sessionId": session.session_id, "userId": session.user_id});
+        if left > 0 {
+            let _ = self
+                .cache
+                .set_refresh_token(
+                    hash,
+                    record.to_string().as_bytes(),
+                    Duration::from_millis(left as u64),
+                )
+                .await;
+        }
+    }
+
+    fn token_pair(&self, session: &SessionRecord, refresh: String, now: Timestamp) -> TokenPair {
+        TokenPair {
+            access_token: self
+                .tokens
+                .issue(session.user_id, session.session_id, session.role, now),
+            token_type: "Bearer",
+            expires_in: self.tokens.ttl_secs(),
+            refresh_token: refresh,
+            refresh_expires_in: (session.expires_at.millis() - now.millis()) / 1000,
+            session_id: session.session_id,
+        }
+    }
+}
+
+/// A 256-bit random refresh token (base64url) and its SHA-256 (hex).
+fn new_refresh_token() -> (String, String) {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = URL_SAFE_NO_PAD.encode(bytes);
+    let hash = sha256_hex(&token);
+    (token, hash)
+}
+
+/// Hex SHA-256 of a token: the only form in which tokens are stored.
+pub fn sha256_hex(token: &str) -> String {
+    hex(&Sha256::digest(token.as_bytes()))
+}
+
+fn string_field(body: &Value, field: &str) -> Result<String, AuthError> {
+    match body.get(field) {
+        Some(Value::String(s)) if !s.is_empty() && s.len() <= 4096 => Ok(s.clone()),
+        Some(_) => Err(AuthError::Invalid(vec![FieldError::new(
+            field,
+            "must be a non-empty string",
+        )])),
+        None => Err(AuthError::Invalid(vec![FieldError::new(
+            field,
+            "is required",
+        )])),
+    }
+}
+
+struct RegisterInput {
+    email: String,
+    password: String,
+    display_name: Option<String>,
+}
+
+impl RegisterInput {
+    fn parse(body: &Value) -> Result<Self, Vec<FieldError>> {
+        let Some(fields) = body.as_object() else {
+            return Err(vec![FieldError::new("", "the body must be a JSON object")]);
+        };
+        let mut errors = Vec::new();
+        let mut input = Self {
+            email: String::new(),
+            password: String::new(),
+            display_name: None,
+        };
+        for (key, value) in fields {
+            match (key.as_str(), value) {
+                ("email", Value::String(email)) if is_email(email) => {
+                    input.email = email.trim().to_owned()
+                }
+                ("email", _) => errors.push(FieldError::new("email", "must be an email address")),
+                ("password", Value::String(p)) if (8..=256).contains(&p.chars().count()) => {
+                    input.password = p.clone()
+                }
+                ("password", _) => errors.push(FieldError::new(
+                    "password",
+                    "must be 8 to 256 characters long",
+                )),
+                ("displayName", Value::Null) => {}
+                ("displayName", Value::String(name))
+                    if (1..=200).contains(&name.chars().count()) =>
+                {
+                    input.display_name = Some(name.clone())
+                }
+                ("displayName", _) => errors.push(FieldError::new(
+                    "displayName",
+                    "must be 1 to 200 characters long",
+                )),
+                (other, _) => {
+                    errors.push(FieldError::new(other, "is not a field of a registration"))
+                }
+            }
+        }
+        for required in ["email", "password"] {
+            if !fields.contains_key(required) {
+                errors.push(FieldError::new(required, "is required"));
+            }
+        }
+        if errors.is_empty() {
+            Ok(input)
+        } else {
+            Err(errors)
+        }
+    }
+}
+
+fn is_email(text: &str) -> bool {
+    let text = text.trim();
+    let Some((local, domain)) = text.split_once('@') else {
+        return false;
+    };
+    (3..=320).contains(&text.len())
+        && !local.is_empty()
+        && local.len() <= 64
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && !text.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn registration_rules() {
+        assert!(RegisterInput::parse(&json!({"email": "a@b.co", "password": "12345678"})).is_ok());
+        let bad =
+            RegisterInput::parse(&json!({"email": "nope", "password": "short", "role": "admin"}));
+        let Err(errors) = bad else {
+            panic!("accepted an invalid registration")
+        };
+        let mut fields: Vec<String> = errors.into_iter().map(|e| e.field).collect();
+        fields.sort();
+        assert_eq!(fields, ["email", "password", "role"]);
+    }
+
+    #[test]
+    fn refresh_tokens_are_256_bit_and_hashed() {
+        let (token, hash) = new_refresh_token();
+        assert_eq!(URL_SAFE_NO_PAD.decode(&token).unwrap().len(), 32);
+        assert_eq!(hash.len(), 64);
+        assert_ne!(token, hash);
+    }
+}

@@ -1,0 +1,534 @@
+//! Accounts, sessions and refresh tokens: the auth routes and the session binding of tool writes,
+//! against the real services.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+use http::{Method, Request, StatusCode};
+use integration_tests::{tool_body, OwnedRedis, TestApp, TestResponse};
+use proptest::test_runner::{Config as ProptestConfig, TestRunner};
+use serde_json::{json, Value};
+use shared::auth::{Role, TokenKeys};
+use shared::config::Config;
+use shared::time::Timestamp;
+use uuid::Uuid;
+
+fn post(path: &str, body: &Value) -> Request<Body> {
+    Request::post(path)
+        .header("content-type", "application/json")
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+async fn register(app: &TestApp) -> (String, String) {
+    let email = format!("Person.{}@Example.com", Uuid::now_v7().simple());
+    let password = "a long enough password".to_owned();
+    let response = app
+        .send(post(
+            "/auth/register",
+            &json!({"email": email, "password": password, "displayName": "Pat"}),
+        ))
+        .await;
+    assert_eq!(response.status, StatusCode::CREATED, "{}", response.text());
+    let user = response.json();
+    assert_eq!(user["role"], "user");
+    assert_eq!(user["email"], email);
+    assert_eq!(user["displayName"], "Pat");
+    assert!(user.get("passwordHash").is_none() && !response.text().contains("argon2"));
+    (email, password)
+}
+
+async fn login(app: &TestApp, email: &str, password: &str) -> Value {
+    let response = app
+        .send(post(
+            "/auth/login",
+            &json!({"email": email, "password": password}),
+        ))
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+    assert_eq!(response.header("cache-control"), Some("no-store"));
+    let tokens = response.json();
+    assert_eq!(tokens["tokenType"], "Bearer");
+    assert_eq!(tokens["expiresIn"], 900);
+    assert_eq!(tokens["refreshExpiresIn"], 604_800);
+    tokens
+}
+
+async fn session(app: &TestApp, access: &str) -> TestResponse {
+    app.send(
+        Request::get("/auth/session")
+            .header("authorization", format!("Bearer {access}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await
+}
+
+async fn refresh(app: &TestApp, refresh_token: &str) -> TestResponse {
+    app.send(post(
+        "/auth/refresh",
+        &json!({"refreshToken": refresh_token}),
+    ))
+    .await
+}
+
+async fn logout(app: &TestApp, access: &str) -> TestResponse {
+    app.send(
+        Request::post("/auth/logout")
+            .header("authorization", format!("Bearer {access}"))
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await
+}
+
+fn assert_unauthorized(response: &TestResponse) {
+    assert_eq!(
+        response.status,
+        StatusCode::UNAUTHORIZED,
+        "{}",
+        response.text()
+    );
+    assert_eq!(
+        response.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert!(response
+        .header("www-authenticate")
+        .is_some_and(|v| v.starts_with("Bearer")));
+}
+
+#[tokio::test]
+async fn register_rules_and_unique_case_insensitive_email() {
+    let app = TestApp::start().await;
+    let (email, _) = register(&app).await;
+    let again = app
+        .send(post(
+            "/auth/register",
+            &json!({"email": email.to_uppercase(), "password": "another password"}),
+        ))
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    for (body, field) in [
+        (
+            json!({"email": "not-an-email", "password": "12345678"}),
+            "email",
+        ),
+        (
+            json!({"email": "a@b.co", "password": "1234567"}),
+            "password",
+        ),
+        (
+            json!({"email": "a@b.co", "password": "x".repeat(257)}),
+            "password",
+        ),
+        (
+            json!({"email": "a@b.co", "password": "12345678", "role": "admin"}),
+            "role",
+        ),
+        (json!({"password": "12345678"}), "email"),
+    ] {
+        let response = app.send(post("/auth/register", &body)).await;
+        assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        assert_eq!(response.json()["errors"][0]["field"], field, "{body}");
+    }
+    let exact = app.send(post("/auth/register", &json!({"email": format!("x{}@b.co", Uuid::now_v7().simple()), "password": "x".repeat(256)}))).await;
+    assert_eq!(exact.status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn login_answers_the_same_for_unknown_email_and_wrong_password() {
+    let app = TestApp::start().await;
+    let (email, password) = register(&app).await;
+    let wrong = app
+        .send(post(
+            "/auth/login",
+            &json!({"email": email, "password": "not the password"}),
+        ))
+        .await;
+    let unknown = app
+        .send(post(
+            "/auth/login",
+            &json!({"email": "nobody@example.com", "password": password}),
+        ))
+        .await;
+    assert_unauthorized(&wrong);
+    assert_unauthorized(&unknown);
+    assert_eq!(wrong.body, unknown.body);
+    // Email is case-insensitive at login too.
+    login(&app, &email.to_lowercase(), &password).await;
+}
+
+#[tokio::test]
+async fn session_view_and_writes_bound_to_the_session() {
+    let app = TestApp::start().await;
+    let (email, password) = register(&app).await;
+    let tokens = login(&app, &email, &password).await;
+    let access = tokens["accessToken"].as_str().unwrap();
+    let view = session(&app, access).await;
+    assert_eq!(view.status, StatusCode::OK);
+    let view = view.json();
+    assert_eq!(view["sessionId"], tokens["sessionId"]);
+    for field in ["userId", "createdAt", "expiresAt", "lastRefreshedAt"] {
+        assert!(view[field].is_string(), "{field}");
+    }
+    let created = app
+        .json(Method::POST, "/tools", access, &tool_body("session"))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    assert_eq!(created.json()["ownerId"], view["userId"]);
+    // Logout takes effect at once, for the session view and for tool writes.
+    assert_eq!(logout(&app, access).await.status, StatusCode::NO_CONTENT);
+    assert_unauthorized(&session(&app, access).await);
+    assert_unauthorized(
+        &app.json(Method::POST, "/tools", access, &tool_body("after-logout"))
+            .await,
+    );
+    assert_unauthorized(&refresh(&app, tokens["refreshToken"].as_str().unwrap()).await);
+    assert_unauthorized(&logout(&app, access).await);
+}
+
+#[tokio::test]
+async fn refresh_rotates_slides_and_reuse_revokes_the_session() {
+    let app = TestApp::start().await;
+    let (email, password) = register(&app).await;
+    let first = login(&app, &email, &password).await;
+    let before = session(&app, first["accessToken"].as_str().unwrap())
+        .await
+        .json();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let second = refresh(&app, first["refreshToken"].as_str().unwrap()).await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.text());
+    let second = second.json();
+    assert_eq!(second["sessionId"], first["sessionId"]);
+    assert_ne!(second["refreshToken"], first["refreshToken"]);
+    let after = session(&app, second["accessToken"].as_str().unwrap())
+        .await
+        .json();
+    assert!(
+        after["expiresAt"].as_str() > before["expiresAt"].as_str(),
+        "expiry slid"
+    );
+    assert!(after["lastRefreshedAt"].as_str() > before["lastRefreshedAt"].as_str());
+    assert_eq!(after["createdAt"], before["createdAt"]);
+    // The old refresh token is dead. Presented again right away it is taken for a lost race
+    // (refused, session kept); past the grace window, for theft: the whole session is revoked.
+    assert_unauthorized(&refresh(&app, first["refreshToken"].as_str().unwrap()).await);
+    assert_eq!(
+        session(&app, second["accessToken"].as_str().unwrap())
+            .await
+            .status,
+        StatusCode::OK
+    );
+    tokio::time::sleep(app.config.auth.refresh_reuse_grace + Duration::from_millis(100)).await;
+    assert_unauthorized(&refresh(&app, first["refreshToken"].as_str().unwrap()).await);
+    assert_unauthorized(&refresh(&app, second["refreshToken"].as_str().unwrap()).await);
+    assert_unauthorized(&session(&app, second["accessToken"].as_str().unwrap()).await);
+    assert_unauthorized(&session(&app, first["accessToken"].as_str().unwrap()).await);
+    assert_unauthorized(
+        &app.json(
+            Method::POST,
+            "/tools",
+            second["accessToken"].as_str().unwrap(),
+            &tool_body("stolen"),
+        )
+        .await,
+    );
+    // Garbage refresh tokens are plain 401s.
+    assert_unauthorized(&refresh(&app, "not-a-token").await);
+    assert_eq!(
+        app.send(post("/auth/refresh", &json!({}))).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+}
+
+#[tokio::test]
+async fn concurrent_refreshes_of_one_token_rotate_it_exactly_once() {
+    let app = std::sync::Arc::new(TestApp::start().await);
+    let (email, password) = register(&app).await;
+    for _ in 0..5 {
+        let tokens = login(&app, &email, &password).await;
+        let token = tokens["refreshToken"].as_str().unwrap().to_owned();
+        let attempts: Vec<_> = (0..8)
+            .map(|_| {
+                let (app, token) = (app.clone(), token.clone());
+                tokio::spawn(async move { refresh(&app, &token).await.status })
+            })
+            .collect();
+        let mut ok = 0;
+        for attempt in attempts {
+            match attempt.await.unwrap() {
+                StatusCode::OK => ok += 1,
+                StatusCode::UNAUTHORIZED => {}
+                other => panic!("unexpected {other}"),
+            }
+        }
+        assert_eq!(ok, 1, "exactly one refresh wins");
+    }
+}
+
+fn token_with(header: &Value, claims: &Value, signature: &[u8]) -> String {
+    format!(
+        "{}.{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string()),
+        URL_SAFE_NO_PAD.encode(signature)
+    )
+}
+
+fn hs256(secret: &[u8], signing_input: &str) -> Vec<u8> {
+    use hmac::{Hmac, Mac};
+    let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(secret).unwrap();
+    mac.update(signing_input.as_bytes());
+    mac.finalize().into_bytes().to_vec()
+}
+
+#[tokio::test]
+async fn forged_expired_and_malformed_tokens_are_all_401() {
+    let app = TestApp::start().await;
+    let (email, password) = register(&app).await;
+    let tokens = login(&app, &email, &password).await;
+    let good = tokens["accessToken"].as_str().unwrap().to_owned();
+    let parts: Vec<&str> = good.split('.').collect();
+    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+    let secret = app.config.auth.jwt_secret.expose().to_vec();
+    let other_config = |name: &'static str, value: &'static str| {
+        TokenKeys::new(
+            &Config::from_lookup(move |k| (k == name).then(|| value.to_owned()))
+                .unwrap()
+                .auth,
+        )
+    };
+    let now = Timestamp::now();
+    let sub: Uuid = claims["sub"].as_str().unwrap().parse().unwrap();
+    let sid: Uuid = claims["sid"].as_str().unwrap().parse().unwrap();
+    let mut admin = claims.clone();
+    admin["role"] = json!("admin");
+    let rs256_header = json!({"alg": "RS256", "typ": "JWT"});
+    let rs_input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(rs256_header.to_string()),
+        parts[1]
+    );
+    let forged = vec![
+        (
+            "alg none",
+            token_with(&json!({"alg": "none", "typ": "JWT"}), &claims, b""),
+        ),
+        (
+            "HS/RS confusion",
+            format!(
+                "{rs_input}.{}",
+                URL_SAFE_NO_PAD.encode(hs256(&secret, &rs_input))
+            ),
+        ),
+        (
+            "wrong key",
+            other_config("JWT_SECRET", "a different secret of at least 32 bytes").issue(
+                sub,
+                sid,
+                Role::User,
+                now,
+            ),
+        ),
+        (
+            "tampered payload",
+            format!(
+                "{}.{}.{}",
+                parts[0],
+                URL_SAFE_NO_PAD.encode(admin.to_string()),
+                parts[2]
+            ),
+        ),
+        (
+            "expired",
+            app.tokens.issue(
+                sub,
+                sid,
+                Role::User,
+                Timestamp::from_millis(now.millis() - 3_600_000),
+            ),
+        ),
+        (
+            "wrong issuer",
+            other_config("JWT_ISSUER", "someone-else").issue(sub, sid, Role::User, now),
+        ),
+        (
+            "wrong audience",
+            other_config("JWT_AUDIENCE", "another-api").issue(sub, sid, Role::User, now),
+        ),
+        (
+            "unknown session",
+            app.tokens.issue(sub, Uuid::now_v7(), Role::User, now),
+        ),
+        (
+            "another user's session",
+            app.tokens.issue(Uuid::now_v7(), sid, Role::Admin, now),
+        ),
+        ("garbage", "garbage".to_owned()),
+        ("three dots", "a.b.c".to_owned()),
+        ("signature stripped", format!("{}.{}.", parts[0], parts[1])),
+    ];
+    assert_eq!(session(&app, &good).await.status, StatusCode::OK);
+    for (what, token) in forged {
+        assert_unauthorized(&session(&app, &token).await);
+        let write = app
+            .json(Method::POST, "/tools", &token, &tool_body("forged"))
+            .await;
+        assert_eq!(write.status, StatusCode::UNAUTHORIZED, "{what}");
+    }
+    let no_scheme = app
+        .send(
+            Request::get("/auth/session")
+                .header("authorization", good.clone())
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_unauthorized(&no_scheme);
+}
+
+/// With Redis stopped, and with Redis answering reads but not writes, every auth route works and
+/// no revoked token is accepted afterwards.
+#[tokio::test]
+async fn auth_survives_redis_outages_and_never_accepts_a_revoked_session() {
+    let mut redis = OwnedRedis::start().await;
+    let app = TestApp::with_redis(&redis.url()).await;
+    let (email, password) = register(&app).await;
+    let warm = login(&app, &email, &password).await;
+    let warm_access = warm["accessToken"].as_str().unwrap().to_owned();
+    assert_eq!(session(&app, &warm_access).await.status, StatusCode::OK);
+
+    // Redis answers reads but no writes: the logout cannot remove the cached session.
+    redis.pause_writes(1_500).await;
+    assert_eq!(
+        logout(&app, &warm_access).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_unauthorized(&session(&app, &warm_access).await);
+    let during = login(&app, &email, &password).await;
+    let access = during["accessToken"].as_str().unwrap().to_owned();
+    assert_eq!(session(&app, &access).await.status, StatusCode::OK);
+    let rotated = refresh(&app, during["refreshToken"].as_str().unwrap()).await;
+    assert_eq!(rotated.status, StatusCode::OK);
+    let rotated = rotated.json();
+    tokio::time::sleep(Duration::from_millis(1_700)).await;
+    assert_unauthorized(&session(&app, &warm_access).await);
+    assert_unauthorized(&refresh(&app, during["refreshToken"].as_str().unwrap()).await);
+    assert_unauthorized(&session(&app, rotated["accessToken"].as_str().unwrap()).await);
+
+    // Redis stopped: everything still works from the database.
+    redis.stop();
+    let (email2, password2) = register(&app).await;
+    let down = login(&app, &email2, &password2).await;
+    let access = down["accessToken"].as_str().unwrap().to_owned();
+    assert_eq!(session(&app, &access).await.status, StatusCode::OK);
+    let next = refresh(&app, down["refreshToken"].as_str().unwrap()).await;
+    assert_eq!(next.status, StatusCode::OK);
+    let next = next.json();
+    let next_access = next["accessToken"].as_str().unwrap().to_owned();
+    assert_eq!(
+        app.json(
+            Method::POST,
+            "/tools",
+            &next_access,
+            &tool_body("redis-down")
+        )
+        .await
+        .status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        logout(&app, &next_access).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_unauthorized(&session(&app, &next_access).await);
+    redis.restart().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_unauthorized(&session(&app, &next_access).await);
+    assert_unauthorized(&refresh(&app, next["refreshToken"].as_str().unwrap()).await);
+}
+
+/// The original design's "session storage with TTL", 100 cases.
+#[test]
+fn session_storage_with_ttl() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let app = rt.block_on(TestApp::start());
+    let (email, password) = rt.block_on(register(&app));
+    let session_ttl = app.config.auth.session_ttl.as_millis() as i64;
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases: 100,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    });
+    runner
+        .run(
+            &("[ -~]{1,80}", (1u8..=254, 0u8..=255, 0u8..=255, 1u8..=254)),
+            |(agent, ip)| {
+                rt.block_on(async {
+                    let ip = format!("{}.{}.{}.{}", ip.0, ip.1, ip.2, ip.3);
+                    let request = Request::post("/auth/login")
+                        .header("content-type", "application/json")
+                        .header("user-agent", agent.trim())
+                        .header("x-forwarded-for", format!("{ip}, 10.0.0.1"))
+                        .body(Body::from(
+                            json!({"email": email, "password": password}).to_string(),
+                        ))
+                        .unwrap();
+                    let response = app.send(request).await;
+                    assert_eq!(response.status, StatusCode::OK);
+                    let sid: Uuid = response.json()["sessionId"]
+                        .as_str()
+                        .unwrap()
+                        .parse()
+                        .unwrap();
+                    let key = app.auth.cache().keys().session(sid);
+                    let mut redis = app.redis().await;
+                    let stored: Vec<u8> = redis::cmd("GET")
+                        .arg(&key)
+                        .query_async(&mut redis)
+                        .await
+                        .unwrap();
+                    let pttl: i64 = redis::cmd("PTTL")
+                        .arg(&key)
+                        .query_async(&mut redis)
+                        .await
+                        .unwrap();
+                    let record: Value = serde_json::from_slice(&stored).unwrap();
+                    for field in [
+                        "sessionId",
+                        "userId",
+                        "role",
+                        "createdAt",
+                        "expiresAt",
+                        "lastRefreshedAt",
+                        "userAgent",
+                        "sourceIp",
+                    ] {
+                        assert!(!record[field].is_null(), "{field} missing in {record}");
+                    }
+                    assert_eq!(record["userAgent"], agent.trim());
+                    assert_eq!(record["sourceIp"], ip);
+                    let at = |f: &str| {
+                        Timestamp::parse_rfc3339(record[f].as_str().unwrap())
+                            .unwrap()
+                            .millis()
+                    };
+                    assert_eq!(at("expiresAt") - at("createdAt"), session_ttl);
+                    assert_eq!(at("lastRefreshedAt"), at("createdAt"));
+                    let left = at("expiresAt") - Timestamp::now().millis();
+                    assert!(
+                        (pttl - left).abs() <= 1_000,
+                        "Redis TTL {pttl} ms vs {left} ms left"
+                    );
+                });
+                Ok(())
+            },
+        )
+        .unwrap();
+}
