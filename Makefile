@@ -1,5 +1,5 @@
 # The two commands of the README, and a few more. Everything installs what it needs.
-.PHONY: dev test stop bench lint fmt services
+.PHONY: dev test stop bench lint fmt services contract template lambda-build
 
 # Start Redis, MariaDB, the Data API emulator, migrate + seed, serve the API on 127.0.0.1:9000.
 dev:
@@ -27,3 +27,19 @@ lint:
 
 fmt:
 	cargo fmt --all
+
+# schemathesis: openapi.yaml against `make dev` (no server errors, no contradictions).
+contract:
+	dev/contract.sh
+
+# cfn-lint and sam validate --lint of template.yaml.
+template:
+	dev/install-tools.sh sam
+	cfn-lint template.yaml
+	sam validate --lint
+
+# sam build for x86_64 (arm64 needs its Rust target); prints the stripped bootstrap sizes.
+lambda-build:
+	dev/install-tools.sh cargo-lambda sam
+	sam build --beta-features --parameter-overrides Architecture=x86_64
+	@for f in .aws-sam/build/*/bootstrap; do printf '%-50s %8d bytes (stripped: %s)\n' "$$f" "$$(stat -c %s "$$f")" "$$(file -b "$$f" | grep -o 'not stripped\|stripped' | head -1)"; done

@@ -229,6 +229,9 @@ impl CacheService {
     /// A cache over `config.redis_url`. Makes no connection yet: the first call connects, and a
     /// bad URL only means every call bypasses Redis (logged once here).
     pub fn new(config: &CacheConfig) -> Self {
+        // `rediss://` (ElastiCache in-transit encryption) needs a process-wide rustls provider;
+        // installing it twice is harmless.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let client = match redis::Client::open(config.redis_url.as_str()) {
             Ok(client) => Some(client),
             Err(error) => {
@@ -322,6 +325,7 @@ impl CacheService {
             Ok(_) => self.inner.breaker.on_success(),
             Err(error) => {
                 self.inner.counters.errors.fetch_add(1, Ordering::Relaxed);
+                crate::metrics::count_redis_error();
                 self.inner.breaker.on_failure();
                 *self.lock_connection() = None;
                 tracing::warn!(operation = what, %error, "redis call failed; using the database");
@@ -346,21 +350,10 @@ impl CacheService {
             return Lookup::Unavailable;
         }
         let key = self.inner.keys.tool(id);
-        let lookup = match self
-            .run("get_tool", |mut c| async move {
-                redis::cmd("GET")
-                    .arg(&key)
-                    .query_async::<Option<Vec<u8>>>(&mut c)
-                    .await
-            })
-            .await
-        {
-            Ok(Some(value)) => match CachedTool::decode(Bytes::from(value)) {
-                Some(tool) => Lookup::Hit(tool),
-                None => Lookup::Miss,
-            },
-            Ok(None) => Lookup::Miss,
-            Err(_) => Lookup::Unavailable,
+        let lookup = match self.get_bytes(key, "get_tool").await {
+            Lookup::Hit(value) => CachedTool::decode(value).map_or(Lookup::Miss, Lookup::Hit),
+            Lookup::Miss => Lookup::Miss,
+            Lookup::Unavailable => Lookup::Unavailable,
         };
         self.count(&lookup);
         lookup
@@ -510,19 +503,7 @@ impl CacheService {
     /// The cached page for `query` in `generation`.
     pub async fn get_list(&self, generation: u64, query: &ListQuery) -> Lookup<Bytes> {
         let key = self.inner.keys.list_page(generation, query);
-        let lookup = match self
-            .run("get_list", |mut c| async move {
-                redis::cmd("GET")
-                    .arg(&key)
-                    .query_async::<Option<Vec<u8>>>(&mut c)
-                    .await
-            })
-            .await
-        {
-            Ok(Some(value)) => Lookup::Hit(Bytes::from(value)),
-            Ok(None) => Lookup::Miss,
-            Err(_) => Lookup::Unavailable,
-        };
+        let lookup = self.get_bytes(key, "get_list").await;
         self.count(&lookup);
         lookup
     }

@@ -10,6 +10,14 @@ use thiserror::Error;
 /// Errors raised while reading the configuration.
 #[derive(Debug, Error)]
 pub enum ConfigError {
+    /// A secret named by an ARN could not be read (the message never holds the secret).
+    #[error("cannot read secret {arn}: {reason}")]
+    Secret {
+        /// The secret's ARN.
+        arn: String,
+        /// Why.
+        reason: String,
+    },
     /// A variable is set but cannot be parsed.
     #[error("environment variable {name} has an invalid value: {reason}")]
     Invalid {
@@ -80,8 +88,11 @@ pub struct DatabaseConfig {
 /// Access-token settings.
 #[derive(Clone, Debug)]
 pub struct AuthConfig {
-    /// `JWT_SECRET`: the HS256 signing key (at least 32 bytes).
+    /// `JWT_SECRET`: the HS256 signing key (at least 32 bytes); on AWS read at start from the
+    /// Secrets Manager secret `JWT_SECRET_ARN` instead.
     pub jwt_secret: Secret,
+    /// `JWT_SECRET_ARN`: where [`Config::load`] reads the signing key from.
+    pub jwt_secret_arn: Option<String>,
     /// `JWT_ISSUER`: the `iss` claim issued and required.
     pub issuer: String,
     /// `JWT_AUDIENCE`: the `aud` claim issued and required.
@@ -122,9 +133,44 @@ pub struct Config {
 pub const DEV_JWT_SECRET: &str = "local-development-secret-change-me-0123456789";
 
 impl Config {
-    /// Reads the configuration from the process environment.
+    /// Reads the configuration from the process environment (without fetching secrets).
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The configuration of a function at start: the environment, plus the JWT signing key from
+    /// Secrets Manager when `JWT_SECRET_ARN` names one.
+    pub async fn load() -> Result<Self, ConfigError> {
+        let mut config = Self::from_env()?;
+        if let Some(arn) = config.auth.jwt_secret_arn.clone() {
+            let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .load()
+                .await;
+            let secret = aws_sdk_secretsmanager::Client::new(&sdk)
+                .get_secret_value()
+                .secret_id(&arn)
+                .send()
+                .await
+                .map_err(|e| ConfigError::Secret {
+                    arn: arn.clone(),
+                    reason: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
+                })?
+                .secret_string
+                .ok_or_else(|| ConfigError::Secret {
+                    arn: arn.clone(),
+                    reason: "not a string secret".into(),
+                })?;
+            if secret.len() < 32 {
+                return Err(ConfigError::Secret {
+                    arn,
+                    reason: "shorter than 32 bytes".into(),
+                });
+            }
+            config.auth.jwt_secret = Secret::new(secret);
+        } else if std::env::var_os("JWT_SECRET").is_none() {
+            tracing::warn!("JWT_SECRET and JWT_SECRET_ARN unset: using the local development key");
+        }
+        Ok(config)
     }
 
     /// Reads the configuration through `lookup` (the environment, or a map in tests).
@@ -162,6 +208,7 @@ impl Config {
             },
             auth: AuthConfig {
                 jwt_secret: Secret::new(jwt_secret),
+                jwt_secret_arn: (lookup)("JWT_SECRET_ARN").filter(|v| !v.is_empty()),
                 issuer: env.string("JWT_ISSUER", "mcp-registry"),
                 audience: env.string("JWT_AUDIENCE", "mcp-registry-api"),
                 access_token_ttl: env.seconds("ACCESS_TOKEN_TTL", 900)?,

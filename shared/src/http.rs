@@ -344,20 +344,66 @@ pub async fn access_log(request: Request, next: axum::middleware::Next) -> Respo
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let started = std::time::Instant::now();
     let response = next.run(request).await;
+    let latency = started.elapsed();
     let cache = response
         .headers()
         .get(X_CACHE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-");
+        .and_then(|v| v.to_str().ok());
+    let status = response.status().as_u16();
     tracing::info!(
         %method,
         route,
-        status = response.status().as_u16(),
-        latency_us = started.elapsed().as_micros() as u64,
-        cache,
+        status,
+        latency_us = latency.as_micros() as u64,
+        cache = cache.unwrap_or("-"),
         "request"
     );
+    crate::metrics::record_request(&format!("{method} {route}"), status, latency, cache);
     response
+}
+
+/// A router that remembers its routes, so the route list (checked against the OpenAPI document
+/// and the SAM template by the tests) is the router itself, not a copy of it.
+pub struct RouteTable<S> {
+    router: axum::Router<S>,
+    routes: Vec<(axum::http::Method, &'static str)>,
+}
+
+impl<S: Clone + Send + Sync + 'static> Default for RouteTable<S> {
+    fn default() -> Self {
+        Self {
+            router: axum::Router::new(),
+            routes: Vec::new(),
+        }
+    }
+}
+
+impl<S: Clone + Send + Sync + 'static> RouteTable<S> {
+    /// Serves `method` on `path` with `handler`.
+    pub fn add<H, T>(mut self, method: axum::http::Method, path: &'static str, handler: H) -> Self
+    where
+        H: axum::handler::Handler<T, S>,
+        T: 'static,
+    {
+        let filter = axum::routing::MethodFilter::try_from(method.clone())
+            .expect("routes use standard methods");
+        self.router = self.router.route(path, axum::routing::on(filter, handler));
+        self.routes.push((method, path));
+        self
+    }
+
+    /// The routes, as `(method, path template)`.
+    pub fn routes(&self) -> Vec<(axum::http::Method, &'static str)> {
+        self.routes.clone()
+    }
+
+    /// The router, with the problem-document fallbacks and the access log.
+    pub fn into_router(self) -> axum::Router<S> {
+        self.router
+            .fallback(not_found)
+            .method_not_allowed_fallback(method_not_allowed)
+            .layer(axum::middleware::from_fn(access_log))
+    }
 }
 
 #[cfg(test)]

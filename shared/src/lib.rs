@@ -8,6 +8,7 @@ pub mod cache;
 pub mod config;
 pub mod http;
 pub mod keys;
+pub mod metrics;
 pub mod store;
 pub mod telemetry;
 pub mod time;

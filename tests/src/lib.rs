@@ -46,7 +46,7 @@ pub fn test_config(redis_url: &str) -> Config {
         // Cheap hashing keeps the suites fast; `make bench` measures the production cost.
         "ARGON2_MEMORY_KIB" => Some("1024".into()),
         "ARGON2_ITERATIONS" => Some("1".into()),
-        "REFRESH_REUSE_GRACE_MS" => Some("1000".into()),
+        "REFRESH_REUSE_GRACE_MS" => Some("2000".into()),
         _ => None,
     })
     .expect("test configuration")
@@ -403,6 +403,15 @@ impl OwnedRedis {
 
     /// `CLIENT PAUSE millis ALL`: the server accepts commands but answers none until then.
     pub async fn pause(&self, millis: u64) {
+        self.client_pause(millis, "ALL").await;
+    }
+
+    /// `CLIENT PAUSE millis WRITE`: reads are answered, writes wait until then.
+    pub async fn pause_writes(&self, millis: u64) {
+        self.client_pause(millis, "WRITE").await;
+    }
+
+    async fn client_pause(&self, millis: u64, mode: &str) {
         let mut c = redis::Client::open(self.url())
             .unwrap()
             .get_multiplexed_async_connection()
@@ -411,28 +420,10 @@ impl OwnedRedis {
         let _: () = redis::cmd("CLIENT")
             .arg("PAUSE")
             .arg(millis)
-            .arg("ALL")
+            .arg(mode)
             .query_async(&mut c)
             .await
             .expect("CLIENT PAUSE");
-    }
-}
-
-impl OwnedRedis {
-    /// `CLIENT PAUSE millis WRITE`: reads are answered, writes wait until then.
-    pub async fn pause_writes(&self, millis: u64) {
-        let mut c = redis::Client::open(self.url())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .expect("connect to owned redis");
-        let _: () = redis::cmd("CLIENT")
-            .arg("PAUSE")
-            .arg(millis)
-            .arg("WRITE")
-            .query_async(&mut c)
-            .await
-            .expect("CLIENT PAUSE WRITE");
     }
 }
 

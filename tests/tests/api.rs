@@ -636,7 +636,7 @@ async fn a_write_redis_could_not_take_is_replayed_by_the_writer_before_its_next_
     app.get(&list).await;
     assert_eq!(app.get(&list).await.cache(), "HIT");
     // Redis keeps its data but answers nothing while the update commits.
-    redis.pause(400).await;
+    redis.pause(1_000).await;
     let patched = app
         .json(
             Method::PATCH,
@@ -646,7 +646,7 @@ async fn a_write_redis_could_not_take_is_replayed_by_the_writer_before_its_next_
         )
         .await;
     assert_eq!(patched.status, StatusCode::OK);
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    tokio::time::sleep(Duration::from_millis(1_200)).await;
     // Redis is back with revision 1 still cached. The writing instance owes the invalidation and
     // pays it before its next use of Redis (here: its next write, once its breaker lets it try).
     let deadline = std::time::Instant::now() + Duration::from_secs(5);

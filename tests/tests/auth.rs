@@ -413,7 +413,12 @@ async fn auth_survives_redis_outages_and_never_accepts_a_revoked_session() {
     let rotated = refresh(&app, during["refreshToken"].as_str().unwrap()).await;
     assert_eq!(rotated.status, StatusCode::OK);
     let rotated = rotated.json();
-    tokio::time::sleep(Duration::from_millis(1_700)).await;
+    // Past the pause, and past the reuse grace: presenting the rotated token again is theft.
+    tokio::time::sleep(
+        Duration::from_millis(1_600)
+            .max(app.config.auth.refresh_reuse_grace + Duration::from_millis(200)),
+    )
+    .await;
     assert_unauthorized(&session(&app, &warm_access).await);
     assert_unauthorized(&refresh(&app, during["refreshToken"].as_str().unwrap()).await);
     assert_unauthorized(&session(&app, rotated["accessToken"].as_str().unwrap()).await);

@@ -3,16 +3,14 @@
 use std::sync::Arc;
 
 use axum::extract::{FromRequestParts, State};
-use axum::http::{header, request::Parts, HeaderValue, StatusCode};
+use axum::http::{header, request::Parts, HeaderValue, Method, StatusCode};
 use axum::response::Response;
-use axum::routing::{get, post};
 use axum::Router;
 use serde::Serialize;
 
 use shared::auth::{AuthService, ClientInfo, SessionView};
 use shared::http::{
-    access_log, json_response, method_not_allowed, not_found, ApiError, Authenticated,
-    Authenticator, JsonBody, OptionalJsonBody,
+    json_response, ApiError, Authenticated, Authenticator, JsonBody, OptionalJsonBody, RouteTable,
 };
 
 /// What the auth handlers share.
@@ -27,18 +25,23 @@ impl Authenticator for AuthState {
     }
 }
 
+fn table() -> RouteTable<Arc<AuthState>> {
+    RouteTable::default()
+        .add(Method::POST, "/auth/register", register)
+        .add(Method::POST, "/auth/login", login)
+        .add(Method::POST, "/auth/refresh", refresh)
+        .add(Method::POST, "/auth/logout", logout)
+        .add(Method::GET, "/auth/session", session)
+}
+
+/// The routes this function serves.
+pub fn routes() -> Vec<(Method, &'static str)> {
+    table().routes()
+}
+
 /// The router of this function.
 pub fn router(state: Arc<AuthState>) -> Router {
-    Router::new()
-        .route("/auth/register", post(register))
-        .route("/auth/login", post(login))
-        .route("/auth/refresh", post(refresh))
-        .route("/auth/logout", post(logout))
-        .route("/auth/session", get(session))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn(access_log))
-        .with_state(state)
+    table().into_router().with_state(state)
 }
 
 fn json<T: Serialize>(status: StatusCode, value: &T) -> Result<Response, ApiError> {

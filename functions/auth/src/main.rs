@@ -8,7 +8,7 @@ use shared::config::Config;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
-    let config = Config::from_env()?;
+    let config = Config::load().await?;
     let auth = AuthService::from_config(&config, CacheService::new(&config.cache));
     lambda_http::run(auth::router(Arc::new(AuthState { auth }))).await
 }

@@ -3,27 +3,29 @@
 use std::sync::Arc;
 
 use axum::extract::{rejection::PathRejection, Path, RawQuery, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
-use axum::routing::get;
 use axum::Router;
 
 use shared::cache::CacheStatus;
-use shared::http::{
-    access_log, json_response, method_not_allowed, not_found, parse_id, ApiError, X_CACHE,
-};
+use shared::http::{json_response, parse_id, ApiError, RouteTable, X_CACHE};
 use shared::store::ToolStore;
 use shared::tools::{etag_for, ListQuery, ToolManager};
 
+fn table<S: ToolStore>() -> RouteTable<Arc<ToolManager<S>>> {
+    RouteTable::default()
+        .add(Method::GET, "/tools", list_tools::<S>)
+        .add(Method::GET, "/tools/{id}", get_tool::<S>)
+}
+
+/// The routes this function serves.
+pub fn routes() -> Vec<(Method, &'static str)> {
+    table::<shared::store::DataApiToolStore>().routes()
+}
+
 /// The router of this function, over any tool store.
 pub fn router<S: ToolStore>(tools: Arc<ToolManager<S>>) -> Router {
-    Router::new()
-        .route("/tools", get(list_tools::<S>))
-        .route("/tools/{id}", get(get_tool::<S>))
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn(access_log))
-        .with_state(tools)
+    table::<S>().into_router().with_state(tools)
 }
 
 async fn get_tool<S: ToolStore>(

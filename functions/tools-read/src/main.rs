@@ -6,7 +6,7 @@ use shared::tools::ToolManager;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
-    let config = Config::from_env()?;
+    let config = Config::load().await?;
     let tools = Arc::new(ToolManager::from_config(&config));
     lambda_http::run(tools_read::router(tools)).await
 }

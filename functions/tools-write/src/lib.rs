@@ -4,15 +4,13 @@
 use std::sync::Arc;
 
 use axum::extract::{rejection::PathRejection, Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
-use axum::routing::{patch, post};
 use axum::Router;
 
 use shared::auth::AuthService;
 use shared::http::{
-    access_log, json_response, method_not_allowed, not_found, parse_id, ApiError, Authenticated,
-    Authenticator, JsonBody,
+    json_response, parse_id, ApiError, Authenticated, Authenticator, JsonBody, RouteTable,
 };
 use shared::store::ToolStore;
 use shared::tools::{Tool, ToolManager};
@@ -31,18 +29,21 @@ impl<S> Authenticator for WriteState<S> {
     }
 }
 
+fn table<S: ToolStore>() -> RouteTable<Arc<WriteState<S>>> {
+    RouteTable::default()
+        .add(Method::POST, "/tools", create_tool::<S>)
+        .add(Method::PATCH, "/tools/{id}", update_tool::<S>)
+        .add(Method::DELETE, "/tools/{id}", delete_tool::<S>)
+}
+
+/// The routes this function serves.
+pub fn routes() -> Vec<(Method, &'static str)> {
+    table::<shared::store::DataApiToolStore>().routes()
+}
+
 /// The router of this function, over any tool store.
 pub fn router<S: ToolStore>(state: Arc<WriteState<S>>) -> Router {
-    Router::new()
-        .route("/tools", post(create_tool::<S>))
-        .route(
-            "/tools/{id}",
-            patch(update_tool::<S>).delete(delete_tool::<S>),
-        )
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn(access_log))
-        .with_state(state)
+    table::<S>().into_router().with_state(state)
 }
 
 async fn create_tool<S: ToolStore>(

@@ -8,7 +8,7 @@ use tools_write::WriteState;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
-    let config = Config::from_env()?;
+    let config = Config::load().await?;
     let tools = ToolManager::from_config(&config);
     let auth = AuthService::from_config(&config, tools.cache().clone());
     let state = Arc::new(WriteState { tools, auth });

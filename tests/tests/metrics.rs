@@ -1,0 +1,76 @@
+//! Cache outcomes, Redis errors and latency are emitted as CloudWatch Embedded Metric Format lines.
+
+use std::sync::{Arc, Mutex};
+
+use integration_tests::{tool_body, OwnedRedis, TestApp};
+use serde_json::Value;
+
+#[tokio::test]
+async fn requests_emit_emf_lines_with_cache_outcomes_and_redis_errors() {
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = lines.clone();
+    shared::metrics::capture(move |line| sink.lock().unwrap().push(line.to_owned()));
+
+    let mut redis = OwnedRedis::start().await;
+    let app = TestApp::with_redis(&redis.url()).await;
+    let (token, _) = app.user().await;
+    let tool = app.create(&token, &tool_body("metrics")).await;
+    let path = format!("/tools/{}", tool["id"].as_str().unwrap());
+    let key = app
+        .tools
+        .cache()
+        .keys()
+        .tool(tool["id"].as_str().unwrap().parse().unwrap());
+    let _: () = redis::cmd("DEL")
+        .arg(&key)
+        .query_async(&mut app.redis().await)
+        .await
+        .unwrap();
+    assert_eq!(app.get(&path).await.cache(), "MISS");
+    assert_eq!(app.get(&path).await.cache(), "HIT");
+    redis.stop();
+    assert_eq!(app.get(&path).await.cache(), "BYPASS");
+
+    let lines = lines.lock().unwrap().clone();
+    let records: Vec<Value> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).expect("one JSON object a line"))
+        .collect();
+    let reads: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["Route"] == "GET /tools/{id}")
+        .collect();
+    assert_eq!(reads.len(), 3, "{lines:#?}");
+    for record in &records {
+        let directive = &record["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "McpRegistry");
+        assert!(record["_aws"]["Timestamp"].as_u64().unwrap() > 1_700_000_000_000);
+        for metric in directive["Metrics"].as_array().unwrap() {
+            let name = metric["Name"].as_str().unwrap();
+            assert!(record[name].is_number(), "{name} has a value");
+        }
+        for dimensions in directive["Dimensions"].as_array().unwrap() {
+            for dimension in dimensions.as_array().unwrap() {
+                assert!(record[dimension.as_str().unwrap()].is_string());
+            }
+        }
+    }
+    let outcome = |r: &Value| {
+        (
+            r["CacheMiss"].as_u64(),
+            r["CacheHit"].as_u64(),
+            r["CacheBypass"].as_u64(),
+        )
+    };
+    assert_eq!(outcome(reads[0]), (Some(1), Some(0), Some(0)));
+    assert_eq!(outcome(reads[1]), (Some(0), Some(1), Some(0)));
+    assert_eq!(outcome(reads[2]), (Some(0), Some(0), Some(1)));
+    assert!(
+        reads[2]["RedisErrors"].as_u64().unwrap() >= 1,
+        "the failed Redis call is counted"
+    );
+    assert!(reads.iter().all(|r| r["Latency"].as_f64().unwrap() > 0.0));
+    assert!(records
+        .iter()
+        .any(|r| r["Route"] == "POST /tools" && r["StatusCode"] == 201));
+}
