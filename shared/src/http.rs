@@ -338,10 +338,11 @@ pub async fn method_not_allowed() -> ApiError {
 /// bodies, which may carry tokens).
 pub async fn access_log(request: Request, next: axum::middleware::Next) -> Response {
     let method = request.method().clone();
-    let route = request
+    let matched = request
         .extensions()
         .get::<axum::extract::MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+        .cloned();
+    let route = matched.as_ref().map_or("unmatched", |p| p.as_str());
     let started = std::time::Instant::now();
     let response = next.run(request).await;
     let latency = started.elapsed();
@@ -358,7 +359,7 @@ pub async fn access_log(request: Request, next: axum::middleware::Next) -> Respo
         cache = cache.unwrap_or("-"),
         "request"
     );
-    crate::metrics::record_request(&format!("{method} {route}"), status, latency, cache);
+    crate::metrics::record_request(method.as_str(), route, status, latency, cache);
     response
 }
 

@@ -30,11 +30,19 @@ fn enabled() -> bool {
         || *ON_LAMBDA.get_or_init(|| std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some())
 }
 
-/// Emits the metric line of one request. `cache` is the `X-Cache` value, if any.
-pub fn record_request(route: &str, status: u16, latency: Duration, cache: Option<&str>) {
+/// Emits the metric line of one request (`method` and matched `path` make its `Route`
+/// dimension). `cache` is the `X-Cache` value, if any.
+pub fn record_request(
+    method: &str,
+    path: &str,
+    status: u16,
+    latency: Duration,
+    cache: Option<&str>,
+) {
     if !enabled() {
         return;
     }
+    let route = format!("{method} {path}");
     let redis_errors = REDIS_ERRORS.swap(0, Ordering::Relaxed);
     let service = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into());
     let timestamp = SystemTime::now()

@@ -56,7 +56,12 @@ pub async fn seed(db: DataApi, passwords: &PasswordHasher) -> Result<usize, Stor
             param("id", DEMO_USER_ID),
             param("email", DEMO_EMAIL),
             param("name", "Demo user"),
-            param("hash", passwords.hash(DEMO_PASSWORD)),
+            param(
+                "hash",
+                passwords
+                    .hash(DEMO_PASSWORD)
+                    .map_err(|e| StoreError::Database(format!("hashing the demo password: {e}")))?,
+            ),
             param("at", Timestamp::now().millis()),
         ],
     )

@@ -190,7 +190,8 @@ impl AuthService {
         let password = input.password.clone();
         let hash = tokio::task::spawn_blocking(move || hasher.hash(&password))
             .await
-            .map_err(|e| AuthError::Internal(e.to_string()))?;
+            .map_err(|e| AuthError::Internal(e.to_string()))?
+            .map_err(|e| AuthError::Internal(format!("password hashing failed: {e}")))?;
         let user = UserRecord {
             id: Uuid::now_v7(),
             email: input.email,
