@@ -407,6 +407,8 @@ async fn auth_survives_redis_outages_and_never_accepts_a_revoked_session() {
         StatusCode::NO_CONTENT
     );
     assert_unauthorized(&session(&app, &warm_access).await);
+    let (new_email, new_password) = register(&app).await;
+    login(&app, &new_email, &new_password).await;
     let during = login(&app, &email, &password).await;
     let access = during["accessToken"].as_str().unwrap().to_owned();
     assert_eq!(session(&app, &access).await.status, StatusCode::OK);
