@@ -15,13 +15,48 @@
 //! | `POST /CommitTransaction`     | `CommitTransaction`                                     |
 //! | `POST /RollbackTransaction`   | `RollbackTransaction`                                   |
 //! | `GET /_emulator/stats`        | [`EmulatorStats`] as JSON                               |
-//! | `GET`/`POST /_emulator/faults`| read/change latency and injected failures (see below)   |
+//! | `GET`/`POST /_emulator/faults`| read/change latency, injected failures and fault rules  |
 //! | `GET /_emulator/health`       | `{"status":"ok"}` when the database answers             |
 //!
 //! `POST /_emulator/faults` takes `{"latencyMs": u64, "failNext": u32, "failWith":
 //! "ServiceUnavailableError" | "DatabaseUnavailableException" | "StatementTimeoutException" |
-//! "DatabaseResumingException", "unavailable": bool}`, every member optional, and answers the
-//! resulting settings.
+//! "DatabaseResumingException", "unavailable": bool, "clearRules": bool, "rules": [...]}`,
+//! every member optional, and answers the resulting settings (`GET` shows them too).
+//!
+//! # Fault rules: answers lost after the work was done
+//!
+//! Latency and `failNext` act *before* a call runs. Fault rules act *after* it: the
+//! statement executed, the commit committed, and then the answer is lost or late, so the
+//! client's retry repeats work that already happened.
+//!
+//! - **Drop response** ([`FaultAction::DropResponse`]): the connection is closed without a
+//!   single byte of answer (no status line, no headers). `aws-sdk-rdsdata` reports a
+//!   `DispatchFailure` (hyper's `IncompleteMessage`, "connection closed before message
+//!   completed"), classifies it as transient and, with retries enabled, sends the same
+//!   request again; with retries disabled the caller gets that `DispatchFailure`.
+//! - **Delay** ([`FaultAction::Delay`]): the answer is held for the given time before it is
+//!   sent. A client whose attempt timeout is shorter gets a `TimeoutError` for the attempt
+//!   and retries it.
+//!
+//! A [`FaultRule`] selects calls by [`Operation`] (`None`: every Data API operation, never
+//! the `/_emulator/` controls) and by `statement`, the first SQL keyword of an `Execute` or
+//! `BatchExecute` call (case-insensitive, after leading whitespace and comments; a rule with
+//! a statement matches no other operation). It applies to its next `count` matching calls;
+//! a call matching several rules uses the first armed one. Arm rules with
+//! [`Emulator::add_fault`] and remove them with [`Emulator::clear_faults`], or over HTTP:
+//!
+//! ```json
+//! {"rules": [{"action": "dropResponse", "operation": "CommitTransaction", "count": 1},
+//!            {"action": "delay", "operation": "Execute", "statement": "UPDATE",
+//!             "delayMs": 3000}]}
+//! ```
+//!
+//! (`action` is required, `delayMs` required for and only allowed with `delay`, `count`
+//! defaults to 1; `"clearRules": true` removes the armed rules before `rules` are appended.)
+//! [`EmulatorStats::dropped_responses`] and [`EmulatorStats::delayed_responses`] count the
+//! affected calls. Dropping needs the emulator's own server ([`Emulator::serve`],
+//! [`Emulator::spawn_local`] or the binary); `axum::serve` of [`Emulator::router`] would
+//! send those answers.
 //!
 //! # Behaviour reproduced from the Data API
 //!
@@ -56,6 +91,10 @@
 //! let endpoint_url = format!("http://{addr}");
 //! // ... build an aws_sdk_rdsdata::Client with `endpoint_url` and run the code under test ...
 //! assert_eq!(emulator.stats().open_transactions, 0);
+//!
+//! // The next COMMIT commits, but its answer never arrives.
+//! use data_api_emulator::{FaultRule, Operation};
+//! emulator.add_fault(FaultRule::drop_response(Operation::CommitTransaction, 1));
 //! # Ok(()) }
 //! ```
 
@@ -66,12 +105,13 @@ mod faults;
 mod params;
 mod protocol;
 mod results;
+mod serve;
 mod server;
 mod stats;
 mod transactions;
 mod values;
 
 pub use config::{EmulatorConfig, DEFAULT_MYSQL_URL, DEFAULT_TRANSACTION_IDLE_TIMEOUT};
-pub use faults::InjectedError;
+pub use faults::{FaultAction, FaultRule, InjectedError, Operation};
 pub use server::{Emulator, DEFAULT_STATEMENT_TIMEOUT};
 pub use stats::EmulatorStats;

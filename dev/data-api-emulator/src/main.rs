@@ -8,6 +8,9 @@
 //! - `EMULATOR_FAIL_NEXT`, `EMULATOR_FAIL_WITH`: fail the first N calls with the named error
 //!   (default `ServiceUnavailableError`)
 //! - `EMULATOR_UNAVAILABLE=1`: fail every call with `ServiceUnavailableError`
+//!
+//! Fault rules (dropped or delayed answers) are armed at run time with
+//! `POST /_emulator/faults`.
 //! - `RUST_LOG`: log filter (default `info`)
 
 use std::net::SocketAddr;
@@ -62,11 +65,8 @@ async fn run() -> Result<(), String> {
         "RDS Data API emulator listening (set AWS_ENDPOINT_URL_RDS_DATA=http://{addr})"
     );
 
-    let served = axum::serve(listener, emulator.router())
-        .with_graceful_shutdown(shutdown_signal())
-        .await;
+    emulator.serve(listener, shutdown_signal()).await;
     emulator.shutdown().await;
-    served.map_err(|e| format!("server error: {e}"))?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -71,6 +71,25 @@ pub(crate) fn rewrite(sql: &str) -> Result<RewrittenSql, RewriteError> {
     Ok(RewrittenSql { sql: out, names })
 }
 
+/// The first word of `sql` (ASCII letters, digits and `_`), after leading whitespace and
+/// comments, e.g. `"UPDATE"` for `"/* audit */ UPDATE t SET ..."`; empty when the text starts
+/// with something else, such as `(`.
+pub(crate) fn first_keyword(sql: &str) -> &str {
+    let bytes = sql.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        i = match bytes[i] {
+            c if c.is_ascii_whitespace() => i + 1,
+            b'#' => skip_line(bytes, i),
+            b'-' if starts_dash_comment(bytes, i) => skip_line(bytes, i),
+            b'/' if bytes.get(i + 1) == Some(&b'*') => skip_block_comment(bytes, i),
+            _ => break,
+        };
+    }
+    let start = i.min(bytes.len());
+    &sql[start..name_end(bytes, start)]
+}
+
 fn is_name_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_'
 }
@@ -233,6 +252,21 @@ mod tests {
             rewrite("DELETE FROM t;DROP TABLE t;"),
             Err(RewriteError::MultipleStatements)
         );
+    }
+
+    #[test]
+    fn first_keyword_skips_whitespace_and_comments() {
+        assert_eq!(first_keyword("SELECT 1"), "SELECT");
+        assert_eq!(first_keyword("  \n\tupdate t SET a = 1"), "update");
+        assert_eq!(
+            first_keyword("-- note\n/* x */ # y\nDELETE FROM t"),
+            "DELETE"
+        );
+        assert_eq!(first_keyword("INSERT(a) VALUES (1)"), "INSERT");
+        assert_eq!(first_keyword("(SELECT 1)"), "");
+        assert_eq!(first_keyword(""), "");
+        assert_eq!(first_keyword("/* unterminated"), "");
+        assert_eq!(first_keyword("-- only a comment"), "");
     }
 
     #[test]

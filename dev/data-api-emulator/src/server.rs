@@ -11,17 +11,20 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Value};
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use crate::config::EmulatorConfig;
 use crate::db::{self, Databases, Interrupted};
 use crate::error::ApiError;
-use crate::faults::{FaultState, FaultUpdate, Faults, InjectedError};
+use crate::faults::{
+    FaultAction, FaultRule, FaultState, FaultUpdate, Faults, InjectedError, Operation,
+};
 use crate::params;
 use crate::protocol::{
     BatchExecuteStatementRequest, BatchExecuteStatementResponse, BeginTransactionRequest,
@@ -29,6 +32,7 @@ use crate::protocol::{
     ExecuteStatementResponse, SqlParameter, TransactionStatusResponse, UpdateResult,
 };
 use crate::results::{self, ResultShape};
+use crate::serve::{self, DropConnection};
 use crate::stats::{bump, EmulatorStats, Stats};
 use crate::transactions::Transactions;
 use crate::values::{self, RenderOptions};
@@ -82,6 +86,9 @@ impl Emulator {
     /// The whole HTTP surface: the five Data API operations (`POST /Execute`,
     /// `/BatchExecute`, `/BeginTransaction`, `/CommitTransaction`, `/RollbackTransaction`)
     /// and the test controls under `/_emulator/`.
+    ///
+    /// Serve it with [`Emulator::serve`]: served any other way (e.g. by `axum::serve`), the
+    /// answers [`FaultAction::DropResponse`] rules should drop are sent normally.
     pub fn router(&self) -> Router {
         Router::new()
             .route("/Execute", post(execute_statement))
@@ -105,13 +112,21 @@ impl Emulator {
         let emulator = Emulator::new(config);
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
-        let router = emulator.router();
-        tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, router).await {
-                tracing::error!(%error, "data API emulator stopped");
-            }
-        });
+        let served = emulator.clone();
+        tokio::spawn(async move { served.serve(listener, std::future::pending()).await });
         Ok((emulator, addr))
+    }
+
+    /// Serves the emulator's HTTP surface on `listener` (HTTP/1.1 with keep-alive) until
+    /// `shutdown` completes, then waits up to 10 s for the calls still running. Unlike
+    /// `axum::serve`, it can close a connection without answering, as
+    /// [`FaultAction::DropResponse`] rules need.
+    pub async fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) {
+        serve::serve(listener, self.router(), shutdown).await;
     }
 
     /// Counters of the calls handled so far.
@@ -134,6 +149,29 @@ impl Emulator {
     /// While `on`, every Data API call fails with `ServiceUnavailableError`.
     pub fn set_unavailable(&self, on: bool) {
         self.inner.faults.set_unavailable(on);
+    }
+
+    /// Arms a fault rule after those already armed: the next `rule.count` Data API calls it
+    /// matches run normally, then have their answer dropped or delayed (see [`FaultRule`]).
+    /// A rule with `count` 0 is ignored.
+    ///
+    /// ```no_run
+    /// # async fn demo(emulator: data_api_emulator::Emulator) {
+    /// use data_api_emulator::{FaultRule, Operation};
+    ///
+    /// // The next commit commits, but the client never hears about it.
+    /// emulator.add_fault(FaultRule::drop_response(Operation::CommitTransaction, 1));
+    /// # }
+    /// ```
+    pub fn add_fault(&self, rule: FaultRule) {
+        tracing::info!(?rule, "fault rule armed");
+        self.inner.faults.add_rule(rule);
+    }
+
+    /// Removes every armed fault rule (latency, [`fail_next`](Self::fail_next) and
+    /// [`set_unavailable`](Self::set_unavailable) are left as they are).
+    pub fn clear_faults(&self) {
+        self.inner.faults.clear_rules();
     }
 
     /// Sets the call timeout ([`DEFAULT_STATEMENT_TIMEOUT`] by default).
@@ -175,6 +213,63 @@ impl Emulator {
             }
             None => Ok(()),
         }
+    }
+
+    /// The action of the first armed fault rule matching this call, if any (consumes one of
+    /// its count). The SQL is only looked at when rules are armed.
+    fn take_fault(
+        &self,
+        operation: Operation,
+        body: &Result<Bytes, BytesRejection>,
+    ) -> Option<FaultAction> {
+        let faults = &self.inner.faults;
+        if !faults.has_rules() {
+            return None;
+        }
+        /// The only member a rule looks at.
+        #[derive(Deserialize)]
+        struct SqlMember {
+            sql: Option<String>,
+        }
+        let sql = match body {
+            Ok(body) if operation.runs_sql() => serde_json::from_slice::<SqlMember>(body)
+                .ok()
+                .and_then(|member| member.sql),
+            _ => None,
+        };
+        faults.take_rule(operation, sql.as_deref().map(params::first_keyword))
+    }
+
+    /// Turns the outcome of a call into its answer, held back or marked to be dropped when
+    /// a fault rule says so.
+    async fn answer(
+        &self,
+        operation: Operation,
+        fault: Option<FaultAction>,
+        outcome: impl IntoResponse,
+    ) -> Response {
+        let mut response = outcome.into_response();
+        match fault {
+            None => {}
+            Some(FaultAction::Delay(delay)) => {
+                bump(&self.inner.stats.delayed_responses);
+                tracing::info!(
+                    operation = operation.name(),
+                    delay_ms = delay.as_millis(),
+                    "holding the answer (fault rule)"
+                );
+                tokio::time::sleep(delay).await;
+            }
+            Some(FaultAction::DropResponse) => {
+                bump(&self.inner.stats.dropped_responses);
+                tracing::info!(
+                    operation = operation.name(),
+                    "closing the connection without answering (fault rule)"
+                );
+                response.extensions_mut().insert(DropConnection);
+            }
+        }
+        response
     }
 
     /// Starts the task that rolls back idle transactions (once).
@@ -361,8 +456,10 @@ fn bind(names: &[String], parameters: &[SqlParameter]) -> Result<Vec<Value>, Api
 async fn execute_statement(
     State(emulator): State<Emulator>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<ExecuteStatementResponse>, ApiError> {
-    logged("ExecuteStatement", execute(&emulator, body).await).map(Json)
+) -> Response {
+    let fault = emulator.take_fault(Operation::Execute, &body);
+    let outcome = logged("ExecuteStatement", execute(&emulator, body).await).map(Json);
+    emulator.answer(Operation::Execute, fault, outcome).await
 }
 
 async fn execute(
@@ -404,12 +501,16 @@ async fn execute(
 async fn batch_execute_statement(
     State(emulator): State<Emulator>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<BatchExecuteStatementResponse>, ApiError> {
-    logged(
+) -> Response {
+    let fault = emulator.take_fault(Operation::BatchExecute, &body);
+    let outcome = logged(
         "BatchExecuteStatement",
         batch_execute(&emulator, body).await,
     )
-    .map(Json)
+    .map(Json);
+    emulator
+        .answer(Operation::BatchExecute, fault, outcome)
+        .await
 }
 
 async fn batch_execute(
@@ -465,8 +566,12 @@ async fn batch_execute(
 async fn begin_transaction(
     State(emulator): State<Emulator>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<BeginTransactionResponse>, ApiError> {
-    logged("BeginTransaction", begin(&emulator, body).await).map(Json)
+) -> Response {
+    let fault = emulator.take_fault(Operation::BeginTransaction, &body);
+    let outcome = logged("BeginTransaction", begin(&emulator, body).await).map(Json);
+    emulator
+        .answer(Operation::BeginTransaction, fault, outcome)
+        .await
 }
 
 async fn begin(
@@ -496,15 +601,23 @@ async fn begin(
 async fn commit_transaction(
     State(emulator): State<Emulator>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<TransactionStatusResponse>, ApiError> {
-    logged("CommitTransaction", end(&emulator, body, true).await).map(Json)
+) -> Response {
+    let fault = emulator.take_fault(Operation::CommitTransaction, &body);
+    let outcome = logged("CommitTransaction", end(&emulator, body, true).await).map(Json);
+    emulator
+        .answer(Operation::CommitTransaction, fault, outcome)
+        .await
 }
 
 async fn rollback_transaction(
     State(emulator): State<Emulator>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<TransactionStatusResponse>, ApiError> {
-    logged("RollbackTransaction", end(&emulator, body, false).await).map(Json)
+) -> Response {
+    let fault = emulator.take_fault(Operation::RollbackTransaction, &body);
+    let outcome = logged("RollbackTransaction", end(&emulator, body, false).await).map(Json);
+    emulator
+        .answer(Operation::RollbackTransaction, fault, outcome)
+        .await
 }
 
 async fn end(
@@ -550,7 +663,11 @@ async fn set_faults(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<FaultState>, ApiError> {
     let update: FaultUpdate = parse(body)?;
-    emulator.inner.faults.apply(update);
+    emulator
+        .inner
+        .faults
+        .apply(update)
+        .map_err(ApiError::BadRequest)?;
     tracing::info!(faults = ?emulator.inner.faults.state(), "fault settings changed");
     Ok(Json(emulator.inner.faults.state()))
 }

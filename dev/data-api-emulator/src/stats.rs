@@ -29,6 +29,10 @@ pub struct EmulatorStats {
     pub open_transactions: u64,
     /// Calls answered with an injected fault.
     pub injected_faults: u64,
+    /// Calls that ran but whose answer was dropped by a fault rule (connection closed).
+    pub dropped_responses: u64,
+    /// Calls that ran and whose answer was held back by a fault rule.
+    pub delayed_responses: u64,
 }
 
 /// Live counters.
@@ -42,6 +46,8 @@ pub(crate) struct Stats {
     pub transactions_aborted: AtomicU64,
     pub transactions_expired: AtomicU64,
     pub injected_faults: AtomicU64,
+    pub dropped_responses: AtomicU64,
+    pub delayed_responses: AtomicU64,
 }
 
 /// Adds one to a counter.
@@ -62,6 +68,8 @@ impl Stats {
             transactions_expired: get(&self.transactions_expired),
             open_transactions: u64::try_from(open_transactions).unwrap_or(u64::MAX),
             injected_faults: get(&self.injected_faults),
+            dropped_responses: get(&self.dropped_responses),
+            delayed_responses: get(&self.delayed_responses),
         }
     }
 }

@@ -6,6 +6,9 @@
 
 use std::time::Duration;
 
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+
 use aws_sdk_rdsdata::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
 use aws_sdk_rdsdata::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_rdsdata::operation::batch_execute_statement::BatchExecuteStatementError;
@@ -19,8 +22,9 @@ use aws_sdk_rdsdata::types::{
     Field, LongReturnType, RecordsFormatType, ResultSetOptions, SqlParameter, TypeHint,
 };
 use aws_sdk_rdsdata::Client;
-use data_api_emulator::{Emulator, EmulatorConfig, InjectedError};
+use data_api_emulator::{Emulator, EmulatorConfig, FaultRule, InjectedError, Operation};
 use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const RESOURCE_ARN: &str = "arn:aws:rds:us-east-1:123456789012:cluster:emulator";
 const SECRET_ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:emulator";
@@ -28,6 +32,8 @@ const SECRET_ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:e
 /// An emulator, an SDK client pointed at it, and a fresh table name.
 struct Harness {
     emulator: Emulator,
+    addr: std::net::SocketAddr,
+    sdk_config: aws_config::SdkConfig,
     client: Client,
     table: String,
 }
@@ -57,9 +63,29 @@ impl Harness {
         let table = format!("emu_sdk_{}", uuid::Uuid::new_v4().simple());
         Self {
             emulator,
+            addr,
+            sdk_config,
             client,
             table,
         }
+    }
+
+    /// A client with the SDK's standard retry policy (3 attempts, short backoff) and, if
+    /// given, a per-attempt timeout.
+    fn retrying_client(&self, attempt_timeout: Option<Duration>) -> Client {
+        let mut config = aws_sdk_rdsdata::config::Builder::from(&self.sdk_config).retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(10)),
+        );
+        if let Some(timeout) = attempt_timeout {
+            config = config.timeout_config(
+                TimeoutConfig::builder()
+                    .operation_attempt_timeout(timeout)
+                    .build(),
+            );
+        }
+        Client::from_conf(config.build())
     }
 
     /// Creates the test table; fails loudly when the database is unreachable.
@@ -702,4 +728,250 @@ async fn the_database_member_selects_the_schema() {
             .await,
     );
     assert_eq!(error.code(), Some("ValidationException"));
+}
+
+#[tokio::test]
+async fn a_dropped_insert_answer_is_retried_by_the_sdk_and_hits_its_own_row() {
+    let h = Harness::start().await;
+    h.create_table().await;
+    let client = h.retrying_client(None);
+    h.emulator
+        .add_fault(FaultRule::drop_response_of_statement("INSERT", 1));
+
+    let result = client
+        .execute_statement()
+        .resource_arn(RESOURCE_ARN)
+        .secret_arn(SECRET_ARN)
+        .sql(format!(
+            "INSERT INTO {} (id, name) VALUES (7, 'once')",
+            h.table
+        ))
+        .send()
+        .await;
+    // The first attempt inserted the row; its answer was dropped; the SDK's retry of the
+    // very same request then collided with that row.
+    let error = service_error(result);
+    let ExecuteStatementError::DatabaseErrorException(ref exception) = error else {
+        panic!("expected DatabaseErrorException, got {error:?}");
+    };
+    let message = exception.message().unwrap_or_default();
+    assert!(
+        message.contains("Duplicate entry '7' for key"),
+        "unexpected message {message:?}"
+    );
+    let stats = h.emulator.stats();
+    assert_eq!(stats.dropped_responses, 1);
+    assert_eq!(
+        stats.execute_statements, 3,
+        "CREATE TABLE and two INSERT attempts"
+    );
+    assert_eq!(h.count().await, 1);
+    h.drop_table().await;
+}
+
+#[tokio::test]
+async fn a_dropped_commit_answer_leaves_the_transaction_committed() {
+    let h = Harness::start().await;
+    h.create_table().await;
+    let client = h.retrying_client(None);
+
+    let tx = h.begin().await;
+    h.execute("INSERT INTO {t} (name) VALUES ('kept')", vec![], Some(&tx))
+        .await
+        .expect("insert in transaction");
+    h.emulator
+        .add_fault(FaultRule::drop_response(Operation::CommitTransaction, 1));
+    let result = client
+        .commit_transaction()
+        .resource_arn(RESOURCE_ARN)
+        .secret_arn(SECRET_ARN)
+        .transaction_id(&tx)
+        .send()
+        .await;
+    // The retry finds the transaction already gone: it was committed.
+    let error = service_error(result);
+    assert!(
+        matches!(
+            error,
+            CommitTransactionError::TransactionNotFoundException(_)
+        ),
+        "{error:?}"
+    );
+    let stats = h.emulator.stats();
+    assert_eq!(
+        (
+            stats.dropped_responses,
+            stats.transactions_committed,
+            stats.open_transactions
+        ),
+        (1, 1, 0)
+    );
+    assert_eq!(h.count().await, 1, "the row was committed");
+    h.drop_table().await;
+}
+
+#[tokio::test]
+async fn a_delayed_select_answer_times_out_and_the_retry_answers() {
+    let h = Harness::start().await;
+    let client = h.retrying_client(Some(Duration::from_millis(400)));
+    h.emulator.add_fault(FaultRule::delay(
+        Operation::Execute,
+        Some("select"),
+        Duration::from_secs(3),
+        1,
+    ));
+
+    let started = std::time::Instant::now();
+    let output = client
+        .execute_statement()
+        .resource_arn(RESOURCE_ARN)
+        .secret_arn(SECRET_ARN)
+        .sql("SELECT 42")
+        .send()
+        .await
+        .expect("the retry answers");
+    assert_eq!(output.records(), [vec![Field::LongValue(42)]]);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "the delayed answer was not awaited ({:?})",
+        started.elapsed()
+    );
+    let stats = h.emulator.stats();
+    assert_eq!(stats.delayed_responses, 1);
+    assert_eq!(stats.execute_statements, 2);
+}
+
+#[tokio::test]
+async fn a_statement_rule_leaves_other_statements_alone() {
+    let h = Harness::start().await;
+    h.create_table().await;
+    h.execute("INSERT INTO {t} (name) VALUES ('a')", vec![], None)
+        .await
+        .expect("insert");
+    h.emulator
+        .add_fault(FaultRule::drop_response_of_statement("UPDATE", 1));
+
+    let output = h
+        .execute("SELECT name FROM {t}", vec![], None)
+        .await
+        .expect("a SELECT is not affected");
+    assert_eq!(output.records().len(), 1);
+    h.client
+        .begin_transaction()
+        .resource_arn(RESOURCE_ARN)
+        .secret_arn(SECRET_ARN)
+        .send()
+        .await
+        .expect("nor is BeginTransaction");
+    assert_eq!(h.emulator.stats().dropped_responses, 0);
+
+    // The rule is still armed; without retries the dropped answer reaches the caller as a
+    // transport error, although the UPDATE ran.
+    let result = h
+        .execute("/* rename */ update {t} SET name = 'b'", vec![], None)
+        .await;
+    assert!(
+        matches!(result, Err(SdkError::DispatchFailure(_))),
+        "{result:?}"
+    );
+    assert_eq!(h.emulator.stats().dropped_responses, 1);
+    let output = h
+        .execute("SELECT name FROM {t}", vec![], None)
+        .await
+        .expect("select");
+    assert_eq!(output.records(), [vec![Field::StringValue("b".into())]]);
+    h.drop_table().await;
+}
+
+/// Sends raw HTTP/1.1 `requests` on one connection and returns everything read until the
+/// server closes it.
+async fn raw_http(addr: std::net::SocketAddr, requests: &[(&str, &str, Option<Value>)]) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let mut wire = String::new();
+    for (i, (method, path, body)) in requests.iter().enumerate() {
+        let body = body.as_ref().map(Value::to_string).unwrap_or_default();
+        let connection = if i + 1 == requests.len() {
+            "close"
+        } else {
+            "keep-alive"
+        };
+        wire.push_str(&format!(
+            "{method} {path} HTTP/1.1\r\nHost: emulator\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: {connection}\r\n\r\n{body}",
+            body.len()
+        ));
+    }
+    stream.write_all(wire.as_bytes()).await.expect("write");
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+        .await
+        .expect("the server closes the connection")
+        .expect("read");
+    String::from_utf8(answer).expect("UTF-8 answer")
+}
+
+#[tokio::test]
+async fn http_controls_arm_rules_and_a_dropped_answer_is_a_silent_close() {
+    let h = Harness::start().await;
+    let rules = json!({"rules": [
+        {"action": "dropResponse", "operation": "Execute", "statement": "select"},
+        {"action": "delay", "operation": "CommitTransaction", "delayMs": 3000, "count": 2}
+    ]});
+    let answer = raw_http(h.addr, &[("POST", "/_emulator/faults", Some(rules))]).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(
+        answer.contains(
+            r#""rules":[{"action":"dropResponse","operation":"Execute","statement":"SELECT","count":1},{"action":"delay","operation":"CommitTransaction","delayMs":3000,"count":2}]"#
+        ),
+        "{answer}"
+    );
+
+    let bad = json!({"rules": [{"action": "delay", "operation": "Execute"}]});
+    let answer = raw_http(h.addr, &[("POST", "/_emulator/faults", Some(bad))]).await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+
+    // Not a byte comes back for the dropped call, not even on a kept-alive connection
+    // that answered before.
+    let call = json!({"resourceArn": RESOURCE_ARN, "secretArn": SECRET_ARN, "sql": "SELECT 1"});
+    let answer = raw_http(
+        h.addr,
+        &[
+            ("GET", "/_emulator/health", None),
+            ("POST", "/Execute", Some(call.clone())),
+            ("GET", "/_emulator/health", None),
+        ],
+    )
+    .await;
+    assert_eq!(answer.matches("HTTP/1.1 ").count(), 1, "{answer}");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    assert!(answer.ends_with(r#"{"status":"ok"}"#), "{answer}");
+    assert_eq!(h.emulator.stats().dropped_responses, 1);
+    assert_eq!(h.emulator.stats().execute_statements, 1, "the call ran");
+
+    // The rule is used up: the same call is answered, and keep-alive works.
+    let answer = raw_http(
+        h.addr,
+        &[
+            ("POST", "/Execute", Some(call.clone())),
+            ("POST", "/Execute", Some(call)),
+        ],
+    )
+    .await;
+    assert_eq!(answer.matches("HTTP/1.1 200").count(), 2, "{answer}");
+
+    let answer = raw_http(
+        h.addr,
+        &[(
+            "POST",
+            "/_emulator/faults",
+            Some(json!({"clearRules": true})),
+        )],
+    )
+    .await;
+    assert!(answer.contains(r#""rules":[]"#), "{answer}");
+    let answer = raw_http(h.addr, &[("GET", "/_emulator/stats", None)]).await;
+    assert!(
+        answer.contains(r#""droppedResponses":1,"delayedResponses":0"#),
+        "{answer}"
+    );
 }
