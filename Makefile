@@ -7,7 +7,8 @@ dev:
 
 # Start what the tests need (Redis, MariaDB) and run every test.
 test: services
-	cargo test --workspace -- --test-threads=4
+	dev/stack.sh clean-test-dbs
+	cargo test --workspace --no-fail-fast -- --test-threads=4
 
 # Start Redis and MariaDB only (idempotent).
 services:

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make dev`: the whole local stack in the foreground. Starts Redis and MariaDB (dev/stack.sh),
 # the Data API emulator, applies the migrations and the seed through the Data API, then serves the
-# API with `cargo lambda watch` on 127.0.0.1:9000. Ctrl-C stops what this script started.
+# API with `cargo lambda watch` on 127.0.0.1:9000 and invokes the cache sweeper through it, as
+# EventBridge does on AWS (but back to back instead of once a minute). Ctrl-C stops what this
+# script started.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -20,6 +22,7 @@ export DB_NAME=${DB_NAME:-mcp}
 STARTED_BEFORE=$(cat "$STATE/started" 2>/dev/null || true)
 cleanup() {
   trap - EXIT INT TERM
+  [ -n "${SWEEPER_LOOP:-}" ] && kill "$SWEEPER_LOOP" 2>/dev/null
   local ours=(emulator)
   for service in $(cat "$STATE/started" 2>/dev/null); do
     grep -qx "$service" <<<"$STARTED_BEFORE" || ours+=("$service")
@@ -38,6 +41,19 @@ for _ in $(seq 50); do (exec 3<>"/dev/tcp/${EMULATOR_ADDR%:*}/${EMULATOR_ADDR#*:
 
 "$ROOT/target/debug/mcp-admin" migrate
 "$ROOT/target/debug/mcp-admin" seed
+
+# The scheduled cache sweeper, invoked through the same local runtime as the API functions. Each
+# run drains the outbox every SWEEPER_POLL_MS for SWEEPER_RUN_SECS (or until its deadline).
+sweep() {
+  local invoke=http://127.0.0.1:9000/2015-03-31/functions/cache-sweeper/invocations
+  until curl -s -o /dev/null http://127.0.0.1:9000/tools; do sleep 2; done
+  while true; do
+    curl -s -o /dev/null -X POST "$invoke" --data-binary @"$ROOT/events/sweeper-schedule.json" || sleep 5
+    sleep 1
+  done
+}
+sweep &
+SWEEPER_LOOP=$!
 
 echo "[dev] serving the API on http://127.0.0.1:9000 (try: curl 127.0.0.1:9000/tools); Ctrl-C stops"
 cargo lambda watch --invoke-address 127.0.0.1 --invoke-port 9000

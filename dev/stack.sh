@@ -3,6 +3,8 @@
 #
 #   dev/stack.sh up      install (as root, via apt) if missing, start what is not running, create
 #                        the databases and the `mcp` user; records what it started in .local/started
+#   dev/stack.sh clean-test-dbs
+#                        drop the per-test databases (mcp_test_*) earlier test runs left
 #   dev/stack.sh down [redis|mariadb|emulator ...]
 #                        stop what `up` started (all of it by default, or only the named), and
 #                        nothing else
@@ -77,6 +79,8 @@ CREATE USER IF NOT EXISTS 'mcp'@'127.0.0.1' IDENTIFIED BY 'mcp';
 CREATE USER IF NOT EXISTS 'mcp'@'localhost' IDENTIFIED BY 'mcp';
 GRANT ALL PRIVILEGES ON mcp.* TO 'mcp'@'127.0.0.1', 'mcp'@'localhost';
 GRANT ALL PRIVILEGES ON mcp_test.* TO 'mcp'@'127.0.0.1', 'mcp'@'localhost';
+-- Each test run creates databases of its own (mcp_test_<id>): isolated outboxes, as deployments.
+GRANT ALL PRIVILEGES ON `mcp\_test\_%`.* TO 'mcp'@'127.0.0.1', 'mcp'@'localhost';
 FLUSH PRIVILEGES;
 SQL
   log "MariaDB on 127.0.0.1:$MYSQL_PORT (databases mcp, mcp_test; user mcp/mcp)"
@@ -100,6 +104,13 @@ case "${1:-}" in
     install_missing
     start_redis
     start_mariadb
+    ;;
+  clean-test-dbs)
+    client=(mariadb --socket="$MYSQL_SOCKET" -uroot)
+    [ -S "$MYSQL_SOCKET" ] || client=(mariadb -h127.0.0.1 -P"$MYSQL_PORT" -umcp -pmcp)
+    for db in $("${client[@]}" -N -e "SHOW DATABASES LIKE 'mcp\_test\_%'"); do
+      "${client[@]}" -e "DROP DATABASE \`$db\`"
+    done
     ;;
   down)
     shift

@@ -1,9 +1,13 @@
 //! `CacheService`: the Redis side of the read-through cache, built so that Redis can only ever
 //! cost speed: every call has a connect and a response timeout, every error is a miss, and a
 //! per-instance circuit breaker skips Redis for a cool-down after consecutive failures.
+//!
+//! A failed call also means this instance may have missed invalidations that other instances
+//! could not make either: [`CacheService::replay_owed`] says so until the owner of the outbox
+//! (the tool service) has replayed the pending invalidations and called
+//! [`CacheService::replayed`].
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -49,7 +53,8 @@ pub enum Lookup<T> {
     Unavailable,
 }
 
-/// A cached tool: its revision and the exact JSON bytes of its response.
+/// A cached tool: its revision and the exact JSON bytes of its response. An empty body is a
+/// cached absence (an unknown id, or a deleted tool).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CachedTool {
     /// The tool's revision (gives the ETag without parsing the JSON).
@@ -58,7 +63,23 @@ pub struct CachedTool {
     pub body: Bytes,
 }
 
+/// What taking a fill lease on a missing key gave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lease {
+    /// This reader fills the key.
+    Acquired,
+    /// Another reader is filling it: wait for its fill.
+    Held,
+    /// Redis did not answer.
+    Unavailable,
+}
+
 impl CachedTool {
+    /// Whether this entry records that the tool does not exist.
+    pub fn is_absent(&self) -> bool {
+        self.body.is_empty()
+    }
+
     /// Stored form: the revision in ASCII, a newline, then the JSON.
     fn encode(revision: i64, body: &[u8]) -> Vec<u8> {
         let mut value = Vec::with_capacity(body.len() + 21);
@@ -78,28 +99,65 @@ impl CachedTool {
     }
 }
 
-/// The revision a delete leaves in the write marker: larger than any real revision, and exact
-/// as a Lua number.
-const DELETED_REVISION: i64 = (1 << 53) - 1;
+/// The revision a delete leaves in the write marker and records in the outbox: larger than any
+/// real revision, and exact as a Lua number.
+pub const DELETED_REVISION: i64 = (1 << 53) - 1;
 
-/// Sets or deletes a tool's cached value unless a newer revision is cached or was written.
+/// The revision of a cached absence filled by a reader: older than any real revision.
+const ABSENT_REVISION: i64 = 0;
+
+/// Sets or evicts a tool's cached value unless a newer revision is cached or was written.
 ///
-/// KEYS: tool key, write-marker key. ARGV: revision, value (empty = delete), value TTL,
-/// marker TTL (`0` for a reader's fill, which leaves no marker).
+/// KEYS: tool key, write-marker key. ARGV: revision, value (empty = evict), value TTL,
+/// marker TTL (`0` for a reader's fill, which leaves no marker). An eviction keeps a cached
+/// value that is at least as new as its revision (a replayed invalidation must not throw away
+/// what a later write published).
 const GUARDED_SET_LUA: &str = r"
 local rev = tonumber(ARGV[1])
 local marker = tonumber(redis.call('GET', KEYS[2]) or '-1')
 if marker > rev then return 0 end
+local keep = false
 local cur = redis.call('GET', KEYS[1])
-if cur and ARGV[2] ~= '' then
+if cur then
   local nl = string.find(cur, '\n', 1, true)
   local cur_rev = nl and tonumber(string.sub(cur, 1, nl - 1)) or -1
-  if cur_rev >= rev then return 0 end
+  if cur_rev >= rev then
+    if ARGV[2] ~= '' then return 0 end
+    keep = true
+  end
 end
 if ARGV[4] ~= '0' then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[4]) end
-if ARGV[2] == '' then redis.call('DEL', KEYS[1]) else redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3]) end
+if ARGV[2] == '' then
+  if not keep then redis.call('DEL', KEYS[1]) end
+else
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+end
 return 1
 ";
+
+/// Reads the list generation, creating it when absent (a new or restarted Redis) from the
+/// current time in milliseconds, so a generation never comes back to a value used before the
+/// restart, under which a reader might still store a page computed from older data.
+///
+/// KEYS: generation key. ARGV: now in milliseconds.
+const GENERATION_LUA: &str = r"
+local g = redis.call('GET', KEYS[1])
+if g then return g end
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])
+";
+
+/// Retires every list page: increments the generation, creating it from the current time when
+/// absent (see [`GENERATION_LUA`]).
+///
+/// KEYS: generation key. ARGV: now in milliseconds.
+const BUMP_GENERATION_LUA: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[1]) end
+return redis.call('INCR', KEYS[1])
+";
+
+/// How often a reader waiting for another reader's fill looks at the key again.
+const LEASE_POLL: Duration = Duration::from_millis(5);
 
 /// Errors from Redis, already counted; callers treat them as misses.
 #[derive(Debug, thiserror::Error)]
@@ -193,6 +251,8 @@ pub struct CacheCounters {
     pub bypasses: AtomicU64,
     /// Redis calls that failed or timed out.
     pub errors: AtomicU64,
+    /// Reads answered by another reader's fill after waiting on its lease.
+    pub lease_waits: AtomicU64,
 }
 
 /// The Redis cache of tools and list pages (and, later, sessions).
@@ -209,20 +269,13 @@ struct Inner {
     keys: CacheKeys,
     config: CacheConfig,
     guarded_set: Script,
+    generation: Script,
+    bump_generation: Script,
     counters: CacheCounters,
-    /// Invalidations a write could not make; replayed before this instance reads Redis again.
-    pending: Mutex<PendingInvalidations>,
-    has_pending: AtomicBool,
-    settling: tokio::sync::Mutex<()>,
-}
-
-/// Cache changes that writes on this instance owe Redis.
-#[derive(Debug, Default)]
-struct PendingInvalidations {
-    /// Tool id → the newest revision written (or the deleted marker).
-    tools: HashMap<Uuid, i64>,
-    /// Whether list pages must be retired.
-    lists: bool,
+    /// Redis calls that failed since start, and how many of them a replay of the outbox has
+    /// covered: while they differ, this instance may hold stale entries it must not serve.
+    failures: AtomicU64,
+    replayed_failures: AtomicU64,
 }
 
 impl CacheService {
@@ -248,10 +301,11 @@ impl CacheService {
                 keys: CacheKeys::new(config.prefix.clone()),
                 config: config.clone(),
                 guarded_set: Script::new(GUARDED_SET_LUA),
+                generation: Script::new(GENERATION_LUA),
+                bump_generation: Script::new(BUMP_GENERATION_LUA),
                 counters: CacheCounters::default(),
-                pending: Mutex::new(PendingInvalidations::default()),
-                has_pending: AtomicBool::new(false),
-                settling: tokio::sync::Mutex::new(()),
+                failures: AtomicU64::new(0),
+                replayed_failures: AtomicU64::new(0),
             }),
         }
     }
@@ -264,6 +318,26 @@ impl CacheService {
     /// Outcome counters since start.
     pub fn counters(&self) -> &CacheCounters {
         &self.inner.counters
+    }
+
+    /// The cache settings.
+    pub fn config(&self) -> &CacheConfig {
+        &self.inner.config
+    }
+
+    /// `Some(mark)` when a Redis call of this instance failed since the last replay of the
+    /// outbox: Redis may hold entries that writes made meanwhile could not invalidate. Replay the
+    /// pending invalidations, then pass `mark` to [`replayed`](Self::replayed).
+    pub fn replay_owed(&self) -> Option<u64> {
+        let failures = self.inner.failures.load(Ordering::Acquire);
+        (failures != self.inner.replayed_failures.load(Ordering::Acquire)).then_some(failures)
+    }
+
+    /// Records that the outbox was replayed after the failures counted up to `mark`.
+    pub fn replayed(&self, mark: u64) {
+        self.inner
+            .replayed_failures
+            .fetch_max(mark, Ordering::AcqRel);
     }
 
     async fn connection(&self) -> Result<MultiplexedConnection, CacheError> {
@@ -324,6 +398,7 @@ impl CacheService {
         match &result {
             Ok(_) => self.inner.breaker.on_success(),
             Err(error) => {
+                self.inner.failures.fetch_add(1, Ordering::AcqRel);
                 self.inner.counters.errors.fetch_add(1, Ordering::Relaxed);
                 crate::metrics::count_redis_error();
                 self.inner.breaker.on_failure();
@@ -343,117 +418,96 @@ impl CacheService {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// The cached tool `id`.
+    /// The cached tool `id` (possibly a cached absence).
     pub async fn get_tool(&self, id: Uuid) -> Lookup<CachedTool> {
-        if !self.settle_pending().await {
-            self.count(&Lookup::<()>::Unavailable);
-            return Lookup::Unavailable;
-        }
+        let lookup = self.peek_tool(id).await;
+        self.count(&lookup);
+        lookup
+    }
+
+    async fn peek_tool(&self, id: Uuid) -> Lookup<CachedTool> {
         let key = self.inner.keys.tool(id);
-        let lookup = match self.get_bytes(key, "get_tool").await {
+        match self.get_bytes(key, "get_tool").await {
             Lookup::Hit(value) => CachedTool::decode(value).map_or(Lookup::Miss, Lookup::Hit),
             Lookup::Miss => Lookup::Miss,
             Lookup::Unavailable => Lookup::Unavailable,
-        };
-        self.count(&lookup);
-        lookup
+        }
+    }
+
+    /// Takes the fill lease of tool `id` after a miss (`SET NX PX`).
+    pub async fn lease_tool(&self, id: Uuid) -> Lease {
+        self.lease(self.inner.keys.tool_lease(id)).await
+    }
+
+    /// Waits, up to the lease wait, for another reader to fill tool `id`.
+    pub async fn await_tool(&self, id: Uuid) -> Option<CachedTool> {
+        let found = self
+            .await_fill(|| async {
+                match self.peek_tool(id).await {
+                    Lookup::Hit(tool) => Some(Some(tool)),
+                    Lookup::Miss => None,
+                    Lookup::Unavailable => Some(None),
+                }
+            })
+            .await;
+        self.count_wait(&found);
+        found
     }
 
     /// A reader's fill after a miss: stores `body` at `revision` unless the cache already holds a
     /// newer revision or a writer marked one. Returns whether it stored.
     pub async fn fill_tool(&self, id: Uuid, revision: i64, body: &[u8]) -> bool {
-        self.guarded_set(id, revision, Some(body), None)
+        let ttl = jittered(self.inner.config.tool_ttl);
+        self.guarded_set(id, revision, Some(body), ttl, None)
+            .await
+            .unwrap_or(false)
+    }
+
+    /// A reader's fill after the database said tool `id` does not exist: caches the absence for
+    /// the negative TTL, unless any revision of it was cached or written meanwhile.
+    pub async fn fill_absent_tool(&self, id: Uuid) -> bool {
+        let ttl = self.inner.config.negative_ttl;
+        self.guarded_set(id, ABSENT_REVISION, Some(b""), ttl, None)
             .await
             .unwrap_or(false)
     }
 
     /// A writer's publish after its commit: marks `revision` as the newest and caches `body`.
-    /// On failure the invalidation is remembered and replayed before this instance next uses
-    /// Redis.
     pub async fn publish_tool(
         &self,
         id: Uuid,
         revision: i64,
         body: &[u8],
     ) -> Result<(), CacheError> {
-        self.settle_pending().await;
         let marker_ttl = self.inner.config.write_marker_ttl;
-        let result = self
-            .guarded_set(id, revision, Some(body), Some(marker_ttl))
-            .await;
-        if result.is_err() {
-            self.remember(|p| {
-                let newest = p.tools.entry(id).or_insert(revision);
-                *newest = (*newest).max(revision);
-            });
-        }
-        result.map(drop)
+        let ttl = jittered(self.inner.config.tool_ttl);
+        self.guarded_set(id, revision, Some(body), ttl, Some(marker_ttl))
+            .await
+            .map(drop)
     }
 
-    /// A writer's invalidation after a committed delete: removes the tool and blocks fills of any
-    /// revision for the marker's lifetime. Remembered for replay on failure.
-    pub async fn evict_deleted_tool(&self, id: Uuid) -> Result<(), CacheError> {
-        self.settle_pending().await;
+    /// A writer's publish after a committed delete: caches the absence and blocks fills of any
+    /// revision, both for the write marker's lifetime.
+    pub async fn publish_deleted_tool(&self, id: Uuid) -> Result<(), CacheError> {
         let marker_ttl = self.inner.config.write_marker_ttl;
-        let result = self
-            .guarded_set(id, DELETED_REVISION, None, Some(marker_ttl))
-            .await;
-        if result.is_err() {
-            self.remember(|p| {
-                p.tools.insert(id, DELETED_REVISION);
-            });
-        }
-        result.map(drop)
+        self.guarded_set(
+            id,
+            DELETED_REVISION,
+            Some(b""),
+            marker_ttl,
+            Some(marker_ttl),
+        )
+        .await
+        .map(drop)
     }
 
-    fn lock_pending(&self) -> std::sync::MutexGuard<'_, PendingInvalidations> {
-        self.inner
-            .pending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn remember(&self, change: impl FnOnce(&mut PendingInvalidations)) {
-        change(&mut self.lock_pending());
-        self.inner.has_pending.store(true, Ordering::Release);
-    }
-
-    /// Replays the invalidations this instance owes Redis. Returns `false` while some are still
-    /// owed: the caller must then not read Redis, which may hold what those writes replaced.
-    async fn settle_pending(&self) -> bool {
-        if !self.inner.has_pending.load(Ordering::Acquire) {
-            return true;
-        }
-        // One replay at a time: a concurrent reader waits for it rather than reading past it.
-        let _one_at_a_time = self.inner.settling.lock().await;
-        let owed = std::mem::take(&mut *self.lock_pending());
-        let marker_ttl = Some(self.inner.config.write_marker_ttl);
-        let mut left = PendingInvalidations::default();
-        for (id, revision) in owed.tools {
-            // Drop whatever is cached and mark the revision written, so no older fill returns.
-            if self
-                .guarded_set(id, revision, None, marker_ttl)
-                .await
-                .is_err()
-            {
-                left.tools.insert(id, revision);
-            }
-        }
-        if owed.lists && self.bump_generation().await.is_err() {
-            left.lists = true;
-        }
-        let mut pending = self.lock_pending();
-        for (id, revision) in left.tools {
-            let newest = pending.tools.entry(id).or_insert(revision);
-            *newest = (*newest).max(revision);
-        }
-        pending.lists |= left.lists;
-        let settled = pending.tools.is_empty() && !pending.lists;
-        if settled {
-            self.inner.has_pending.store(false, Ordering::Release);
-            tracing::info!("replayed the cache invalidations owed since Redis failed");
-        }
-        settled
+    /// A replayed invalidation of a committed write of `revision`: drops any older cached value
+    /// and marks `revision` written, so no older fill can return. Harmless to repeat.
+    pub async fn evict_tool(&self, id: Uuid, revision: i64) -> Result<(), CacheError> {
+        let marker_ttl = self.inner.config.write_marker_ttl;
+        self.guarded_set(id, revision, None, marker_ttl, Some(marker_ttl))
+            .await
+            .map(drop)
     }
 
     async fn guarded_set(
@@ -461,6 +515,7 @@ impl CacheService {
         id: Uuid,
         revision: i64,
         body: Option<&[u8]>,
+        ttl: Duration,
         marker_ttl: Option<Duration>,
     ) -> Result<bool, CacheError> {
         let value = body
@@ -472,7 +527,7 @@ impl CacheService {
             .key(self.inner.keys.tool_write_marker(id))
             .arg(revision)
             .arg(value)
-            .arg(jittered(self.inner.config.tool_ttl).as_secs().max(1))
+            .arg(ttl.as_secs().max(1))
             .arg(marker_ttl.map_or(0, |ttl| ttl.as_secs().max(1)));
         self.run("set_tool", |mut c| async move {
             invocation
@@ -485,19 +540,14 @@ impl CacheService {
 
     /// The current list generation, or `None` when Redis is unavailable.
     pub async fn list_generation(&self) -> Option<u64> {
-        if !self.settle_pending().await {
-            return None;
-        }
         let key = self.inner.keys.list_generation();
+        let now = crate::time::Timestamp::now().millis();
+        let script = &self.inner.generation;
         self.run("get_list_generation", |mut c| async move {
-            redis::cmd("GET")
-                .arg(&key)
-                .query_async::<Option<u64>>(&mut c)
-                .await
+            script.key(&key).arg(now).invoke_async::<u64>(&mut c).await
         })
         .await
         .ok()
-        .map(Option::unwrap_or_default)
     }
 
     /// The cached page for `query` in `generation`.
@@ -506,6 +556,28 @@ impl CacheService {
         let lookup = self.get_bytes(key, "get_list").await;
         self.count(&lookup);
         lookup
+    }
+
+    /// Takes the fill lease of the page for `query` in `generation` after a miss.
+    pub async fn lease_list(&self, generation: u64, query: &ListQuery) -> Lease {
+        self.lease(self.inner.keys.list_lease(generation, query))
+            .await
+    }
+
+    /// Waits, up to the lease wait, for another reader to fill the page for `query`.
+    pub async fn await_list(&self, generation: u64, query: &ListQuery) -> Option<Bytes> {
+        let found = self
+            .await_fill(|| async {
+                let key = self.inner.keys.list_page(generation, query);
+                match self.get_bytes(key, "get_list").await {
+                    Lookup::Hit(page) => Some(Some(page)),
+                    Lookup::Miss => None,
+                    Lookup::Unavailable => Some(None),
+                }
+            })
+            .await;
+        self.count_wait(&found);
+        found
     }
 
     /// Caches the page for `query` under `generation` (read before the database query, so a page
@@ -526,26 +598,64 @@ impl CacheService {
             .await;
     }
 
-    /// Invalidates every cached list page at once by bumping the generation (one `INCR`).
-    /// Remembered for replay on failure.
+    /// Invalidates every cached list page at once by bumping the generation (one script call).
     pub async fn invalidate_lists(&self) -> Result<(), CacheError> {
-        let result = self.bump_generation().await;
-        if result.is_err() {
-            self.remember(|p| p.lists = true);
-        }
-        result
-    }
-
-    async fn bump_generation(&self) -> Result<(), CacheError> {
         let key = self.inner.keys.list_generation();
+        let now = crate::time::Timestamp::now().millis();
+        let script = &self.inner.bump_generation;
         self.run("invalidate_lists", |mut c| async move {
-            redis::cmd("INCR")
-                .arg(&key)
-                .query_async::<u64>(&mut c)
-                .await
+            script.key(&key).arg(now).invoke_async::<u64>(&mut c).await
         })
         .await
         .map(drop)
+    }
+
+    async fn lease(&self, key: String) -> Lease {
+        let millis = self.inner.config.lease_ttl.as_millis().max(1) as u64;
+        let taken = self
+            .run("lease", |mut c| async move {
+                redis::cmd("SET")
+                    .arg(&key)
+                    .arg(1)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(millis)
+                    .query_async::<Option<String>>(&mut c)
+                    .await
+            })
+            .await;
+        match taken {
+            Ok(Some(_)) => Lease::Acquired,
+            Ok(None) => Lease::Held,
+            Err(_) => Lease::Unavailable,
+        }
+    }
+
+    /// Polls `look` every few milliseconds until it gives an answer (`Some(Some(v))`: filled;
+    /// `Some(None)`: Redis failed, stop waiting) or the lease wait has passed.
+    async fn await_fill<T, F, Fut>(&self, mut look: F) -> Option<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Option<Option<T>>>,
+    {
+        let deadline = Instant::now() + self.inner.config.lease_wait;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            tokio::time::sleep(LEASE_POLL.min(left)).await;
+            if let Some(answer) = look().await {
+                return answer;
+            }
+        }
+    }
+
+    fn count_wait<T>(&self, found: &Option<T>) {
+        if found.is_some() {
+            let counters = &self.inner.counters;
+            counters.lease_waits.fetch_add(1, Ordering::Relaxed);
+        }
     }
 }
 

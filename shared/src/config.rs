@@ -72,6 +72,32 @@ pub struct CacheConfig {
     /// `WRITE_MARKER_TTL` (seconds): how long a writer's revision marker blocks older cache fills.
     /// Must exceed the longest time a reader can spend between its database read and its fill.
     pub write_marker_ttl: Duration,
+    /// `CACHE_LEASE_MS`: lifetime of the lease a reader takes on a miss, so that one reader
+    /// across the fleet fills a key while the others wait for it.
+    pub lease_ttl: Duration,
+    /// `CACHE_LEASE_WAIT_MS`: how long a reader that found the lease taken waits for the fill
+    /// before it reads the database itself.
+    pub lease_wait: Duration,
+    /// `NEGATIVE_CACHE_TTL` (seconds): how long an unknown or deleted tool id is cached as absent.
+    pub negative_ttl: Duration,
+}
+
+/// The Data API client's time budget. A request's database work must end (answer or 503) well
+/// inside the Lambda timeout, leaving time to update the cache and answer.
+#[derive(Clone, Debug)]
+pub struct DatabaseBudget {
+    /// `DB_CONNECT_TIMEOUT_MS`: TCP/TLS connect timeout of one attempt.
+    pub connect_timeout: Duration,
+    /// `DB_ATTEMPT_TIMEOUT_MS`: one attempt of one Data API call.
+    pub attempt_timeout: Duration,
+    /// `DB_MAX_ATTEMPTS`: attempts per call (the first one included), on throttling, 5xx,
+    /// timeouts and lost connections.
+    pub max_attempts: u32,
+    /// `DB_CALL_TIMEOUT_MS`: one call, all attempts and back-off included.
+    pub call_timeout: Duration,
+    /// `DB_REQUEST_BUDGET_MS`: all database work of one request; past it the request answers
+    /// 503 with `Retry-After`.
+    pub request_budget: Duration,
 }
 
 /// Where the RDS Data API statements go.
@@ -83,6 +109,43 @@ pub struct DatabaseConfig {
     pub secret_arn: String,
     /// `DB_NAME`: the database (schema) name.
     pub database: String,
+    /// Timeouts and retries.
+    pub budget: DatabaseBudget,
+}
+
+impl DatabaseConfig {
+    /// The SDK timeouts of [`DatabaseBudget`].
+    pub fn sdk_timeouts(&self) -> aws_config::timeout::TimeoutConfig {
+        aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(self.budget.connect_timeout)
+            .operation_attempt_timeout(self.budget.attempt_timeout)
+            .operation_timeout(self.budget.call_timeout)
+            .build()
+    }
+
+    /// The SDK retry policy of [`DatabaseBudget`] (standard mode: exponential back-off with
+    /// jitter).
+    pub fn sdk_retries(&self) -> aws_config::retry::RetryConfig {
+        aws_config::retry::RetryConfig::standard()
+            .with_max_attempts(self.budget.max_attempts)
+            .with_initial_backoff(Duration::from_millis(50))
+            .with_max_backoff(Duration::from_millis(500))
+    }
+}
+
+/// The cache sweeper's schedule and the outbox's retention.
+#[derive(Clone, Debug)]
+pub struct SweeperConfig {
+    /// `SWEEPER_POLL_MS`: pause between two drains of the outbox within one run.
+    pub poll_interval: Duration,
+    /// `SWEEPER_RUN_SECS`: how long one scheduled run keeps polling (at most until shortly
+    /// before the function's deadline).
+    pub run_for: Duration,
+    /// `OUTBOX_MIN_AGE_MS`: pending invalidations younger than this are left to their writer,
+    /// which applies them right after its commit.
+    pub min_age: Duration,
+    /// `OUTBOX_RETENTION_SECS`: how long applied invalidations are kept before being pruned.
+    pub retention: Duration,
 }
 
 /// Access-token settings.
@@ -127,6 +190,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Password hashing.
     pub passwords: PasswordConfig,
+    /// The cache sweeper.
+    pub sweeper: SweeperConfig,
 }
 
 /// The JWT secret used when `JWT_SECRET` is unset: only acceptable locally, so it says so.
@@ -194,6 +259,9 @@ impl Config {
                 breaker_threshold: env.number("REDIS_BREAKER_THRESHOLD", 3)?.max(1) as u32,
                 breaker_cooldown: env.millis("REDIS_BREAKER_COOLDOWN_MS", 2000)?,
                 write_marker_ttl: env.seconds("WRITE_MARKER_TTL", 120)?,
+                lease_ttl: env.millis("CACHE_LEASE_MS", 300)?,
+                lease_wait: env.millis("CACHE_LEASE_WAIT_MS", 50)?,
+                negative_ttl: env.seconds("NEGATIVE_CACHE_TTL", 30)?,
             },
             database: DatabaseConfig {
                 cluster_arn: env.string(
@@ -205,6 +273,13 @@ impl Config {
                     "arn:aws:secretsmanager:us-east-1:123456789012:secret:local",
                 ),
                 database: env.string("DB_NAME", "mcp"),
+                budget: DatabaseBudget {
+                    connect_timeout: env.millis("DB_CONNECT_TIMEOUT_MS", 1_000)?,
+                    attempt_timeout: env.millis("DB_ATTEMPT_TIMEOUT_MS", 2_500)?,
+                    max_attempts: env.number("DB_MAX_ATTEMPTS", 3)?.clamp(1, 10) as u32,
+                    call_timeout: env.millis("DB_CALL_TIMEOUT_MS", 5_000)?,
+                    request_budget: env.millis("DB_REQUEST_BUDGET_MS", 7_000)?,
+                },
             },
             auth: AuthConfig {
                 jwt_secret: Secret::new(jwt_secret),
@@ -218,6 +293,12 @@ impl Config {
             passwords: PasswordConfig {
                 memory_kib: env.number("ARGON2_MEMORY_KIB", 12_288)?.clamp(8, 1 << 22) as u32,
                 iterations: env.number("ARGON2_ITERATIONS", 2)?.clamp(1, 64) as u32,
+            },
+            sweeper: SweeperConfig {
+                poll_interval: env.millis("SWEEPER_POLL_MS", 1_000)?,
+                run_for: env.seconds("SWEEPER_RUN_SECS", 50)?,
+                min_age: env.millis("OUTBOX_MIN_AGE_MS", 1_000)?,
+                retention: env.seconds("OUTBOX_RETENTION_SECS", 3_600)?,
             },
         })
     }
@@ -263,6 +344,24 @@ mod tests {
         assert_eq!(config.auth.session_ttl, Duration::from_secs(604_800));
         assert_eq!(config.cache.connect_timeout, Duration::from_millis(100));
         assert_eq!(config.cache.response_timeout, Duration::from_millis(50));
+    }
+
+    #[test]
+    fn the_database_budget_fits_the_lambda_timeout() {
+        // template.yaml gives the API functions 10 s; the README's budget table explains it.
+        let lambda_timeout = Duration::from_secs(10);
+        let config = Config::from_lookup(|_| None).unwrap();
+        let db = &config.database.budget;
+        assert!(db.call_timeout <= db.request_budget);
+        assert!(db.attempt_timeout < db.call_timeout);
+        let redis_publish = (config.cache.connect_timeout + config.cache.response_timeout * 2) * 3;
+        assert!(
+            db.request_budget + redis_publish + Duration::from_secs(2) <= lambda_timeout,
+            "database budget {:?} + cache {:?} leaves too little of {:?}",
+            db.request_budget,
+            redis_publish,
+            lambda_timeout
+        );
     }
 
     #[test]

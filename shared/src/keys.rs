@@ -4,7 +4,9 @@
 //! |---|---|
 //! | one tool | `{prefix}:tool:{id}` |
 //! | a tool's write marker | `{prefix}:tool:{id}:rev` |
+//! | a tool's fill lease | `{prefix}:tool:{id}:lease` |
 //! | a list page | `{prefix}:tools:list:{generation}:{md5 of the canonical query}` |
+//! | a list page's fill lease | `{prefix}:tools:list:{generation}:{md5}:lease` |
 //! | list generation | `{prefix}:tools:list:gen` |
 //! | session | `{prefix}:session:{session_id}` |
 //! | refresh token | `{prefix}:refresh:{sha256 of the token}` |
@@ -42,6 +44,11 @@ impl CacheKeys {
         format!("{}:tool:{}:rev", self.prefix, id.hyphenated())
     }
 
+    /// The lease a reader takes on a miss of tool `id`, so one reader across the fleet fills it.
+    pub fn tool_lease(&self, id: Uuid) -> String {
+        format!("{}:tool:{}:lease", self.prefix, id.hyphenated())
+    }
+
     /// The counter whose increment invalidates every cached list page at once.
     pub fn list_generation(&self) -> String {
         format!("{}:tools:list:gen", self.prefix)
@@ -55,6 +62,11 @@ impl CacheKeys {
             generation,
             query_digest(query)
         )
+    }
+
+    /// The lease a reader takes on a miss of a list page.
+    pub fn list_lease(&self, generation: u64, query: &ListQuery) -> String {
+        format!("{}:lease", self.list_page(generation, query))
     }
 
     /// A session's cached record.

@@ -17,7 +17,7 @@ use serde_json::Value;
 use shared::auth::{AuthService, ClientInfo, PasswordHasher, Role, TokenKeys};
 use shared::cache::CacheService;
 use shared::config::Config;
-use shared::store::{migrations, param, AccountStore, DataApi, DataApiToolStore};
+use shared::store::{migrations, param, AccountStore, DataApi, DataApiToolStore, ToolStore};
 use shared::tools::ToolManager;
 use tower::ServiceExt;
 use uuid::Uuid;
@@ -33,15 +33,18 @@ pub fn mysql_url() -> String {
         .unwrap_or_else(|_| "mysql://mcp:mcp@127.0.0.1:3306/mcp_test".into())
 }
 
-/// A test configuration: a unique cache prefix so tests never see each other's keys, and short
-/// breaker cool-downs so recovery is observable quickly.
+/// A test configuration: a unique cache prefix and a database of its own (created by
+/// [`TestApp::with_config`]), so tests never see each other's keys or outbox, as two deployments
+/// would not; and short breaker cool-downs so recovery is observable quickly.
 pub fn test_config(redis_url: &str) -> Config {
-    let prefix = format!("test-{}", Uuid::now_v7().simple());
+    let unique = Uuid::now_v7().simple().to_string();
+    let prefix = format!("test-{unique}");
+    let database = format!("mcp_test_{unique}");
     let redis_url = redis_url.to_owned();
     Config::from_lookup(move |name| match name {
         "REDIS_URL" => Some(redis_url.clone()),
         "CACHE_PREFIX" => Some(prefix.clone()),
-        "DB_NAME" => Some("mcp_test".into()),
+        "DB_NAME" => Some(database.clone()),
         "REDIS_BREAKER_COOLDOWN_MS" => Some("200".into()),
         // Cheap hashing keeps the suites fast; `make bench` measures the production cost.
         "ARGON2_MEMORY_KIB" => Some("1024".into()),
@@ -94,6 +97,8 @@ pub fn data_api(addr: SocketAddr, config: &Config) -> DataApi {
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
         .endpoint_url(format!("http://{addr}"))
+        .timeout_config(config.database.sdk_timeouts())
+        .retry_config(config.database.sdk_retries())
         .build();
     DataApi::with_client(
         aws_sdk_rdsdata::Client::from_conf(sdk),
@@ -120,24 +125,29 @@ impl TestApp {
         })
         .await
         .expect("start the Data API emulator");
+        // The test's own database, created through the Data API like any statement.
+        let mut server = config.clone();
+        server.database.database = "mcp_test".into();
+        data_api(emulator_addr, &server)
+            .execute(
+                &format!(
+                    "CREATE DATABASE IF NOT EXISTS `{}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+                    config.database.database
+                ),
+                vec![],
+            )
+            .await
+            .expect("MariaDB must be running (make test starts it): CREATE DATABASE failed");
         let db = data_api(emulator_addr, &config);
         migrations::migrate(&db)
             .await
             .expect("MariaDB must be running (make test starts it): migrations failed");
-        let tools = Arc::new(ToolManager::new(
-            DataApiToolStore::new(db),
-            CacheService::new(&config.cache),
-            config.auth.jwt_secret.expose(),
-        ));
+        let tools = Arc::new(tool_manager(emulator_addr, &config));
         let tokens = TokenKeys::new(&config.auth);
         // As on AWS, the write function is another process: its own Data API client and cache
-        // instance (breaker, pending invalidations), the same Redis.
+        // instance (connection, breaker), the same Redis.
         let write = tools_write::router(Arc::new(tools_write::WriteState {
-            tools: ToolManager::new(
-                DataApiToolStore::new(data_api(emulator_addr, &config)),
-                CacheService::new(&config.cache),
-                config.auth.jwt_secret.expose(),
-            ),
+            tools: tool_manager(emulator_addr, &config),
             auth: auth_service(emulator_addr, &config),
         }));
         let read = tools_read::router(tools.clone());
@@ -158,6 +168,48 @@ impl TestApp {
             tokens,
             db,
         }
+    }
+
+    /// The same registry (database, cache prefix) seen through another Redis URL (which may be
+    /// broken on purpose).
+    pub async fn beside(&self, redis_url: &str) -> Self {
+        let mut config = test_config(redis_url);
+        config.cache.prefix = self.config.cache.prefix.clone();
+        config.database.database = self.config.database.database.clone();
+        Self::with_config(config).await
+    }
+
+    /// Another Lambda environment of this registry: its own tools-read and tools-write
+    /// processes, each with its own Redis connection, breaker and Data API client.
+    pub fn instance(&self) -> Instance {
+        let read_tools = Arc::new(tool_manager(self.emulator_addr, &self.config));
+        let write_tools = Arc::new(tool_manager(self.emulator_addr, &self.config));
+        let write = tools_write::router(Arc::new(tools_write::WriteState {
+            tools: tool_manager(self.emulator_addr, &self.config),
+            auth: auth_service(self.emulator_addr, &self.config),
+        }));
+        Instance {
+            read: tools_read::router(read_tools.clone()),
+            write,
+            read_tools,
+            write_tools,
+        }
+    }
+
+    /// A cache sweeper of this registry (its own cache instance and Data API client).
+    pub fn sweeper(&self) -> cache_sweeper::Sweeper {
+        cache_sweeper::Sweeper::new(
+            tool_manager(self.emulator_addr, &self.config),
+            self.config.sweeper.clone(),
+        )
+    }
+
+    /// Invalidations recorded in the outbox and not yet applied.
+    pub async fn pending_invalidations(&self) -> i64 {
+        DataApiToolStore::new(data_api(self.emulator_addr, &self.config))
+            .count_pending()
+            .await
+            .expect("count the outbox")
     }
 
     /// A fresh registered user with a live session: its access token and id.
@@ -203,23 +255,7 @@ impl TestApp {
         } else {
             self.write.clone()
         };
-        let response = router
-            .oneshot(request)
-            .await
-            .expect("routers are infallible");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
-        TestResponse {
-            status,
-            headers,
-            body,
-        }
+        respond(router, request).await
     }
 
     /// `GET path`.
@@ -274,6 +310,67 @@ impl TestApp {
             .get_multiplexed_async_connection()
             .await
             .expect("Redis must be running (make test starts it)")
+    }
+}
+
+/// A tool manager of its own (a Lambda environment's): its own cache instance and Data API client.
+pub fn tool_manager(addr: SocketAddr, config: &Config) -> ToolManager<DataApiToolStore> {
+    ToolManager::new(
+        DataApiToolStore::new(data_api(addr, config)),
+        CacheService::new(&config.cache),
+        config.auth.jwt_secret.expose(),
+        config.database.budget.request_budget,
+    )
+}
+
+/// One Lambda environment of each tool function, sharing Redis and the database with the others.
+pub struct Instance {
+    /// Its tools-read router.
+    pub read: Router,
+    /// Its tools-write router.
+    pub write: Router,
+    /// The tool manager behind `read`.
+    pub read_tools: Arc<ToolManager<DataApiToolStore>>,
+    /// A tool manager of its tools-write process, for driving the two halves of a write
+    /// (commit, publish) separately.
+    pub write_tools: Arc<ToolManager<DataApiToolStore>>,
+}
+
+impl Instance {
+    /// Sends a request to this instance's router for it.
+    pub async fn send(&self, request: Request<Body>) -> TestResponse {
+        let router = if request.method() == Method::GET || request.method() == Method::HEAD {
+            self.read.clone()
+        } else {
+            self.write.clone()
+        };
+        respond(router, request).await
+    }
+
+    /// `GET path` on this instance.
+    pub async fn get(&self, path: &str) -> TestResponse {
+        self.send(Request::get(path).body(Body::empty()).unwrap())
+            .await
+    }
+}
+
+async fn respond(router: Router, request: Request<Body>) -> TestResponse {
+    let response = router
+        .oneshot(request)
+        .await
+        .expect("routers are infallible");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    TestResponse {
+        status,
+        headers,
+        body,
     }
 }
 

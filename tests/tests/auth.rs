@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use axum::body::Body;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+use data_api_emulator::{FaultRule, Operation};
 use http::{Method, Request, StatusCode};
 use integration_tests::{tool_body, OwnedRedis, TestApp, TestResponse};
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
@@ -212,15 +213,24 @@ async fn refresh_rotates_slides_and_reuse_revokes_the_session() {
     );
     assert!(after["lastRefreshedAt"].as_str() > before["lastRefreshedAt"].as_str());
     assert_eq!(after["createdAt"], before["createdAt"]);
-    // The old refresh token is dead. Presented again right away it is taken for a lost race
-    // (refused, session kept); past the grace window, for theft: the whole session is revoked.
-    assert_unauthorized(&refresh(&app, first["refreshToken"].as_str().unwrap()).await);
+    // Presented again right away (a client retrying a refresh whose answer it lost, or a second
+    // tab), the old token gets the same successor again, and the session stays.
+    let again = refresh(&app, first["refreshToken"].as_str().unwrap()).await;
+    assert_eq!(again.status, StatusCode::OK, "{}", again.text());
+    assert_eq!(again.json()["refreshToken"], second["refreshToken"]);
+    assert_eq!(
+        session(&app, again.json()["accessToken"].as_str().unwrap())
+            .await
+            .status,
+        StatusCode::OK
+    );
     assert_eq!(
         session(&app, second["accessToken"].as_str().unwrap())
             .await
             .status,
         StatusCode::OK
     );
+    // Past the grace window it is theft: the whole session is revoked.
     tokio::time::sleep(app.config.auth.refresh_reuse_grace + Duration::from_millis(100)).await;
     assert_unauthorized(&refresh(&app, first["refreshToken"].as_str().unwrap()).await);
     assert_unauthorized(&refresh(&app, second["refreshToken"].as_str().unwrap()).await);
@@ -253,19 +263,105 @@ async fn concurrent_refreshes_of_one_token_rotate_it_exactly_once() {
         let attempts: Vec<_> = (0..8)
             .map(|_| {
                 let (app, token) = (app.clone(), token.clone());
-                tokio::spawn(async move { refresh(&app, &token).await.status })
+                tokio::spawn(async move { refresh(&app, &token).await })
             })
             .collect();
-        let mut ok = 0;
+        let mut successors = std::collections::BTreeSet::new();
         for attempt in attempts {
-            match attempt.await.unwrap() {
-                StatusCode::OK => ok += 1,
-                StatusCode::UNAUTHORIZED => {}
-                other => panic!("unexpected {other}"),
-            }
+            let answer = attempt.await.unwrap();
+            assert_eq!(answer.status, StatusCode::OK, "{}", answer.text());
+            successors.insert(answer.json()["refreshToken"].as_str().unwrap().to_owned());
         }
-        assert_eq!(ok, 1, "exactly one refresh wins");
+        // One rotation: every racer got the same successor, and the session holds exactly the
+        // original token (rotated) and that successor.
+        assert_eq!(successors.len(), 1, "{successors:?}");
+        #[derive(serde::Deserialize)]
+        struct Count {
+            n: i64,
+        }
+        let rows: Vec<Count> = app
+            .db
+            .query(
+                "SELECT COUNT(*) AS n FROM refresh_tokens WHERE session_id = :id",
+                vec![shared::store::param(
+                    "id",
+                    tokens["sessionId"].as_str().unwrap(),
+                )],
+            )
+            .await
+            .unwrap();
+        assert_eq!(rows[0].n, 2);
+        let successor = successors.into_iter().next().unwrap();
+        assert_eq!(refresh(&app, &successor).await.status, StatusCode::OK);
     }
+}
+
+#[tokio::test]
+async fn a_refresh_whose_answer_was_lost_keeps_the_session_and_late_reuse_still_revokes_it() {
+    let app = TestApp::start().await;
+    let (email, password) = register(&app).await;
+    let first = login(&app, &email, &password).await;
+    let token = first["refreshToken"].as_str().unwrap();
+
+    // The Data API's answer to the rotation's commit is lost; the SDK retries the commit and
+    // finds the transaction gone. The refresh still answers the rotation it made.
+    app.emulator
+        .add_fault(FaultRule::drop_response(Operation::CommitTransaction, 1));
+    let rotated = refresh(&app, token).await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.text());
+    assert_eq!(app.emulator.stats().dropped_responses, 1);
+    let rotated = rotated.json();
+
+    // The client's answer is lost too: it retries with the same token and gets the same pair's
+    // refresh token and a working access token. The session is alive.
+    let retried = refresh(&app, token).await;
+    assert_eq!(retried.status, StatusCode::OK, "{}", retried.text());
+    let retried = retried.json();
+    assert_eq!(retried["refreshToken"], rotated["refreshToken"]);
+    assert_eq!(retried["sessionId"], first["sessionId"]);
+    let access = retried["accessToken"].as_str().unwrap();
+    assert_eq!(session(&app, access).await.status, StatusCode::OK);
+
+    // The successor works, once.
+    let next = refresh(&app, retried["refreshToken"].as_str().unwrap()).await;
+    assert_eq!(next.status, StatusCode::OK);
+    let next = next.json();
+
+    // Reuse of the first token after the grace window is theft: the session is revoked.
+    tokio::time::sleep(app.config.auth.refresh_reuse_grace + Duration::from_millis(100)).await;
+    assert_unauthorized(&refresh(&app, token).await);
+    assert_unauthorized(&session(&app, next["accessToken"].as_str().unwrap()).await);
+    assert_unauthorized(&refresh(&app, next["refreshToken"].as_str().unwrap()).await);
+}
+
+#[tokio::test]
+async fn a_registration_or_login_whose_answer_was_lost_is_not_a_conflict() {
+    let app = TestApp::start().await;
+    let email = format!("retry.{}@example.com", Uuid::now_v7().simple());
+    app.emulator
+        .add_fault(FaultRule::drop_response_of_statement("INSERT", 1));
+    let registered = app
+        .send(post(
+            "/auth/register",
+            &json!({"email": email, "password": "a long enough password"}),
+        ))
+        .await;
+    assert_eq!(
+        registered.status,
+        StatusCode::CREATED,
+        "{}",
+        registered.text()
+    );
+    app.emulator
+        .add_fault(FaultRule::drop_response(Operation::CommitTransaction, 1));
+    let tokens = login(&app, &email, "a long enough password").await;
+    assert_eq!(
+        session(&app, tokens["accessToken"].as_str().unwrap())
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(app.emulator.stats().dropped_responses, 2);
 }
 
 fn token_with(header: &Value, claims: &Value, signature: &[u8]) -> String {

@@ -280,9 +280,9 @@ fn cache_fallback_on_failure() {
     let rt = runtime();
     let (hole, _task) = rt.block_on(blackhole());
     let owned = tokio::sync::Mutex::new(rt.block_on(OwnedRedis::start()));
-    let refused = rt.block_on(TestApp::with_redis(&refused_url()));
-    let hung = rt.block_on(TestApp::with_redis(&format!("redis://{hole}")));
     let live = rt.block_on(TestApp::with_redis(&owned.try_lock().unwrap().url()));
+    let refused = rt.block_on(live.beside(&refused_url()));
+    let hung = rt.block_on(live.beside(&format!("redis://{hole}")));
     let (token, _) = rt.block_on(live.user());
     let fault = prop_oneof![
         Just(Fault::Refused),

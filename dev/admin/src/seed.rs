@@ -72,7 +72,8 @@ pub async fn seed(db: DataApi, passwords: &PasswordHasher) -> Result<usize, Stor
         let changes = ToolChanges::for_create(&body)
             .map_err(|e| StoreError::Database(format!("invalid seed tool: {e:?}")))?;
         let tool = changes.into_new_tool(Uuid::now_v7(), DEMO_USER_ID, Timestamp::now());
-        match store.insert(&tool).await {
+        // Recorded in the outbox like any write: the sweeper retires cached lists of an older catalogue.
+        match store.insert(&tool, Uuid::now_v7()).await {
             Ok(()) => added += 1,
             Err(StoreError::Duplicate) => {}
             Err(other) => return Err(other),

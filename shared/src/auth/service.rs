@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
+use hmac::{Hmac, Mac};
 use rand::RngCore;
 use serde::Serialize;
 use serde_json::Value;
@@ -49,7 +50,7 @@ pub enum AuthError {
 impl From<StoreError> for AuthError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Unavailable(detail) => {
+            StoreError::Unavailable(detail) | StoreError::TransactionEnded(detail) => {
                 tracing::warn!(%detail, "database unavailable");
                 Self::Unavailable
             }
@@ -137,8 +138,31 @@ pub struct AuthService {
     cache: CacheService,
     tokens: TokenKeys,
     passwords: PasswordHasher,
+    successors: SuccessorKey,
     session_ttl: Duration,
     reuse_grace: Duration,
+}
+
+/// Derives a refresh token's successor: `base64url(HMAC-SHA256(key, token))`. Deterministic, so
+/// a refresh retried after its answer was lost gets the same successor again, while only the
+/// successor's hash is ever stored; keyed, so nobody without the key can derive it.
+#[derive(Clone)]
+struct SuccessorKey(Hmac<Sha256>);
+
+impl SuccessorKey {
+    fn new(secret: &[u8]) -> Self {
+        let mut mac =
+            Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
+        // Domain separation: this key derives refresh tokens, nothing else.
+        mac.update(b"mcp-registry refresh-token successor\0");
+        Self(mac)
+    }
+
+    fn successor_of(&self, token: &str) -> String {
+        let mut mac = self.0.clone();
+        mac.update(token.as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
 }
 
 impl AuthService {
@@ -157,6 +181,7 @@ impl AuthService {
             cache,
             tokens,
             passwords,
+            successors: SuccessorKey::new(auth.jwt_secret.expose()),
             session_ttl: auth.session_ttl,
             reuse_grace: auth.refresh_reuse_grace,
         }
@@ -250,54 +275,60 @@ impl AuthService {
         Ok(self.token_pair(&session, refresh, now))
     }
 
-    /// `POST /auth/refresh`: rotates the refresh token (exactly once under races) and slides the
-    /// session; a token already rotated revokes the whole session.
+    /// `POST /auth/refresh`: rotates the refresh token (exactly once under races, in one
+    /// transaction) and slides the session. The successor is derived from the presented token, so
+    /// a client that retries within the grace window (its answer was lost, or a second tab raced
+    /// it) gets the same successor; a token rotated longer ago revokes the whole session.
     pub async fn refresh(&self, body: &Value) -> Result<TokenPair, AuthError> {
         let presented = string_field(body, "refreshToken")?;
         let presented_hash = sha256_hex(&presented);
+        let successor = self.successors.successor_of(&presented);
+        let successor_hash = sha256_hex(&successor);
         let now = Timestamp::now();
-        match self
+        let rotation = self
             .accounts
-            .rotate_refresh_token(&presented_hash, now)
-            .await?
-        {
+            .rotate_refresh_token(
+                &presented_hash,
+                &successor_hash,
+                now,
+                now.plus(self.session_ttl),
+            )
+            .await?;
+        match rotation {
             Rotation::Invalid => Err(AuthError::InvalidToken),
+            Rotation::Rotated { session } => {
+                self.cache_session(&session, now).await;
+                let _ = self.cache.delete_refresh_token(&presented_hash).await;
+                self.cache_refresh_token(&successor_hash, &session, now)
+                    .await;
+                Ok(self.token_pair(&session, successor, now))
+            }
             Rotation::Reused {
                 session_id,
                 rotated_at,
             } => {
                 let since = now.millis() - rotated_at.millis();
-                if since <= self.reuse_grace.as_millis() as i64 {
-                    // Two refreshes of one token racing: the other one won, this one just fails.
-                    tracing::info!(%session_id, since_ms = since, "concurrent refresh lost the race");
-                } else {
+                if since > self.reuse_grace.as_millis() as i64 {
                     tracing::warn!(%session_id, "refresh token reused: revoking the session");
                     self.revoke(session_id, now).await?;
-                }
-                Err(AuthError::InvalidToken)
-            }
-            Rotation::Rotated { session_id } => {
-                let expires_at = now.plus(self.session_ttl);
-                if !self
-                    .accounts
-                    .slide_session(session_id, now, expires_at)
-                    .await?
-                {
                     return Err(AuthError::InvalidToken);
                 }
-                let session = self
+                // A retry, or two refreshes of one token racing: the successor is the answer as
+                // long as it is the session's current token.
+                match self
                     .accounts
-                    .live_session(session_id, now)
+                    .session_of_current_token(&successor_hash, now)
                     .await?
-                    .ok_or(AuthError::InvalidToken)?;
-                let (refresh, refresh_hash) = new_refresh_token();
-                self.accounts
-                    .insert_refresh_token(&session, &refresh_hash)
-                    .await?;
-                self.cache_session(&session, now).await;
-                let _ = self.cache.delete_refresh_token(&presented_hash).await;
-                self.cache_refresh_token(&refresh_hash, &session, now).await;
-                Ok(self.token_pair(&session, refresh, now))
+                {
+                    Some(session) if session.session_id == session_id => {
+                        tracing::info!(%session_id, since_ms = since, "refresh repeated within the grace window");
+                        Ok(self.token_pair(&session, successor, now))
+                    }
+                    _ => {
+                        tracing::info!(%session_id, since_ms = since, "refresh lost the race to a newer one");
+                        Err(AuthError::InvalidToken)
+                    }
+                }
             }
         }
     }
@@ -525,10 +556,30 @@ mod tests {
     }
 
     #[test]
-    fn refresh_tokens_are_256_bit_and_hashed() {
+    fn refresh_tokens_are_256_bit_and_stored_as_their_sha256() {
         let (token, hash) = new_refresh_token();
         assert_eq!(URL_SAFE_NO_PAD.decode(&token).unwrap().len(), 32);
-        assert_eq!(hash.len(), 64);
-        assert_ne!(token, hash);
+        assert_eq!(hash, sha256_hex(&token));
+        assert_ne!(new_refresh_token().0, token, "random, not derived");
+    }
+
+    #[test]
+    fn successors_are_keyed_deterministic_and_distinct() {
+        let key = SuccessorKey::new(b"one key of at least thirty-two bytes....");
+        let (token, _) = new_refresh_token();
+        let successor = key.successor_of(&token);
+        assert_eq!(
+            successor,
+            key.successor_of(&token),
+            "recomputable on a retry"
+        );
+        assert_eq!(URL_SAFE_NO_PAD.decode(&successor).unwrap().len(), 32);
+        assert_ne!(
+            successor,
+            key.successor_of(&successor),
+            "a chain, not a fixed point"
+        );
+        let other = SuccessorKey::new(b"another key of at least thirty-two bytes");
+        assert_ne!(successor, other.successor_of(&token), "keyed");
     }
 }

@@ -1,9 +1,11 @@
 //! Users, sessions and refresh tokens on the Data API: the source of truth for authentication.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{param, DataApi, StoreError};
+use super::{param, DataApi, StoreError, Transaction};
 use crate::auth::Role;
 use crate::time::Timestamp;
 
@@ -46,13 +48,24 @@ pub struct SessionRecord {
     pub source_ip: Option<String>,
 }
 
+/// How often a multi-statement account write runs its transaction again after it ended
+/// without committing.
+const TRANSACTION_ATTEMPTS: usize = 3;
+
+/// How long a rollback may take.
+const ROLLBACK_LIMIT: Duration = Duration::from_secs(1);
+
+const SESSION_COLUMNS: &str = "s.id, s.user_id AS userId, u.role, s.created_at AS createdAt, \
+    s.expires_at AS expiresAt, s.last_refreshed_at AS lastRefreshedAt, \
+    s.user_agent AS userAgent, s.source_ip AS sourceIp";
+
 /// The outcome of presenting a refresh token for rotation.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Rotation {
-    /// This call rotated it: it belongs to `session_id`.
+    /// This call rotated it: its successor is stored and the session slid.
     Rotated {
-        /// The session.
-        session_id: Uuid,
+        /// The session, as slid.
+        session: SessionRecord,
     },
     /// It had already been rotated: a reuse (or a lost race).
     Reused {
@@ -94,6 +107,22 @@ struct SessionRow {
 struct TokenRow {
     session_id: String,
     rotated_at: Option<i64>,
+    expires_at: i64,
+}
+
+impl SessionRow {
+    fn into_record(self) -> Result<SessionRecord, StoreError> {
+        Ok(SessionRecord {
+            session_id: uuid(&self.id)?,
+            user_id: uuid(&self.user_id)?,
+            role: role(&self.role),
+            created_at: Timestamp::from_millis(self.created_at),
+            expires_at: Timestamp::from_millis(self.expires_at),
+            last_refreshed_at: Timestamp::from_millis(self.last_refreshed_at),
+            user_agent: self.user_agent,
+            source_ip: self.source_ip,
+        })
+    }
 }
 
 fn uuid(text: &str) -> Result<Uuid, StoreError> {
@@ -119,9 +148,11 @@ impl AccountStore {
         Self { db }
     }
 
-    /// Inserts a user; [`StoreError::Duplicate`] if the (normalized) email is taken.
+    /// Inserts a user; [`StoreError::Duplicate`] if the (normalized) email is taken by another
+    /// user (not if the duplicate is this very insert, retried after its answer was lost).
     pub async fn insert_user(&self, user: &UserRecord) -> Result<(), StoreError> {
-        self.db
+        let inserted = self
+            .db
             .execute(
                 "INSERT INTO users (id, email, email_normalized, display_name, password_hash, role, created_at) \
                  VALUES (:id, :email, :normalized, :displayName, :hash, :role, :createdAt)",
@@ -135,8 +166,14 @@ impl AccountStore {
                     param("createdAt", user.created_at.millis()),
                 ],
             )
-            .await
-            .map(drop)
+            .await;
+        match inserted {
+            Err(StoreError::Duplicate) => match self.user_by_email(&user.email).await? {
+                Some(holder) if holder.id == user.id => Ok(()),
+                _ => Err(StoreError::Duplicate),
+            },
+            other => other.map(drop),
+        }
     }
 
     /// The user registered with `email` (case-insensitively).
@@ -164,50 +201,53 @@ impl AccountStore {
             .transpose()
     }
 
-    /// Stores a new session and its first refresh token (by hash).
+    /// Stores a new session and its first refresh token (by hash), in one transaction.
     pub async fn insert_session(
         &self,
         session: &SessionRecord,
         token_hash: &str,
     ) -> Result<(), StoreError> {
-        self.db
-            .execute(
-                "INSERT INTO sessions (id, user_id, created_at, expires_at, last_refreshed_at, user_agent, source_ip) \
-                 VALUES (:id, :userId, :createdAt, :expiresAt, :lastRefreshedAt, :userAgent, :sourceIp)",
-                vec![
-                    param("id", session.session_id),
-                    param("userId", session.user_id),
-                    param("createdAt", session.created_at.millis()),
-                    param("expiresAt", session.expires_at.millis()),
-                    param("lastRefreshedAt", session.last_refreshed_at.millis()),
-                    param("userAgent", session.user_agent.clone()),
-                    param("sourceIp", session.source_ip.clone()),
-                ],
-            )
-            .await?;
-        self.insert_refresh_token(session, token_hash).await
-    }
-
-    /// Stores a refresh token (by hash) of `session`, valid until the session's expiry.
-    pub async fn insert_refresh_token(
-        &self,
-        session: &SessionRecord,
-        token_hash: &str,
-    ) -> Result<(), StoreError> {
-        self.db
-            .execute(
-                "INSERT INTO refresh_tokens (token_hash, session_id, user_id, created_at, expires_at) \
-                 VALUES (:hash, :sessionId, :userId, :createdAt, :expiresAt)",
-                vec![
-                    param("hash", token_hash),
-                    param("sessionId", session.session_id),
-                    param("userId", session.user_id),
-                    param("createdAt", session.last_refreshed_at.millis()),
-                    param("expiresAt", session.expires_at.millis()),
-                ],
-            )
-            .await
-            .map(drop)
+        for _ in 0..TRANSACTION_ATTEMPTS {
+            let tx = self.db.begin().await?;
+            let body = async {
+                tx.execute(
+                    "INSERT INTO sessions (id, user_id, created_at, expires_at, last_refreshed_at, \
+                     user_agent, source_ip) VALUES (:id, :userId, :createdAt, :expiresAt, \
+                     :lastRefreshedAt, :userAgent, :sourceIp) ON DUPLICATE KEY UPDATE id = id",
+                    vec![
+                        param("id", session.session_id),
+                        param("userId", session.user_id),
+                        param("createdAt", session.created_at.millis()),
+                        param("expiresAt", session.expires_at.millis()),
+                        param("lastRefreshedAt", session.last_refreshed_at.millis()),
+                        param("userAgent", session.user_agent.clone()),
+                        param("sourceIp", session.source_ip.clone()),
+                    ],
+                )
+                .await?;
+                insert_refresh_token(&tx, session, token_hash).await
+            };
+            let outcome = body.await;
+            if let Err(error) = outcome {
+                tx.rollback(ROLLBACK_LIMIT).await;
+                match error {
+                    StoreError::TransactionEnded(_) => continue,
+                    other => return Err(other),
+                }
+            }
+            match tx.commit().await {
+                Ok(()) => return Ok(()),
+                // The answer of a commit that succeeded may have been lost.
+                Err(error) => match self.token_record(token_hash).await? {
+                    Some(_) => return Ok(()),
+                    None if matches!(error, StoreError::TransactionEnded(_)) => continue,
+                    None => return Err(error),
+                },
+            }
+        }
+        Err(StoreError::Unavailable(
+            "the session transaction kept ending before its commit".into(),
+        ))
     }
 
     /// The live (not revoked, not expired at `now`) session `id`.
@@ -219,51 +259,101 @@ impl AccountStore {
         let rows: Vec<SessionRow> = self
             .db
             .query(
-                "SELECT s.id, s.user_id AS userId, u.role, s.created_at AS createdAt, \
-                 s.expires_at AS expiresAt, s.last_refreshed_at AS lastRefreshedAt, \
-                 s.user_agent AS userAgent, s.source_ip AS sourceIp \
-                 FROM sessions s JOIN users u ON u.id = s.user_id \
-                 WHERE s.id = :id AND s.revoked_at IS NULL AND s.expires_at > :now",
+                &format!(
+                    "SELECT {SESSION_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id \
+                     WHERE s.id = :id AND s.revoked_at IS NULL AND s.expires_at > :now"
+                ),
                 vec![param("id", id), param("now", now.millis())],
             )
             .await?;
         rows.into_iter()
             .next()
-            .map(|r| {
-                Ok(SessionRecord {
-                    session_id: uuid(&r.id)?,
-                    user_id: uuid(&r.user_id)?,
-                    role: role(&r.role),
-                    created_at: Timestamp::from_millis(r.created_at),
-                    expires_at: Timestamp::from_millis(r.expires_at),
-                    last_refreshed_at: Timestamp::from_millis(r.last_refreshed_at),
-                    user_agent: r.user_agent,
-                    source_ip: r.source_ip,
-                })
-            })
+            .map(SessionRow::into_record)
             .transpose()
     }
 
-    /// Marks the refresh token rotated, atomically: of concurrent calls exactly one gets
-    /// [`Rotation::Rotated`].
-    pub async fn rotate_refresh_token(
+    /// The live session whose current (not rotated, not expired) refresh token has the hash
+    /// `token_hash`.
+    pub async fn session_of_current_token(
         &self,
         token_hash: &str,
         now: Timestamp,
-    ) -> Result<Rotation, StoreError> {
-        let changed = self
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let rows: Vec<SessionRow> = self
             .db
-            .execute(
-                "UPDATE refresh_tokens SET rotated_at = :now \
-                 WHERE token_hash = :hash AND rotated_at IS NULL AND expires_at > :now",
+            .query(
+                &format!(
+                    "SELECT {SESSION_COLUMNS} FROM refresh_tokens r \
+                     JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id \
+                     WHERE r.token_hash = :hash AND r.rotated_at IS NULL AND r.expires_at > :now \
+                     AND s.revoked_at IS NULL AND s.expires_at > :now"
+                ),
                 vec![param("hash", token_hash), param("now", now.millis())],
             )
             .await?;
-        let rows: Vec<TokenRow> = self
-            .db
+        rows.into_iter()
+            .next()
+            .map(SessionRow::into_record)
+            .transpose()
+    }
+
+    /// Rotates the refresh token `token_hash` in one transaction: marks it rotated, slides its
+    /// session to `expires_at` and stores `successor_hash` as the session's new refresh token. Of
+    /// concurrent calls exactly one gets [`Rotation::Rotated`]; a call whose commit answer was
+    /// lost still gets it.
+    pub async fn rotate_refresh_token(
+        &self,
+        token_hash: &str,
+        successor_hash: &str,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<Rotation, StoreError> {
+        for _ in 0..TRANSACTION_ATTEMPTS {
+            let tx = self.db.begin().await?;
+            let outcome = self
+                .rotate_in(&tx, token_hash, successor_hash, now, expires_at)
+                .await;
+            let session = match outcome {
+                Ok(Rotation::Rotated { session }) => session,
+                Ok(other) => {
+                    tx.rollback(ROLLBACK_LIMIT).await;
+                    return Ok(other);
+                }
+                Err(error) => {
+                    tx.rollback(ROLLBACK_LIMIT).await;
+                    match error {
+                        StoreError::TransactionEnded(_) => continue,
+                        other => return Err(other),
+                    }
+                }
+            };
+            match tx.commit().await {
+                Ok(()) => return Ok(Rotation::Rotated { session }),
+                // A commit whose answer was lost is recognised by the successor it stored.
+                Err(error) => match self.token_record(successor_hash).await? {
+                    Some(_) => return Ok(Rotation::Rotated { session }),
+                    None if matches!(error, StoreError::TransactionEnded(_)) => continue,
+                    None => return Err(error),
+                },
+            }
+        }
+        Err(StoreError::Unavailable(
+            "the rotation transaction kept ending before its commit".into(),
+        ))
+    }
+
+    async fn rotate_in(
+        &self,
+        tx: &Transaction<'_>,
+        token_hash: &str,
+        successor_hash: &str,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<Rotation, StoreError> {
+        let rows: Vec<TokenRow> = tx
             .query(
-                "SELECT session_id AS sessionId, rotated_at AS rotatedAt \
-                 FROM refresh_tokens WHERE token_hash = :hash",
+                "SELECT session_id AS sessionId, rotated_at AS rotatedAt, expires_at AS expiresAt \
+                 FROM refresh_tokens WHERE token_hash = :hash FOR UPDATE",
                 vec![param("hash", token_hash)],
             )
             .await?;
@@ -271,38 +361,61 @@ impl AccountStore {
             return Ok(Rotation::Invalid);
         };
         let session_id = uuid(&row.session_id)?;
-        Ok(if changed == 1 {
-            Rotation::Rotated { session_id }
-        } else if let Some(rotated_at) = row.rotated_at {
-            Rotation::Reused {
+        if let Some(rotated_at) = row.rotated_at {
+            return Ok(Rotation::Reused {
                 session_id,
                 rotated_at: Timestamp::from_millis(rotated_at),
-            }
-        } else {
-            Rotation::Invalid
-        })
-    }
-
-    /// Slides a live session's expiry; returns whether it was still live.
-    pub async fn slide_session(
-        &self,
-        id: Uuid,
-        now: Timestamp,
-        expires_at: Timestamp,
-    ) -> Result<bool, StoreError> {
-        let changed = self
-            .db
+            });
+        }
+        if row.expires_at <= now.millis() {
+            return Ok(Rotation::Invalid);
+        }
+        tx.execute(
+            "UPDATE refresh_tokens SET rotated_at = :now WHERE token_hash = :hash",
+            vec![param("hash", token_hash), param("now", now.millis())],
+        )
+        .await?;
+        let slid = tx
             .execute(
                 "UPDATE sessions SET expires_at = :expiresAt, last_refreshed_at = :now \
                  WHERE id = :id AND revoked_at IS NULL AND expires_at > :now",
                 vec![
-                    param("id", id),
+                    param("id", session_id),
                     param("now", now.millis()),
                     param("expiresAt", expires_at.millis()),
                 ],
             )
             .await?;
-        Ok(changed == 1)
+        if slid == 0 {
+            return Ok(Rotation::Invalid);
+        }
+        let sessions: Vec<SessionRow> = tx
+            .query(
+                &format!(
+                    "SELECT {SESSION_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id \
+                     WHERE s.id = :id"
+                ),
+                vec![param("id", session_id)],
+            )
+            .await?;
+        let Some(session) = sessions.into_iter().next() else {
+            return Ok(Rotation::Invalid);
+        };
+        let session = session.into_record()?;
+        insert_refresh_token(tx, &session, successor_hash).await?;
+        Ok(Rotation::Rotated { session })
+    }
+
+    async fn token_record(&self, token_hash: &str) -> Result<Option<TokenRow>, StoreError> {
+        let rows: Vec<TokenRow> = self
+            .db
+            .query(
+                "SELECT session_id AS sessionId, rotated_at AS rotatedAt, expires_at AS expiresAt \
+                 FROM refresh_tokens WHERE token_hash = :hash",
+                vec![param("hash", token_hash)],
+            )
+            .await?;
+        Ok(rows.into_iter().next())
     }
 
     /// Revokes a session and every refresh token of it.
@@ -321,6 +434,29 @@ impl AccountStore {
             .await
             .map(drop)
     }
+}
+
+/// Stores a refresh token (by hash) of `session`, valid until the session's expiry (idempotent:
+/// a retried statement is a no-op).
+async fn insert_refresh_token(
+    tx: &Transaction<'_>,
+    session: &SessionRecord,
+    token_hash: &str,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO refresh_tokens (token_hash, session_id, user_id, created_at, expires_at) \
+         VALUES (:hash, :sessionId, :userId, :createdAt, :expiresAt) \
+         ON DUPLICATE KEY UPDATE token_hash = token_hash",
+        vec![
+            param("hash", token_hash),
+            param("sessionId", session.session_id),
+            param("userId", session.user_id),
+            param("createdAt", session.last_refreshed_at.millis()),
+            param("expiresAt", session.expires_at.millis()),
+        ],
+    )
+    .await
+    .map(drop)
 }
 
 /// The form of an email used for uniqueness: trimmed and lowercased.

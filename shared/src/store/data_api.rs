@@ -86,12 +86,9 @@ impl DataApi {
     async fn client(&self) -> &Client {
         self.client
             .get_or_init(|| async {
-                let timeouts = aws_config::timeout::TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(2))
-                    .operation_attempt_timeout(Duration::from_secs(30))
-                    .build();
                 let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                    .timeout_config(timeouts)
+                    .timeout_config(self.config.sdk_timeouts())
+                    .retry_config(self.config.sdk_retries())
                     .load()
                     .await;
                 Client::new(&sdk)
@@ -99,26 +96,68 @@ impl DataApi {
             .await
     }
 
-    /// Runs one statement and returns the number of rows it changed.
-    pub async fn execute(&self, sql: &str, params: Vec<SqlParameter>) -> Result<i64, StoreError> {
+    /// Opens a transaction. Its statements go through [`Transaction::execute`] and
+    /// [`Transaction::query`]; end it with [`Transaction::commit`] or [`Transaction::rollback`]
+    /// (the Data API rolls back a transaction left idle for three minutes).
+    pub async fn begin(&self) -> Result<Transaction<'_>, StoreError> {
         let output = self
-            .statement(sql, params)
-            .await?
+            .client()
+            .await
+            .begin_transaction()
+            .resource_arn(&self.config.cluster_arn)
+            .secret_arn(&self.config.secret_arn)
+            .database(&self.config.database)
+            .send()
+            .await
+            .map_err(classify)?;
+        let id = output
+            .transaction_id()
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| StoreError::Database("BeginTransaction returned no id".into()))?;
+        Ok(Transaction {
+            db: self,
+            id: id.to_owned(),
+        })
+    }
+
+    /// Runs one statement (autocommit) and returns the number of rows it matched.
+    pub async fn execute(&self, sql: &str, params: Vec<SqlParameter>) -> Result<i64, StoreError> {
+        self.run_execute(None, sql, params).await
+    }
+
+    /// Runs one query (autocommit) and deserializes its rows (objects keyed by column label).
+    pub async fn query<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: Vec<SqlParameter>,
+    ) -> Result<Vec<T>, StoreError> {
+        self.run_query(None, sql, params).await
+    }
+
+    async fn run_execute(
+        &self,
+        transaction: Option<&str>,
+        sql: &str,
+        params: Vec<SqlParameter>,
+    ) -> Result<i64, StoreError> {
+        let output = self
+            .statement(transaction, sql, params)
+            .await
             .send()
             .await
             .map_err(classify)?;
         Ok(output.number_of_records_updated())
     }
 
-    /// Runs one query and deserializes its rows (objects keyed by column label).
-    pub async fn query<T: DeserializeOwned>(
+    async fn run_query<T: DeserializeOwned>(
         &self,
+        transaction: Option<&str>,
         sql: &str,
         params: Vec<SqlParameter>,
     ) -> Result<Vec<T>, StoreError> {
         let output = self
-            .statement(sql, params)
-            .await?
+            .statement(transaction, sql, params)
+            .await
             .format_records_as(RecordsFormatType::Json)
             .send()
             .await
@@ -132,21 +171,86 @@ impl DataApi {
 
     async fn statement(
         &self,
+        transaction: Option<&str>,
         sql: &str,
         params: Vec<SqlParameter>,
-    ) -> Result<
-        aws_sdk_rdsdata::operation::execute_statement::builders::ExecuteStatementFluentBuilder,
-        StoreError,
-    > {
-        Ok(self
-            .client()
+    ) -> aws_sdk_rdsdata::operation::execute_statement::builders::ExecuteStatementFluentBuilder
+    {
+        self.client()
             .await
             .execute_statement()
             .resource_arn(&self.config.cluster_arn)
             .secret_arn(&self.config.secret_arn)
             .database(&self.config.database)
+            .set_transaction_id(transaction.map(str::to_owned))
             .sql(sql)
-            .set_parameters(Some(params)))
+            .set_parameters(Some(params))
+    }
+}
+
+/// An open Data API transaction. Dropping it without [`commit`](Self::commit) or
+/// [`rollback`](Self::rollback) leaves it to the Data API's idle timeout (three minutes), holding
+/// its locks: end every transaction explicitly.
+pub struct Transaction<'a> {
+    db: &'a DataApi,
+    id: String,
+}
+
+impl Transaction<'_> {
+    /// Runs one statement in the transaction; returns the number of rows it matched.
+    pub async fn execute(&self, sql: &str, params: Vec<SqlParameter>) -> Result<i64, StoreError> {
+        self.db.run_execute(Some(&self.id), sql, params).await
+    }
+
+    /// Runs one query in the transaction.
+    pub async fn query<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        params: Vec<SqlParameter>,
+    ) -> Result<Vec<T>, StoreError> {
+        self.db.run_query(Some(&self.id), sql, params).await
+    }
+
+    /// Commits. An error here leaves the outcome unknown (the answer of a commit that succeeded
+    /// may have been lost, and the SDK's retry then finds no transaction): callers that must
+    /// know look for a row the transaction wrote.
+    pub async fn commit(self) -> Result<(), StoreError> {
+        self.db
+            .client()
+            .await
+            .commit_transaction()
+            .resource_arn(&self.db.config.cluster_arn)
+            .secret_arn(&self.db.config.secret_arn)
+            .transaction_id(&self.id)
+            .send()
+            .await
+            .map(drop)
+            .map_err(classify)
+    }
+
+    /// Rolls back, within `limit`; failures are only logged (the Data API ends an aborted or
+    /// idle transaction by itself).
+    pub async fn rollback(self, limit: Duration) {
+        let call = async {
+            self.db
+                .client()
+                .await
+                .rollback_transaction()
+                .resource_arn(&self.db.config.cluster_arn)
+                .secret_arn(&self.db.config.secret_arn)
+                .transaction_id(&self.id)
+                .send()
+                .await
+        };
+        match tokio::time::timeout(limit, call).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(error)) => {
+                tracing::debug!(error = %classify(error), "rollback failed; the transaction has ended anyway")
+            }
+            Err(_) => {
+                tracing::warn!("rollback timed out; the Data API ends the transaction when idle")
+            }
+        }
     }
 }
 
@@ -171,6 +275,15 @@ where
             | "StatementTimeoutException"
             | "InternalServerErrorException"
             | "ThrottlingException" => StoreError::Unavailable(format!("{code}: {message}")),
+            // A transaction that ended under us: committed by an attempt whose answer was lost,
+            // rolled back after a failed statement, or expired.
+            "TransactionNotFoundException" => {
+                StoreError::TransactionEnded(format!("{code}: {message}"))
+            }
+            // An earlier attempt of a retried statement still runs in the transaction.
+            "DatabaseErrorException" if message.contains("still running a query") => {
+                StoreError::Unavailable(format!("{code}: {message}"))
+            }
             _ => StoreError::Database(format!("{code}: {message}")),
         };
     }

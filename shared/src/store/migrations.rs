@@ -1,8 +1,9 @@
 //! Schema migrations, applied through the Data API (the same path on Aurora and locally).
 //!
 //! Each migration is a SQL file of statements separated by `;` at line ends. Applied versions are
-//! recorded in `schema_migrations`; every statement is idempotent (`IF NOT EXISTS`), so a rerun
-//! or two concurrent runs converge.
+//! recorded in `schema_migrations`; every statement is idempotent (`IF NOT EXISTS`, or an
+//! `ADD COLUMN` whose "duplicate column" error means it was applied already, since Aurora MySQL 8
+//! has no `ADD COLUMN IF NOT EXISTS`), so a rerun or two concurrent runs converge.
 
 use serde::Deserialize;
 
@@ -30,6 +31,11 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 2,
         name: "sessions",
         sql: include_str!("sql/0002_sessions.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "cache_outbox",
+        sql: include_str!("sql/0003_cache_outbox.sql"),
     },
 ];
 
@@ -69,7 +75,11 @@ pub async fn migrate(db: &DataApi) -> Result<Vec<i64>, StoreError> {
             continue;
         }
         for statement in statements(migration.sql) {
-            db.execute(&statement, vec![]).await?;
+            match db.execute(&statement, vec![]).await {
+                Ok(_) => {}
+                Err(StoreError::Database(message)) if message.contains("Duplicate column") => {}
+                Err(error) => return Err(error),
+            }
         }
         db.execute(
             "INSERT IGNORE INTO schema_migrations (version, name, applied_at) \
@@ -91,14 +101,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_migration_splits_into_create_statements() {
+    fn every_migration_splits_into_schema_statements() {
         for migration in MIGRATIONS {
             let statements = statements(migration.sql);
             assert!(!statements.is_empty());
-            assert!(
-                statements.iter().all(|s| !s.contains(';')),
-                "one statement each"
-            );
+            for statement in &statements {
+                assert!(!statement.contains(';'), "one statement each: {statement}");
+                assert!(
+                    statement.starts_with("CREATE TABLE IF NOT EXISTS")
+                        || statement.starts_with("ALTER TABLE"),
+                    "idempotent schema statement: {statement}"
+                );
+            }
         }
     }
 }

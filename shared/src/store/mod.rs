@@ -6,8 +6,8 @@ pub mod migrations;
 mod tools;
 
 pub use accounts::{normalize_email, AccountStore, Rotation, SessionRecord, UserRecord};
-pub use data_api::{param, DataApi, Value};
-pub use tools::{DataApiToolStore, ToolStore};
+pub use data_api::{param, DataApi, Transaction, Value};
+pub use tools::{DataApiToolStore, PendingInvalidation, ToolStore};
 
 /// Errors of the database layer.
 #[derive(Debug, thiserror::Error)]
@@ -24,4 +24,8 @@ pub enum StoreError {
     /// A stored row could not be read back.
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The transaction is gone: committed by an attempt whose answer was lost, rolled back after
+    /// a failed statement, or expired. Whether its changes landed must be checked.
+    #[error("transaction ended: {0}")]
+    TransactionEnded(String),
 }

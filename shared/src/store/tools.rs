@@ -1,13 +1,44 @@
 //! The tool repository: a small trait and its Data API adapter.
+//!
+//! Every write changes the `tools` row and records its cache consequence in `cache_outbox` in one
+//! transaction, both tagged with the request's write id. A write whose Data API answer was lost
+//! and retried (by the SDK inside the transaction, or as a whole after a commit whose answer was
+//! lost) therefore recognises its own effect instead of reporting a conflict.
 
 use std::future::Future;
+use std::time::Duration;
 
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::{param, DataApi, StoreError};
+use super::{param, DataApi, StoreError, Transaction};
+use crate::cache::DELETED_REVISION;
 use crate::time::Timestamp;
 use crate::tools::{Cursor, ListQuery, Sort, SortKey, Tool, ToolStatus};
+
+/// How often one write runs its transaction again after it ended without committing.
+const TRANSACTION_ATTEMPTS: usize = 3;
+
+/// How long a rollback may take before the request gives up on it.
+const ROLLBACK_LIMIT: Duration = Duration::from_secs(1);
+
+/// A cache invalidation recorded by a committed write and not yet applied to Redis.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingInvalidation {
+    /// Its position in the outbox (commit order, roughly).
+    pub seq: i64,
+    /// The tool written.
+    #[serde(deserialize_with = "uuid_text")]
+    pub tool_id: Uuid,
+    /// The revision written, or [`DELETED_REVISION`] for a delete.
+    pub revision: i64,
+}
+
+fn uuid_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Uuid, D::Error> {
+    let text = String::deserialize(d)?;
+    Uuid::try_parse(&text).map_err(serde::de::Error::custom)
+}
 
 /// Where tools are stored: the source of truth behind the cache.
 pub trait ToolStore: Send + Sync + 'static {
@@ -20,17 +51,53 @@ pub trait ToolStore: Send + Sync + 'static {
         after: Option<&Cursor>,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<Tool>, StoreError>> + Send;
-    /// Inserts a new tool; [`StoreError::Duplicate`] if its name is taken.
-    fn insert(&self, tool: &Tool) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Replaces the tool with `tool` if its stored revision is still `tool.revision - 1`.
-    /// Returns whether it did.
-    fn update(&self, tool: &Tool) -> impl Future<Output = Result<bool, StoreError>> + Send;
-    /// Deletes the tool `id` if its stored revision is `revision`. Returns whether it did.
+    /// Inserts a new tool and its invalidation, as write `write`; [`StoreError::Duplicate`] if
+    /// its name is taken.
+    fn insert(
+        &self,
+        tool: &Tool,
+        write: Uuid,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Replaces the tool with `tool` if its stored revision is still `tool.revision - 1`, with its
+    /// invalidation, as write `write`. Returns whether it did (or had, on a retry).
+    fn update(
+        &self,
+        tool: &Tool,
+        write: Uuid,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Deletes the tool `id` if its stored revision is `revision`, with its invalidation, as write
+    /// `write`. Returns whether it is gone (`false`: it changed meanwhile).
     fn delete(
         &self,
         id: Uuid,
         revision: i64,
+        write: Uuid,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Invalidations not applied yet that were recorded before `before`, oldest first.
+    fn pending_invalidations(
+        &self,
+        before: Timestamp,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<PendingInvalidation>, StoreError>> + Send;
+    /// Marks the invalidation of write `write` applied.
+    fn mark_write_applied(
+        &self,
+        write: Uuid,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Marks the invalidations `seqs` applied.
+    fn mark_applied(
+        &self,
+        seqs: &[i64],
+        at: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Deletes invalidations applied before `before`; returns how many.
+    fn prune_applied(
+        &self,
+        before: Timestamp,
+    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
+    /// How many invalidations are pending.
+    fn count_pending(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
 }
 
 /// [`ToolStore`] on Aurora MySQL through the RDS Data API.
@@ -211,30 +278,325 @@ impl ToolStore for DataApiToolStore {
         rows_to_tools(self.db.query(&sql, params).await?)
     }
 
-    async fn insert(&self, tool: &Tool) -> Result<(), StoreError> {
+    async fn insert(&self, tool: &Tool, write: Uuid) -> Result<(), StoreError> {
         let sql = "INSERT INTO tools (id, name, title, description, category, tags, version, \
-            input_schema, output_schema, annotations, status, owner_id, revision, created_at, updated_at) \
+            input_schema, output_schema, annotations, status, owner_id, revision, created_at, \
+            updated_at, write_id) \
             VALUES (:id, :name, :title, :description, :category, :tags, :version, :inputSchema, \
-            :outputSchema, :annotations, :status, :ownerId, :revision, :createdAt, :updatedAt)";
-        self.db.execute(sql, tool_params(tool)).await.map(drop)
+            :outputSchema, :annotations, :status, :ownerId, :revision, :createdAt, :updatedAt, \
+            :writeId)";
+        for _ in 0..TRANSACTION_ATTEMPTS {
+            let tx = self.db.begin().await?;
+            let mut params = tool_params(tool);
+            params.push(param("writeId", write));
+            let body = async {
+                tx.execute(sql, params).await?;
+                record_invalidation(&tx, write, tool.id, tool.revision).await
+            };
+            let outcome = body.await;
+            match outcome {
+                Ok(()) => {}
+                Err(StoreError::Duplicate) => {
+                    tx.rollback(ROLLBACK_LIMIT).await;
+                    // Taken by another tool, or our own insert seen twice: a retried statement
+                    // inside the (now aborted) transaction, or a committed earlier attempt.
+                    match self.holder_of(tool).await? {
+                        Holder::Us(holder) if holder == write => return Ok(()),
+                        Holder::Us(_) | Holder::Other => return Err(StoreError::Duplicate),
+                        Holder::Nobody => continue,
+                    }
+                }
+                Err(error) => {
+                    tx.rollback(ROLLBACK_LIMIT).await;
+                    if matches!(error, StoreError::TransactionEnded(_)) {
+                        continue;
+                    }
+                    return Err(error);
+                }
+            }
+            if self.commit(tx, write).await? {
+                return Ok(());
+            }
+        }
+        Err(gave_up())
     }
 
-    async fn update(&self, tool: &Tool) -> Result<bool, StoreError> {
+    async fn update(&self, tool: &Tool, write: Uuid) -> Result<bool, StoreError> {
         let sql = "UPDATE tools SET name = :name, title = :title, description = :description, \
             category = :category, tags = :tags, version = :version, input_schema = :inputSchema, \
             output_schema = :outputSchema, annotations = :annotations, status = :status, \
-            revision = :revision, updated_at = :updatedAt \
+            revision = :revision, updated_at = :updatedAt, write_id = :writeId \
             WHERE id = :id AND revision = :expectedRevision";
-        let mut params = tool_params(tool);
-        params.push(param("expectedRevision", tool.revision - 1));
-        Ok(self.db.execute(sql, params).await? == 1)
+        for _ in 0..TRANSACTION_ATTEMPTS {
+            let tx = self.db.begin().await?;
+            let mut params = tool_params(tool);
+            params.push(param("writeId", write));
+            params.push(param("expectedRevision", tool.revision - 1));
+            let body = async {
+                if tx.execute(sql, params).await? == 0 {
+                    // The revision moved: a concurrent write, or our own UPDATE that already ran
+                    // in this transaction (the SDK retried it after losing its answer).
+                    let rows: Vec<WriteRow> = tx
+                        .query(
+                            "SELECT write_id AS writeId FROM tools WHERE id = :id",
+                            vec![param("id", tool.id)],
+                        )
+                        .await?;
+                    if !rows.iter().any(|r| r.is(write)) {
+                        return Ok(false);
+                    }
+                }
+                record_invalidation(&tx, write, tool.id, tool.revision).await?;
+                Ok(true)
+            };
+            let outcome = body.await;
+            match outcome {
+                Ok(true) => {}
+                Ok(false) => {
+                    tx.rollback(ROLLBACK_LIMIT).await;
+                    return Ok(false);
+                }
+                Err(error) => {
+                    tx.rollback(ROLLBACK_LIMIT).await;
+                    if matches!(error, StoreError::TransactionEnded(_)) {
+                        continue;
+                    }
+                    return Err(error);
+                }
+            }
+            if self.commit(tx, write).await? {
+                return Ok(true);
+            }
+        }
+        Err(gave_up())
     }
 
-    async fn delete(&self, id: Uuid, revision: i64) -> Result<bool, StoreError> {
-        let sql = "DELETE FROM tools WHERE id = :id AND revision = :revision";
-        let params = vec![param("id", id), param("revision", revision)];
-        Ok(self.db.execute(sql, params).await? == 1)
+    async fn delete(&self, id: Uuid, revision: i64, write: Uuid) -> Result<bool, StoreError> {
+        for _ in 0..TRANSACTION_ATTEMPTS {
+            let tx = self.db.begin().await?;
+            let body = async {
+                let deleted = tx
+                    .execute(
+                        "DELETE FROM tools WHERE id = :id AND revision = :revision",
+                        vec![param("id", id), param("revision", revision)],
+                    )
+                    .await?;
+                if deleted == 0 {
+                    // Gone already (our own DELETE retried by the SDK, or a concurrent delete:
+                    // either way the tool is deleted), or changed meanwhile.
+                    let rows: Vec<WriteRow> = tx
+                        .query(
+                            "SELECT write_id AS writeId FROM tools WHERE id = :id",
+                            vec![param("id", id)],
+                        )
+                        .await?;
+                    if !rows.is_empty() {
+                        return Ok(false);
+                    }
+                }
+                record_invalidation(&tx, write, id, DELETED_REVISION).await?;
+                Ok(true)
+            };
+            let outcome = body.await;
+            match outcome {
+                Ok(true) => {}
+                Ok(false) => {
+                    tx.rollback(ROLLBACK_LIMIT).await;
+                    return Ok(false);
+                }
+                Err(error) => {
+                    tx.rollback(ROLLBACK_LIMIT).await;
+                    if matches!(error, StoreError::TransactionEnded(_)) {
+                        continue;
+                    }
+                    return Err(error);
+                }
+            }
+            if self.commit(tx, write).await? {
+                return Ok(true);
+            }
+        }
+        Err(gave_up())
     }
+
+    async fn pending_invalidations(
+        &self,
+        before: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<PendingInvalidation>, StoreError> {
+        self.db
+            .query(
+                "SELECT seq, tool_id AS toolId, revision FROM cache_outbox \
+                 WHERE applied_at IS NULL AND created_at < :before ORDER BY seq LIMIT :limit",
+                vec![
+                    param("before", before.millis()),
+                    param("limit", i64::from(limit)),
+                ],
+            )
+            .await
+    }
+
+    async fn mark_write_applied(&self, write: Uuid, at: Timestamp) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                "UPDATE cache_outbox SET applied_at = :at WHERE write_id = :write",
+                vec![param("write", write), param("at", at.millis())],
+            )
+            .await
+            .map(drop)
+    }
+
+    async fn mark_applied(&self, seqs: &[i64], at: Timestamp) -> Result<(), StoreError> {
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        let names: Vec<String> = (0..seqs.len()).map(|i| format!(":s{i}")).collect();
+        let sql = format!(
+            "UPDATE cache_outbox SET applied_at = :at WHERE seq IN ({}) AND applied_at IS NULL",
+            names.join(", ")
+        );
+        let mut params = vec![param("at", at.millis())];
+        params.extend(
+            seqs.iter()
+                .enumerate()
+                .map(|(i, seq)| param(&format!("s{i}"), *seq)),
+        );
+        self.db.execute(&sql, params).await.map(drop)
+    }
+
+    async fn prune_applied(&self, before: Timestamp) -> Result<i64, StoreError> {
+        self.db
+            .execute(
+                "DELETE FROM cache_outbox WHERE applied_at IS NOT NULL AND applied_at < :before \
+                 LIMIT 1000",
+                vec![param("before", before.millis())],
+            )
+            .await
+    }
+
+    async fn count_pending(&self) -> Result<i64, StoreError> {
+        #[derive(Deserialize)]
+        struct Count {
+            n: i64,
+        }
+        let rows: Vec<Count> = self
+            .db
+            .query(
+                "SELECT COUNT(*) AS n FROM cache_outbox WHERE applied_at IS NULL",
+                vec![],
+            )
+            .await?;
+        Ok(rows.first().map_or(0, |c| c.n))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WriteRow {
+    write_id: Option<String>,
+}
+
+impl WriteRow {
+    fn is(&self, write: Uuid) -> bool {
+        self.write_id
+            .as_deref()
+            .and_then(|w| Uuid::try_parse(w).ok())
+            == Some(write)
+    }
+}
+
+/// Who holds a new tool's id or name.
+enum Holder {
+    /// A row with the tool's id, written by this write id (or another, if `None` matched).
+    Us(Uuid),
+    /// Another tool has the name.
+    Other,
+    /// Nobody: the insert that collided was our own, in a transaction since rolled back.
+    Nobody,
+}
+
+impl DataApiToolStore {
+    async fn holder_of(&self, tool: &Tool) -> Result<Holder, StoreError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Row {
+            id: String,
+            write_id: Option<String>,
+        }
+        let rows: Vec<Row> = self
+            .db
+            .query(
+                "SELECT id, write_id AS writeId FROM tools WHERE id = :id OR name = :name",
+                vec![param("id", tool.id), param("name", tool.name.as_str())],
+            )
+            .await?;
+        let ours = tool.id.hyphenated().to_string();
+        Ok(match rows.iter().find(|r| r.id == ours) {
+            Some(row) => Holder::Us(
+                row.write_id
+                    .as_deref()
+                    .and_then(|w| Uuid::try_parse(w).ok())
+                    .unwrap_or_default(),
+            ),
+            None if rows.is_empty() => Holder::Nobody,
+            None => Holder::Other,
+        })
+    }
+
+    /// Commits `tx`. Returns `true` when write `write` is committed, `false` when the transaction
+    /// ended without committing (run it again). A commit whose answer was lost is recognised by
+    /// the write's outbox row.
+    async fn commit(&self, tx: Transaction<'_>, write: Uuid) -> Result<bool, StoreError> {
+        let error = match tx.commit().await {
+            Ok(()) => return Ok(true),
+            Err(error) => error,
+        };
+        #[derive(Deserialize)]
+        struct Found {
+            #[allow(dead_code)]
+            seq: i64,
+        }
+        let found: Vec<Found> = self
+            .db
+            .query(
+                "SELECT seq FROM cache_outbox WHERE write_id = :write",
+                vec![param("write", write)],
+            )
+            .await?;
+        if !found.is_empty() {
+            tracing::info!(%write, %error, "commit answer lost; the write had committed");
+            return Ok(true);
+        }
+        match error {
+            StoreError::TransactionEnded(_) => Ok(false),
+            other => Err(other),
+        }
+    }
+}
+
+/// Records the cache consequence of write `write` (idempotent: a retried statement is a no-op).
+async fn record_invalidation(
+    tx: &Transaction<'_>,
+    write: Uuid,
+    tool: Uuid,
+    revision: i64,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO cache_outbox (write_id, tool_id, revision, created_at) \
+         VALUES (:write, :tool, :revision, :now) ON DUPLICATE KEY UPDATE write_id = write_id",
+        vec![
+            param("write", write),
+            param("tool", tool),
+            param("revision", revision),
+            param("now", Timestamp::now().millis()),
+        ],
+    )
+    .await
+    .map(drop)
+}
+
+fn gave_up() -> StoreError {
+    StoreError::Unavailable("the transaction kept ending before its commit".into())
 }
 
 fn tool_params(tool: &Tool) -> Vec<aws_sdk_rdsdata::types::SqlParameter> {

@@ -1,8 +1,11 @@
-//! The tool manager (the original design's "MCP Manager"): read-through caching of tools and list
-//! pages, and writes that commit to the database first and then update the cache.
+//! The tool manager: read-through caching of tools and list pages, and writes that commit the row
+//! and its invalidation (the outbox) in one transaction, then apply the invalidation to Redis.
 
 mod model;
 mod query;
+
+use std::future::Future;
+use std::time::Duration;
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -13,12 +16,21 @@ pub use model::{etag_for, is_slug, is_tool_name, FieldError, Tool, ToolChanges, 
 pub use query::{Cursor, CursorCodec, ListQuery, Sort, SortKey, DEFAULT_LIMIT, MAX_LIMIT};
 
 use crate::auth::Actor;
-use crate::cache::{CacheService, CacheStatus, CachedTool, Lookup};
+use crate::cache::{
+    CacheError, CacheService, CacheStatus, CachedTool, Lease, Lookup, DELETED_REVISION,
+};
 use crate::store::{StoreError, ToolStore};
 use crate::time::Timestamp;
 
 /// How often a write retries when a concurrent write changed the tool under it.
 const WRITE_ATTEMPTS: usize = 5;
+
+/// How many pending invalidations one replay step reads and applies.
+const REPLAY_BATCH: u32 = 100;
+
+/// How long marking a write's invalidation applied may take after the answer is decided; if it
+/// does not finish, the sweeper applies the (harmless to repeat) invalidation again.
+const MARK_APPLIED_LIMIT: Duration = Duration::from_secs(1);
 
 /// Errors of tool operations; `shared::http` maps them to problem documents.
 #[derive(Debug, thiserror::Error)]
@@ -44,7 +56,7 @@ pub enum ToolError {
     /// Invalid query parameters.
     #[error("invalid query")]
     BadQuery(Vec<FieldError>),
-    /// The database is unreachable and the cache could not answer.
+    /// The database is unreachable or out of time, and the cache could not answer.
     #[error("the database is unavailable")]
     Unavailable,
     /// Anything else: a server-side fault.
@@ -55,7 +67,7 @@ pub enum ToolError {
 impl From<StoreError> for ToolError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Unavailable(detail) => {
+            StoreError::Unavailable(detail) | StoreError::TransactionEnded(detail) => {
                 tracing::warn!(%detail, "database unavailable");
                 Self::Unavailable
             }
@@ -64,8 +76,33 @@ impl From<StoreError> for ToolError {
     }
 }
 
+/// Why a replay of pending invalidations stopped before the outbox was empty.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// The outbox could not be read or updated.
+    #[error("outbox: {0}")]
+    Database(#[from] StoreError),
+    /// Redis did not take an invalidation (it stays pending).
+    #[error("cache: {0}")]
+    Cache(#[from] CacheError),
+}
+
 /// A tool ready to send: its revision (for the ETag) and its JSON.
 pub type ToolBody = CachedTool;
+
+/// A committed tool write whose cache consequence is recorded in the outbox but not yet applied
+/// to Redis: pass it to [`ToolManager::publish`]. If the process dies first, the sweeper (or a
+/// recovering instance) applies it from the outbox.
+#[derive(Clone, Debug)]
+#[must_use = "a committed write must be published to the cache"]
+pub struct CommittedWrite {
+    /// The request's write id (its outbox row).
+    pub write_id: Uuid,
+    /// The tool written.
+    pub tool_id: Uuid,
+    /// The tool as written; `None` for a delete.
+    pub tool: Option<Tool>,
+}
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -79,15 +116,26 @@ pub struct ToolManager<S> {
     store: S,
     cache: CacheService,
     cursors: CursorCodec,
+    request_budget: Duration,
+    /// One outbox replay at a time on this instance; readers wait for it.
+    replaying: tokio::sync::Mutex<()>,
 }
 
 impl<S: ToolStore> ToolManager<S> {
-    /// A manager over `store` and `cache`, signing list cursors with `cursor_secret`.
-    pub fn new(store: S, cache: CacheService, cursor_secret: &[u8]) -> Self {
+    /// A manager over `store` and `cache`, signing list cursors with `cursor_secret`. Each
+    /// request's database work is bounded by `request_budget` (then 503).
+    pub fn new(
+        store: S,
+        cache: CacheService,
+        cursor_secret: &[u8],
+        request_budget: Duration,
+    ) -> Self {
         Self {
             store,
             cache,
             cursors: CursorCodec::new(cursor_secret),
+            request_budget,
+            replaying: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -102,14 +150,25 @@ impl<S: ToolStore> ToolManager<S> {
     }
 
     /// One tool: from Redis when cached, else from the database (then cached, guarded against
-    /// overwriting a newer revision).
+    /// overwriting a newer revision). On a miss, one reader across the fleet takes the key's lease
+    /// and reads the database; the others wait briefly for its fill.
     pub async fn get(&self, id: Uuid) -> Result<(ToolBody, CacheStatus), ToolError> {
-        let status = match self.cache.get_tool(id).await {
-            Lookup::Hit(tool) => return Ok((tool, CacheStatus::Hit)),
+        let status = match self.cached_tool(id).await {
+            Lookup::Hit(tool) => return present(tool, CacheStatus::Hit),
             Lookup::Miss => CacheStatus::Miss,
             Lookup::Unavailable => CacheStatus::Bypass,
         };
-        let tool = self.store.get(id).await?.ok_or(ToolError::NotFound)?;
+        if status == CacheStatus::Miss && self.cache.lease_tool(id).await == Lease::Held {
+            if let Some(tool) = self.cache.await_tool(id).await {
+                return present(tool, CacheStatus::Hit);
+            }
+        }
+        let Some(tool) = self.within_budget(self.store.get(id)).await? else {
+            if status == CacheStatus::Miss {
+                self.cache.fill_absent_tool(id).await;
+            }
+            return Err(ToolError::NotFound);
+        };
         let body = to_json(&tool)?;
         if status == CacheStatus::Miss {
             self.cache.fill_tool(id, tool.revision, &body).await;
@@ -123,17 +182,37 @@ impl<S: ToolStore> ToolManager<S> {
         ))
     }
 
+    /// The cache's answer for tool `id`, after replaying the outbox if this instance owes it.
+    async fn cached_tool(&self, id: Uuid) -> Lookup<CachedTool> {
+        let lookup = self.cache.get_tool(id).await;
+        if lookup == Lookup::Unavailable || self.cache.replay_owed().is_none() {
+            return lookup;
+        }
+        if self.settle().await {
+            self.cache.get_tool(id).await
+        } else {
+            Lookup::Unavailable
+        }
+    }
+
     /// One page of a list, as response JSON.
     pub async fn list(&self, query: &ListQuery) -> Result<(Bytes, CacheStatus), ToolError> {
         // The generation is read before the database, so a page computed from data older than a
         // concurrent write is stored under a generation that write already retired.
-        let generation = self.cache.list_generation().await;
+        let generation = self.list_generation().await;
         let mut status = CacheStatus::Bypass;
         if let Some(generation) = generation {
             match self.cache.get_list(generation, query).await {
                 Lookup::Hit(body) => return Ok((body, CacheStatus::Hit)),
                 Lookup::Miss => status = CacheStatus::Miss,
                 Lookup::Unavailable => {}
+            }
+            if status == CacheStatus::Miss
+                && self.cache.lease_list(generation, query).await == Lease::Held
+            {
+                if let Some(body) = self.cache.await_list(generation, query).await {
+                    return Ok((body, CacheStatus::Hit));
+                }
             }
         }
         let after = self
@@ -142,8 +221,7 @@ impl<S: ToolStore> ToolManager<S> {
             .map_err(|e| ToolError::BadQuery(vec![e]))?;
         let limit = query.limit as usize;
         let mut items = self
-            .store
-            .list(query, after.as_ref(), query.limit + 1)
+            .within_budget(self.store.list(query, after.as_ref(), query.limit + 1))
             .await?;
         let next_cursor = if items.len() > limit {
             items.truncate(limit);
@@ -167,20 +245,28 @@ impl<S: ToolStore> ToolManager<S> {
         Ok((Bytes::from(body), status))
     }
 
-    /// Creates a tool owned by `actor`.
+    /// The list generation, after replaying the outbox if this instance owes it.
+    async fn list_generation(&self) -> Option<u64> {
+        let generation = self.cache.list_generation().await?;
+        if self.cache.replay_owed().is_none() {
+            return Some(generation);
+        }
+        if self.settle().await {
+            self.cache.list_generation().await
+        } else {
+            None
+        }
+    }
+
+    /// Creates a tool owned by `actor`, then updates the cache.
     pub async fn create(&self, actor: &Actor, body: &Value) -> Result<Tool, ToolError> {
-        let changes = ToolChanges::for_create(body).map_err(ToolError::Invalid)?;
-        let tool = changes.into_new_tool(Uuid::now_v7(), actor.user_id, Timestamp::now());
-        self.store.insert(&tool).await.map_err(|e| match e {
-            StoreError::Duplicate => ToolError::NameTaken(tool.name.clone()),
-            other => other.into(),
-        })?;
-        self.after_write(&tool).await;
-        Ok(tool)
+        let write = self.commit_create(actor, body).await?;
+        self.publish(&write).await;
+        Ok(write.tool.expect("a create writes a tool"))
     }
 
     /// Applies a partial update to the tool `id` for `actor`, optionally only if its ETag is
-    /// still `if_match`.
+    /// still `if_match`, then updates the cache.
     pub async fn update(
         &self,
         actor: &Actor,
@@ -188,44 +274,211 @@ impl<S: ToolStore> ToolManager<S> {
         body: &Value,
         if_match: Option<&str>,
     ) -> Result<Tool, ToolError> {
-        let changes = ToolChanges::from_json(body);
-        for _ in 0..WRITE_ATTEMPTS {
-            let current = self.writable(actor, id).await?;
-            let changes = changes
-                .as_ref()
-                .map_err(|e| ToolError::Invalid(e.clone()))?;
-            if let Some(condition) = if_match {
-                if !etag_matches(condition, current.revision) {
-                    return Err(ToolError::PreconditionFailed);
-                }
-            }
-            let next = changes.applied_to(&current, Timestamp::now());
-            match self.store.update(&next).await {
-                Ok(true) => {
-                    self.after_write(&next).await;
-                    return Ok(next);
-                }
-                Ok(false) => continue,
-                Err(StoreError::Duplicate) => return Err(ToolError::NameTaken(next.name)),
-                Err(other) => return Err(other.into()),
-            }
-        }
-        Err(ToolError::Contention)
+        let write = self.commit_update(actor, id, body, if_match).await?;
+        self.publish(&write).await;
+        Ok(write.tool.expect("an update writes a tool"))
     }
 
-    /// Deletes the tool `id` for `actor`.
+    /// Deletes the tool `id` for `actor`, then updates the cache.
     pub async fn delete(&self, actor: &Actor, id: Uuid) -> Result<(), ToolError> {
-        for _ in 0..WRITE_ATTEMPTS {
-            let current = self.writable(actor, id).await?;
-            if self.store.delete(id, current.revision).await? {
-                if let Err(error) = self.cache.evict_deleted_tool(id).await {
-                    tracing::error!(%id, %error, "deleted tool may stay cached until its TTL");
+        let write = self.commit_delete(actor, id).await?;
+        self.publish(&write).await;
+        Ok(())
+    }
+
+    /// The database half of [`create`](Self::create): the row and its invalidation, committed.
+    pub async fn commit_create(
+        &self,
+        actor: &Actor,
+        body: &Value,
+    ) -> Result<CommittedWrite, ToolError> {
+        let changes = ToolChanges::for_create(body).map_err(ToolError::Invalid)?;
+        let tool = changes.into_new_tool(Uuid::now_v7(), actor.user_id, Timestamp::now());
+        let write_id = Uuid::now_v7();
+        self.within_budget(async {
+            self.store
+                .insert(&tool, write_id)
+                .await
+                .map_err(|e| match e {
+                    StoreError::Duplicate => ToolError::NameTaken(tool.name.clone()),
+                    other => other.into(),
+                })
+        })
+        .await?;
+        Ok(CommittedWrite {
+            write_id,
+            tool_id: tool.id,
+            tool: Some(tool),
+        })
+    }
+
+    /// The database half of [`update`](Self::update).
+    pub async fn commit_update(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        body: &Value,
+        if_match: Option<&str>,
+    ) -> Result<CommittedWrite, ToolError> {
+        let changes = ToolChanges::from_json(body);
+        let write_id = Uuid::now_v7();
+        self.within_budget(async {
+            for _ in 0..WRITE_ATTEMPTS {
+                let current = self.writable(actor, id).await?;
+                let changes = changes
+                    .as_ref()
+                    .map_err(|e| ToolError::Invalid(e.clone()))?;
+                if let Some(condition) = if_match {
+                    if !etag_matches(condition, current.revision) {
+                        return Err(ToolError::PreconditionFailed);
+                    }
                 }
-                self.invalidate_lists().await;
-                return Ok(());
+                let next = changes.applied_to(&current, Timestamp::now());
+                match self.store.update(&next, write_id).await {
+                    Ok(true) => {
+                        return Ok(CommittedWrite {
+                            write_id,
+                            tool_id: id,
+                            tool: Some(next),
+                        })
+                    }
+                    Ok(false) => continue,
+                    Err(StoreError::Duplicate) => return Err(ToolError::NameTaken(next.name)),
+                    Err(other) => return Err(other.into()),
+                }
+            }
+            Err(ToolError::Contention)
+        })
+        .await
+    }
+
+    /// The database half of [`delete`](Self::delete).
+    pub async fn commit_delete(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+    ) -> Result<CommittedWrite, ToolError> {
+        let write_id = Uuid::now_v7();
+        self.within_budget(async {
+            for _ in 0..WRITE_ATTEMPTS {
+                let current = self.writable(actor, id).await?;
+                if self.store.delete(id, current.revision, write_id).await? {
+                    return Ok(CommittedWrite {
+                        write_id,
+                        tool_id: id,
+                        tool: None,
+                    });
+                }
+            }
+            Err(ToolError::Contention)
+        })
+        .await
+    }
+
+    /// The cache half of a write, right after its commit: publishes the new revision (or the
+    /// deletion) with a marker that stops older fills, retires every list page, and marks the
+    /// write's outbox row applied. What Redis does not take stays pending in the outbox.
+    pub async fn publish(&self, write: &CommittedWrite) {
+        let tool = match &write.tool {
+            Some(tool) => match to_json(tool) {
+                Ok(body) => self.cache.publish_tool(tool.id, tool.revision, &body).await,
+                Err(error) => {
+                    tracing::error!(%error, "tool not serializable; evicting it instead");
+                    self.cache.evict_tool(tool.id, tool.revision).await
+                }
+            },
+            None => self.cache.publish_deleted_tool(write.tool_id).await,
+        };
+        let lists = self.cache.invalidate_lists().await;
+        if let Err(error) = tool.and(lists) {
+            tracing::warn!(
+                tool = %write.tool_id,
+                %error,
+                "cache not updated after a committed write; its invalidation stays in the outbox"
+            );
+            return;
+        }
+        let mark = self
+            .store
+            .mark_write_applied(write.write_id, Timestamp::now());
+        match tokio::time::timeout(MARK_APPLIED_LIMIT, mark).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                tracing::info!(%error, "invalidation applied but not marked; the sweeper will")
+            }
+            Err(_) => {
+                tracing::info!("invalidation applied but not marked in time; the sweeper will")
             }
         }
-        Err(ToolError::Contention)
+    }
+
+    /// Applies the pending invalidations recorded before `now - min_age`, oldest first, and marks
+    /// them applied. Returns how many it applied; stops at the first failure (what is left stays
+    /// pending). Repeating an invalidation is harmless: the revision guard keeps newer entries.
+    pub async fn replay_invalidations(&self, min_age: Duration) -> Result<usize, ReplayError> {
+        let mut applied = 0;
+        loop {
+            let before =
+                Timestamp::from_millis(Timestamp::now().millis() - min_age.as_millis() as i64);
+            let batch = self
+                .store
+                .pending_invalidations(before, REPLAY_BATCH)
+                .await?;
+            if batch.is_empty() {
+                return Ok(applied);
+            }
+            for pending in &batch {
+                if pending.revision == DELETED_REVISION {
+                    self.cache.publish_deleted_tool(pending.tool_id).await?;
+                } else {
+                    self.cache
+                        .evict_tool(pending.tool_id, pending.revision)
+                        .await?;
+                }
+            }
+            self.cache.invalidate_lists().await?;
+            let seqs: Vec<i64> = batch.iter().map(|p| p.seq).collect();
+            self.store.mark_applied(&seqs, Timestamp::now()).await?;
+            applied += batch.len();
+            if batch.len() < REPLAY_BATCH as usize {
+                return Ok(applied);
+            }
+        }
+    }
+
+    /// Deletes the outbox rows applied longer than `retention` ago.
+    pub async fn prune_invalidations(&self, retention: Duration) -> Result<i64, StoreError> {
+        let before =
+            Timestamp::from_millis(Timestamp::now().millis() - retention.as_millis() as i64);
+        self.store.prune_applied(before).await
+    }
+
+    /// Replays the outbox once this instance's Redis calls failed and Redis answers again, before
+    /// anything is served from the cache. Returns whether the cache may be read.
+    async fn settle(&self) -> bool {
+        let _one_at_a_time = self.replaying.lock().await;
+        let Some(mark) = self.cache.replay_owed() else {
+            return true;
+        };
+        let replay = self.replay_invalidations(Duration::ZERO);
+        match tokio::time::timeout(self.request_budget / 2, replay).await {
+            Ok(Ok(applied)) => {
+                self.cache.replayed(mark);
+                tracing::info!(
+                    applied,
+                    "redis answers again: pending invalidations replayed"
+                );
+                true
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "pending invalidations not replayed; bypassing the cache");
+                false
+            }
+            Err(_) => {
+                tracing::warn!("replaying pending invalidations timed out; bypassing the cache");
+                false
+            }
+        }
     }
 
     /// The current tool `id` from the database, if `actor` may change it.
@@ -238,24 +491,26 @@ impl<S: ToolStore> ToolManager<S> {
         }
     }
 
-    /// After a committed create or update: cache the new revision (leaving a marker that stops
-    /// older fills) and retire every cached list page.
-    async fn after_write(&self, tool: &Tool) {
-        match to_json(tool) {
-            Ok(body) => {
-                if let Err(error) = self.cache.publish_tool(tool.id, tool.revision, &body).await {
-                    tracing::error!(id = %tool.id, %error, "tool cache not updated after a write");
-                }
+    /// Runs a request's database work within the request budget; past it, 503.
+    async fn within_budget<T, E: Into<ToolError>>(
+        &self,
+        work: impl Future<Output = Result<T, E>>,
+    ) -> Result<T, ToolError> {
+        match tokio::time::timeout(self.request_budget, work).await {
+            Ok(result) => result.map_err(Into::into),
+            Err(_) => {
+                tracing::warn!(budget = ?self.request_budget, "database work out of time");
+                Err(ToolError::Unavailable)
             }
-            Err(error) => tracing::error!(%error, "tool not serializable"),
         }
-        self.invalidate_lists().await;
     }
+}
 
-    async fn invalidate_lists(&self) {
-        if let Err(error) = self.cache.invalidate_lists().await {
-            tracing::error!(%error, "list pages not invalidated after a write");
-        }
+fn present(tool: CachedTool, status: CacheStatus) -> Result<(ToolBody, CacheStatus), ToolError> {
+    if tool.is_absent() {
+        Err(ToolError::NotFound)
+    } else {
+        Ok((tool, status))
     }
 }
 
@@ -283,6 +538,7 @@ impl ToolManager<crate::store::DataApiToolStore> {
             store,
             CacheService::new(&config.cache),
             config.auth.jwt_secret.expose(),
+            config.database.budget.request_budget,
         )
     }
 }

@@ -1,0 +1,478 @@
+//! Guarantees that hold across a fleet of Lambda environments, each with its own Redis connection,
+//! breaker and Data API client: fill leases, invalidations kept in the outbox until Redis takes
+//! them (applied by the sweeper or by an instance whose Redis came back), and writes that stay
+//! exact when the Data API's answers are lost or late.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use data_api_emulator::{FaultRule, Operation};
+use http::{Method, StatusCode};
+use integration_tests::{refused_url, test_config, tool_body, Instance, OwnedRedis, TestApp};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+/// Sends the same read from every instance at once.
+async fn read_everywhere(instances: &[Arc<Instance>], path: &str) -> Vec<(StatusCode, String)> {
+    let tasks: Vec<_> = instances
+        .iter()
+        .map(|instance| {
+            let (instance, path) = (instance.clone(), path.to_owned());
+            tokio::spawn(async move {
+                let read = instance.get(&path).await;
+                (read.status, read.cache().to_owned())
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    answers
+}
+
+fn fleet(app: &TestApp, n: usize) -> Vec<Arc<Instance>> {
+    (0..n).map(|_| Arc::new(app.instance())).collect()
+}
+
+/// Every instance's Data API client has a connection already, as in a warm fleet.
+async fn warm(instances: &[Arc<Instance>], path: &str) {
+    for instance in instances {
+        assert_eq!(instance.get(path).await.status, StatusCode::OK);
+    }
+}
+
+#[tokio::test]
+async fn sixteen_instances_missing_one_key_cost_at_most_two_statements() {
+    let app = TestApp::start().await;
+    let (token, owner) = app.user().await;
+    let warmer = app.create(&token, &tool_body("warm")).await;
+    let tool = app.create(&token, &tool_body("lease")).await;
+    let path = format!("/tools/{}", tool["id"].as_str().unwrap());
+    let instances = fleet(&app, 16);
+    warm(
+        &instances,
+        &format!("/tools/{}", warmer["id"].as_str().unwrap()),
+    )
+    .await;
+
+    // One tool key: the writer published it; evict it, as a TTL or memory pressure would.
+    let key = app
+        .tools
+        .cache()
+        .keys()
+        .tool(tool["id"].as_str().unwrap().parse().unwrap());
+    let _: () = redis::cmd("DEL")
+        .arg(&key)
+        .query_async(&mut app.redis().await)
+        .await
+        .unwrap();
+    let before = app.statements();
+    let answers = read_everywhere(&instances, &path).await;
+    let statements = app.statements() - before;
+    assert!(
+        answers.iter().all(|(status, _)| *status == StatusCode::OK),
+        "{answers:?}"
+    );
+    assert!(
+        statements <= 2,
+        "16 misses of one tool cost {statements} statements: {answers:?}"
+    );
+    assert_eq!(
+        answers.iter().filter(|(_, c)| c == "MISS").count() as u64,
+        statements
+    );
+
+    // One list page, new to everyone.
+    let list = format!("/tools?ownerId={owner}&sort=-createdAt");
+    let before = app.statements();
+    let answers = read_everywhere(&instances, &list).await;
+    let statements = app.statements() - before;
+    assert!(
+        answers.iter().all(|(status, _)| *status == StatusCode::OK),
+        "{answers:?}"
+    );
+    assert!(
+        statements <= 2,
+        "16 misses of one page cost {statements} statements: {answers:?}"
+    );
+
+    // An unknown id is cached as absent: the second wave of 16 costs nothing.
+    let unknown = format!("/tools/{}", Uuid::now_v7());
+    let before = app.statements();
+    let answers = read_everywhere(&instances, &unknown).await;
+    assert!(
+        answers
+            .iter()
+            .all(|(status, _)| *status == StatusCode::NOT_FOUND),
+        "{answers:?}"
+    );
+    assert!(app.statements() - before <= 2);
+    let before = app.statements();
+    let answers = read_everywhere(&instances, &unknown).await;
+    assert!(
+        answers.iter().all(|(s, _)| *s == StatusCode::NOT_FOUND),
+        "{answers:?}"
+    );
+    assert_eq!(
+        app.statements(),
+        before,
+        "a cached absence costs no statement"
+    );
+}
+
+#[tokio::test]
+async fn with_redis_down_all_sixteen_instances_still_answer() {
+    let live = TestApp::start().await;
+    let (token, _) = live.user().await;
+    let tool = live.create(&token, &tool_body("down")).await;
+    // Same database, Redis refusing connections.
+    let down = live.beside(&refused_url()).await;
+    let instances = fleet(&down, 16);
+    let answers = read_everywhere(
+        &instances,
+        &format!("/tools/{}", tool["id"].as_str().unwrap()),
+    )
+    .await;
+    assert!(
+        answers
+            .iter()
+            .all(|(s, c)| *s == StatusCode::OK && c == "BYPASS"),
+        "{answers:?}"
+    );
+    let answers = read_everywhere(&instances, "/tools?limit=5").await;
+    assert!(answers
+        .iter()
+        .all(|(s, c)| *s == StatusCode::OK && c == "BYPASS"));
+}
+
+/// Polls until every instance reads `revision` of `path`, or panics after `limit`.
+async fn until_everyone_reads(
+    instances: &[Arc<Instance>],
+    path: &str,
+    revision: i64,
+    limit: Duration,
+) -> Duration {
+    let started = Instant::now();
+    loop {
+        let mut fresh = true;
+        for instance in instances {
+            let read = instance.get(path).await;
+            assert_eq!(read.status, StatusCode::OK);
+            if read.json()["revision"].as_i64() != Some(revision) {
+                fresh = false;
+            }
+        }
+        if fresh {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < limit,
+            "revision {revision} not served everywhere within {limit:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_write_redis_refused_is_served_everywhere_once_the_sweeper_ran() {
+    let redis = OwnedRedis::start().await;
+    let app = TestApp::with_redis(&redis.url()).await;
+    let (token, owner) = app.user().await;
+    let tool = app.create(&token, &tool_body("paused")).await;
+    let path = format!("/tools/{}", tool["id"].as_str().unwrap());
+    let list = format!("/tools?ownerId={owner}");
+    let instances = fleet(&app, 4);
+    for instance in &instances {
+        instance.get(&path).await;
+        instance.get(&list).await;
+    }
+    assert_eq!(instances[0].get(&path).await.cache(), "HIT");
+
+    // Redis answers reads but holds writes while the update commits: its invalidation stays
+    // pending in the outbox, not in the writer's memory (the writer may vanish right after).
+    redis.pause_writes(1_000).await;
+    let patched = instances[1]
+        .send(patch(
+            &path,
+            &token,
+            &json!({"title": "while Redis held writes"}),
+        ))
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text());
+    assert_eq!(patched.json()["revision"], 2);
+    assert_eq!(app.pending_invalidations().await, 1);
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+
+    // Redis takes writes again; one sweep and every instance reads the update, tool and lists.
+    let mut report = Default::default();
+    app.sweeper().drain(&mut report).await;
+    assert_eq!(report.applied, 1, "{report:?}");
+    assert_eq!(app.pending_invalidations().await, 0);
+    for instance in &instances {
+        let read = instance.get(&path).await;
+        assert_eq!(
+            read.json()["title"],
+            "while Redis held writes",
+            "{}",
+            read.cache()
+        );
+        let page = instance.get(&list).await.json();
+        assert_eq!(page["items"][0]["revision"], 2);
+    }
+}
+
+#[tokio::test]
+async fn a_writer_that_dies_between_commit_and_publish_is_made_good_by_the_sweeper() {
+    let app = TestApp::start().await;
+    let (token, _) = app.user().await;
+    let (actor, _) = app.auth.authenticate(&token).await.unwrap();
+    let tool = app.create(&token, &tool_body("dies")).await;
+    let id: Uuid = tool["id"].as_str().unwrap().parse().unwrap();
+    let path = format!("/tools/{id}");
+    let instances = fleet(&app, 4);
+    for instance in &instances {
+        assert_eq!(instance.get(&path).await.json()["revision"], 1);
+    }
+    // The commit lands; the process is gone before it touches Redis.
+    let writer = app.instance();
+    let committed = writer
+        .write_tools
+        .commit_update(
+            &actor,
+            id,
+            &json!({"description": "committed, never published"}),
+            None,
+        )
+        .await
+        .unwrap();
+    drop(committed);
+    assert_eq!(
+        instances[0].get(&path).await.json()["revision"],
+        1,
+        "stale until swept"
+    );
+    // The sweeper leaves fresh rows to their writers for a moment, then applies them.
+    let mut report = Default::default();
+    let sweeper = app.sweeper();
+    sweeper.drain(&mut report).await;
+    tokio::time::sleep(app.config.sweeper.min_age).await;
+    sweeper.drain(&mut report).await;
+    assert_eq!(report.applied, 1, "{report:?}");
+    until_everyone_reads(&instances, &path, 2, Duration::from_millis(1)).await;
+    assert_eq!(app.pending_invalidations().await, 0);
+}
+
+#[tokio::test]
+async fn an_instance_whose_redis_comes_back_replays_the_outbox_before_serving_from_it() {
+    let redis = OwnedRedis::start().await;
+    let app = TestApp::with_redis(&redis.url()).await;
+    let (token, _) = app.user().await;
+    let tool = app.create(&token, &tool_body("back")).await;
+    let path = format!("/tools/{}", tool["id"].as_str().unwrap());
+    let reader = app.instance();
+    reader.get(&path).await;
+    assert_eq!(reader.get(&path).await.cache(), "HIT");
+
+    // Redis stops answering (it keeps its data): the write cannot invalidate, the reader's call
+    // fails and it serves from the database.
+    redis.pause(600).await;
+    let patched = app
+        .json(Method::PATCH, &path, &token, &json!({"title": "during"}))
+        .await;
+    assert_eq!(patched.status, StatusCode::OK);
+    let during = reader.get(&path).await;
+    assert_eq!(
+        (during.cache(), &during.json()["title"]),
+        ("BYPASS", &json!("during"))
+    );
+    tokio::time::sleep(Duration::from_millis(700)).await;
+
+    // Redis is back with revision 1 cached, and no sweeper has run. The reader replays the
+    // outbox before it serves anything from Redis again.
+    assert_eq!(app.pending_invalidations().await, 1);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let read = reader.get(&path).await;
+        assert_eq!(
+            read.json()["title"],
+            "during",
+            "served a stale revision ({})",
+            read.cache()
+        );
+        if read.cache() != "BYPASS" {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the reader never used the cache again"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.pending_invalidations().await, 0);
+    assert_eq!(reader.get(&path).await.cache(), "HIT");
+}
+
+fn patch(path: &str, token: &str, body: &Value) -> http::Request<axum::body::Body> {
+    http::Request::patch(path)
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {token}"))
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap()
+}
+
+#[tokio::test]
+async fn writes_whose_data_api_answers_are_lost_report_the_success_they_were() {
+    let app = TestApp::start().await;
+    let (token, _) = app.user().await;
+    let other = app.instance();
+    let cases = [
+        (
+            "INSERT statement",
+            FaultRule::drop_response_of_statement("INSERT", 1),
+        ),
+        (
+            "commit",
+            FaultRule::drop_response(Operation::CommitTransaction, 1),
+        ),
+    ];
+    for (what, rule) in cases {
+        app.emulator.add_fault(rule);
+        let created = app
+            .json(Method::POST, "/tools", &token, &tool_body("lost"))
+            .await;
+        assert_eq!(
+            created.status,
+            StatusCode::CREATED,
+            "create, lost {what}: {}",
+            created.text()
+        );
+        let path = format!("/tools/{}", created.json()["id"].as_str().unwrap());
+        assert_eq!(
+            other.get(&path).await.json(),
+            created.json(),
+            "create, lost {what}"
+        );
+    }
+    let tool = app.create(&token, &tool_body("lost")).await;
+    let path = format!("/tools/{}", tool["id"].as_str().unwrap());
+    other.get(&path).await;
+    let cases = [
+        (
+            "UPDATE statement",
+            FaultRule::drop_response_of_statement("UPDATE", 1),
+        ),
+        (
+            "commit",
+            FaultRule::drop_response(Operation::CommitTransaction, 1),
+        ),
+        (
+            "outbox insert",
+            FaultRule::drop_response_of_statement("INSERT", 1),
+        ),
+    ];
+    for (n, (what, rule)) in cases.into_iter().enumerate() {
+        app.emulator.add_fault(rule);
+        let title = format!("after a lost {what}");
+        let patched = app
+            .json(Method::PATCH, &path, &token, &json!({"title": title}))
+            .await;
+        assert_eq!(
+            patched.status,
+            StatusCode::OK,
+            "update, lost {what}: {}",
+            patched.text()
+        );
+        assert_eq!(
+            patched.json()["revision"],
+            n as i64 + 2,
+            "one revision per update"
+        );
+        let read = other.get(&path).await;
+        assert_eq!(
+            read.json(),
+            patched.json(),
+            "update, lost {what} ({})",
+            read.cache()
+        );
+    }
+    for (what, rule) in [
+        (
+            "DELETE statement",
+            FaultRule::drop_response_of_statement("DELETE", 1),
+        ),
+        (
+            "commit",
+            FaultRule::drop_response(Operation::CommitTransaction, 1),
+        ),
+    ] {
+        let tool = app.create(&token, &tool_body("lost")).await;
+        let path = format!("/tools/{}", tool["id"].as_str().unwrap());
+        other.get(&path).await;
+        app.emulator.add_fault(rule);
+        let deleted = app.delete(&path, &token).await;
+        assert_eq!(
+            deleted.status,
+            StatusCode::NO_CONTENT,
+            "delete, lost {what}: {}",
+            deleted.text()
+        );
+        assert_eq!(
+            other.get(&path).await.status,
+            StatusCode::NOT_FOUND,
+            "delete, lost {what}"
+        );
+    }
+    assert!(app.emulator.stats().dropped_responses >= 7);
+    assert_eq!(
+        app.pending_invalidations().await,
+        0,
+        "every write applied its invalidation"
+    );
+    assert_eq!(app.emulator.stats().open_transactions, 0);
+}
+
+#[tokio::test]
+async fn a_commit_answered_after_the_attempt_timeout_is_still_a_success() {
+    let mut config = test_config(&integration_tests::redis_url());
+    config.database.budget.attempt_timeout = Duration::from_millis(300);
+    let app = TestApp::with_config(config).await;
+    let (token, _) = app.user().await;
+    let tool = app.create(&token, &tool_body("late")).await;
+    let path = format!("/tools/{}", tool["id"].as_str().unwrap());
+    app.emulator.add_fault(FaultRule::delay(
+        Operation::CommitTransaction,
+        None,
+        Duration::from_millis(600),
+        1,
+    ));
+    let patched = app
+        .json(Method::PATCH, &path, &token, &json!({"title": "late"}))
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text());
+    assert_eq!(app.emulator.stats().delayed_responses, 1);
+    assert_eq!(app.get(&path).await.json(), patched.json());
+}
+
+#[tokio::test]
+async fn a_request_out_of_database_time_answers_503_before_the_function_times_out() {
+    let mut config = test_config(&integration_tests::redis_url());
+    config.database.budget.request_budget = Duration::from_millis(800);
+    let app = TestApp::with_config(config).await;
+    app.emulator.set_latency(Duration::from_millis(1_000));
+    let started = Instant::now();
+    let read = app.get(&format!("/tools/{}", Uuid::now_v7())).await;
+    assert_eq!(
+        read.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        read.text()
+    );
+    assert!(read.header("retry-after").is_some());
+    assert!(
+        started.elapsed() < Duration::from_millis(1_500),
+        "{:?}",
+        started.elapsed()
+    );
+    app.emulator.set_latency(Duration::ZERO);
+}
