@@ -108,11 +108,13 @@ const ABSENT_REVISION: i64 = 0;
 
 /// Sets or evicts a tool's cached value unless a newer revision is cached or was written.
 ///
-/// KEYS: tool key, write-marker key. ARGV: revision, value (empty = evict), value TTL,
-/// marker TTL (`0` for a reader's fill, which leaves no marker). An eviction keeps a cached
+/// KEYS: tool key, write-marker key, fill-lease key. ARGV: revision, value (empty = evict), value
+/// TTL, marker TTL (`0` for a reader's fill, which leaves no marker). An eviction keeps a cached
 /// value that is at least as new as its revision (a replayed invalidation must not throw away
-/// what a later write published).
+/// what a later write published). A reader's fill releases the key's lease, stored or not, so
+/// the next miss need not wait for it to expire.
 const GUARDED_SET_LUA: &str = r"
+if ARGV[4] == '0' then redis.call('DEL', KEYS[3]) end
 local rev = tonumber(ARGV[1])
 local marker = tonumber(redis.call('GET', KEYS[2]) or '-1')
 if marker > rev then return 0 end
@@ -525,6 +527,7 @@ impl CacheService {
         invocation
             .key(self.inner.keys.tool(id))
             .key(self.inner.keys.tool_write_marker(id))
+            .key(self.inner.keys.tool_lease(id))
             .arg(revision)
             .arg(value)
             .arg(ttl.as_secs().max(1))
@@ -581,17 +584,24 @@ impl CacheService {
     }
 
     /// Caches the page for `query` under `generation` (read before the database query, so a page
-    /// computed before a write lands in a generation nobody reads any more).
+    /// computed before a write lands in a generation nobody reads any more) and releases the
+    /// page's fill lease, in one round trip.
     pub async fn set_list(&self, generation: u64, query: &ListQuery, body: &[u8]) {
         let key = self.inner.keys.list_page(generation, query);
+        let lease = self.inner.keys.list_lease(generation, query);
         let ttl = jittered(self.inner.config.list_ttl).as_secs().max(1);
         let _ = self
             .run("set_list", |mut c| async move {
-                redis::cmd("SET")
+                redis::pipe()
+                    .cmd("SET")
                     .arg(&key)
                     .arg(body)
                     .arg("EX")
                     .arg(ttl)
+                    .ignore()
+                    .cmd("DEL")
+                    .arg(&lease)
+                    .ignore()
                     .query_async::<()>(&mut c)
                     .await
             })

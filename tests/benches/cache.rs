@@ -1,9 +1,13 @@
 //! `make bench`: in-process latency of the read paths against the local services, printed beside
-//! a bare Redis `GET` measured in the same run (these machines are noisy: compare ratios).
+//! a bare Redis `GET` measured in the same run (these machines are noisy: compare ratios); Data API
+//! statements spent when a fleet misses one key at once; and how long an update Redis refused
+//! takes to reach every instance once Redis accepts writes again, with the sweeper on its local
+//! schedule.
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 
-use integration_tests::{tool_body, TestApp};
+use integration_tests::{tool_body, Instance, OwnedRedis, TestApp};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -69,6 +73,18 @@ async fn main() {
         }
     })
     .await;
+    let cache = app.tools.cache().clone();
+    let tool_id: uuid::Uuid = id.parse().unwrap();
+    let cache_get = measure("CacheService::get_tool", n, || {
+        let cache = cache.clone();
+        async move {
+            assert!(matches!(
+                cache.get_tool(tool_id).await,
+                shared::cache::Lookup::Hit(_)
+            ));
+        }
+    })
+    .await;
     let hit = measure("GET /tools/{id} HIT", n, || async {
         let r = app.get(&path).await;
         assert_eq!(r.cache(), "HIT");
@@ -102,7 +118,7 @@ async fn main() {
         "path", "samples", "p50", "p99", "p50 / bare"
     );
     let base = bare.p(0.5).as_secs_f64();
-    for f in [&bare, &hit, &list_hit, &miss] {
+    for f in [&bare, &cache_get, &hit, &list_hit, &miss] {
         println!(
             "{:<28} {:>8} {:>10.1?} {:>10.1?} {:>11.2}x",
             f.name,
@@ -113,6 +129,9 @@ async fn main() {
         );
     }
     println!("\ntarget: cache hit p50 within 2x of the bare Redis GET");
+
+    fleet_misses(&app, &token).await;
+    recovery_after_refused_writes().await;
 
     // Password verification at the production cost (what a login spends on hashing).
     let production = shared::config::Config::from_lookup(|_| None)
@@ -134,5 +153,116 @@ async fn main() {
         production.iterations,
         percentile(&samples, 0.5),
         samples[samples.len() - 1]
+    );
+}
+
+/// Data API statements when `n` instances miss one tool key at the same moment (fill leases).
+async fn fleet_misses(app: &TestApp, token: &str) {
+    println!(
+        "\n{:<44} {:>10} {:>10}",
+        "instances missing one key at once", "statements", "all 200"
+    );
+    for n in [16, 64] {
+        let instances: Vec<Arc<Instance>> = (0..n).map(|_| Arc::new(app.instance())).collect();
+        let warmer = app.create(token, &tool_body("bench-warm")).await;
+        for instance in &instances {
+            instance
+                .get(&format!("/tools/{}", warmer["id"].as_str().unwrap()))
+                .await;
+        }
+        let mut worst = 0;
+        let mut all_ok = true;
+        for _ in 0..5 {
+            let tool = app.create(token, &tool_body("bench-lease")).await;
+            let id: uuid::Uuid = tool["id"].as_str().unwrap().parse().unwrap();
+            let _: () = redis::cmd("DEL")
+                .arg(app.tools.cache().keys().tool(id))
+                .query_async(&mut app.redis().await)
+                .await
+                .unwrap();
+            let before = app.statements();
+            let tasks: Vec<_> = instances
+                .iter()
+                .map(|instance| {
+                    let instance = instance.clone();
+                    tokio::spawn(async move { instance.get(&format!("/tools/{id}")).await.status })
+                })
+                .collect();
+            for task in tasks {
+                all_ok &= task.await.unwrap() == http::StatusCode::OK;
+            }
+            worst = worst.max(app.statements() - before);
+        }
+        println!(
+            "{:<44} {:>10} {:>10}",
+            format!("{n} (worst of 5 rounds)"),
+            worst,
+            all_ok
+        );
+    }
+}
+
+/// Time from "Redis accepts writes again" to "every instance reads the new revision", with the
+/// sweeper running as `make dev` runs it (a poll every `SWEEPER_POLL_MS`).
+async fn recovery_after_refused_writes() {
+    let redis = OwnedRedis::start().await;
+    let app = Arc::new(TestApp::with_redis(&redis.url()).await);
+    let (token, _) = app.user().await;
+    let instances: Vec<Instance> = (0..8).map(|_| app.instance()).collect();
+    // One sweeper run in the background, polling as on AWS and under `make dev`; the rounds
+    // start at different phases of its polling.
+    let sweeper = app.sweeper();
+    let sweeping = tokio::spawn(async move {
+        sweeper
+            .run(SystemTime::now() + Duration::from_secs(600))
+            .await
+    });
+    let mut samples = Vec::new();
+    for round in 0..7u64 {
+        tokio::time::sleep(Duration::from_millis(137 * round)).await;
+        let tool = app.create(&token, &tool_body("bench-recovery")).await;
+        let path = format!("/tools/{}", tool["id"].as_str().unwrap());
+        for instance in &instances {
+            instance.get(&path).await;
+        }
+        let pause = Duration::from_millis(1_000);
+        redis.pause_writes(pause.as_millis() as u64).await;
+        let paused_at = Instant::now();
+        let patched = app
+            .json(
+                http::Method::PATCH,
+                &path,
+                &token,
+                &serde_json::json!({"title": format!("r{round}")}),
+            )
+            .await;
+        let revision = patched.json()["revision"].as_i64().unwrap();
+        tokio::time::sleep(pause.saturating_sub(paused_at.elapsed())).await;
+        let writable_at = Instant::now();
+        loop {
+            let mut fresh = true;
+            for instance in &instances {
+                fresh &= instance.get(&path).await.json()["revision"].as_i64() == Some(revision);
+            }
+            if fresh {
+                samples.push(writable_at.elapsed());
+                break;
+            }
+            assert!(
+                writable_at.elapsed() < Duration::from_secs(30),
+                "never converged"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    sweeping.abort();
+    samples.sort();
+    println!(
+        "\nRedis takes writes again -> 8 instances read the update (sweeper polling every {:?}): \
+         median {:.0?}, max {:.0?} over {} rounds",
+        app.config.sweeper.poll_interval,
+        samples[samples.len() / 2],
+        samples[samples.len() - 1],
+        samples.len()
     );
 }
