@@ -87,11 +87,12 @@ impl Sweeper {
             }
             tokio::time::sleep_until(next.into()).await;
         }
-        tracing::info!(
-            ?report,
-            elapsed_ms = started.elapsed().as_millis() as u64,
-            "sweep done"
-        );
+        let elapsed_ms = started.elapsed().as_millis() as u64;
+        if report.applied > 0 || report.failures > 0 || report.pruned > 0 {
+            tracing::info!(?report, elapsed_ms, "sweep done");
+        } else {
+            tracing::debug!(?report, elapsed_ms, "sweep done: nothing pending");
+        }
         report
     }
 }
