@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use crate::config::CacheConfig;
 use crate::keys::{jittered, CacheKeys};
+use crate::time::Timestamp;
 use crate::tools::ListQuery;
 
 /// How a read was answered, as reported in `X-Cache`.
@@ -109,12 +110,18 @@ const ABSENT_REVISION: i64 = 0;
 /// Sets or evicts a tool's cached value unless a newer revision is cached or was written.
 ///
 /// KEYS: tool key, write-marker key, fill-lease key. ARGV: revision, value (empty = evict), value
-/// TTL, marker TTL (`0` for a reader's fill, which leaves no marker). An eviction keeps a cached
-/// value that is at least as new as its revision (a replayed invalidation must not throw away
-/// what a later write published). A reader's fill releases the key's lease, stored or not, so
-/// the next miss need not wait for it to expire.
+/// TTL, marker TTL (`0` for a reader's fill, which leaves no marker), the latest time (epoch ms,
+/// Redis's clock) a reader's fill may land (`0`: no limit). An eviction keeps a cached value that
+/// is at least as new as its revision (a replayed invalidation must not throw away what a later
+/// write published). A reader's fill releases the key's lease, stored or not, so the next miss
+/// need not wait for it to expire; a fill that arrives late (held in a paused Redis, say) is
+/// refused, since the marker of a write made after its read may have expired by then.
 const GUARDED_SET_LUA: &str = r"
 if ARGV[4] == '0' then redis.call('DEL', KEYS[3]) end
+if ARGV[5] ~= '0' then
+  local t = redis.call('TIME')
+  if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > tonumber(ARGV[5]) then return 0 end
+end
 local rev = tonumber(ARGV[1])
 local marker = tonumber(redis.call('GET', KEYS[2]) or '-1')
 if marker > rev then return 0 end
@@ -157,6 +164,14 @@ const BUMP_GENERATION_LUA: &str = r"
 if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[1]) end
 return redis.call('INCR', KEYS[1])
 ";
+
+/// Who stores a tool entry: a writer (leaves its revision marker for this long) or a reader
+/// (leaves no marker; its fill is refused after this deadline).
+#[derive(Clone, Copy, Debug)]
+enum Fill {
+    Writer(Duration),
+    Reader(Timestamp),
+}
 
 /// How often a reader waiting for another reader's fill looks at the key again.
 const LEASE_POLL: Duration = Duration::from_millis(5);
@@ -456,22 +471,38 @@ impl CacheService {
         found
     }
 
-    /// A reader's fill after a miss: stores `body` at `revision` unless the cache already holds a
-    /// newer revision or a writer marked one. Returns whether it stored.
-    pub async fn fill_tool(&self, id: Uuid, revision: i64, body: &[u8]) -> bool {
+    /// A reader's fill after a miss, of what it read from the database at `read_at`: stores
+    /// `body` at `revision` unless the cache already holds a newer revision or a writer marked
+    /// one. Returns whether it stored.
+    pub async fn fill_tool(
+        &self,
+        id: Uuid,
+        revision: i64,
+        body: &[u8],
+        read_at: Timestamp,
+    ) -> bool {
         let ttl = jittered(self.inner.config.tool_ttl);
-        self.guarded_set(id, revision, Some(body), ttl, None)
+        let fill = Fill::Reader(self.fill_deadline(read_at));
+        self.guarded_set(id, revision, Some(body), ttl, fill)
             .await
             .unwrap_or(false)
     }
 
-    /// A reader's fill after the database said tool `id` does not exist: caches the absence for
-    /// the negative TTL, unless any revision of it was cached or written meanwhile.
-    pub async fn fill_absent_tool(&self, id: Uuid) -> bool {
+    /// A reader's fill after the database said at `read_at` that tool `id` does not exist:
+    /// caches the absence for the negative TTL, unless any revision of it was cached or written
+    /// meanwhile.
+    pub async fn fill_absent_tool(&self, id: Uuid, read_at: Timestamp) -> bool {
         let ttl = self.inner.config.negative_ttl;
-        self.guarded_set(id, ABSENT_REVISION, Some(b""), ttl, None)
+        let fill = Fill::Reader(self.fill_deadline(read_at));
+        self.guarded_set(id, ABSENT_REVISION, Some(b""), ttl, fill)
             .await
             .unwrap_or(false)
+    }
+
+    /// The latest time a fill of what was read at `read_at` may land: well inside the write
+    /// marker's lifetime (half of it leaves room for clock skew between function and Redis).
+    fn fill_deadline(&self, read_at: Timestamp) -> Timestamp {
+        read_at.plus(self.inner.config.write_marker_ttl / 2)
     }
 
     /// A writer's publish after its commit: marks `revision` as the newest and caches `body`.
@@ -483,7 +514,7 @@ impl CacheService {
     ) -> Result<(), CacheError> {
         let marker_ttl = self.inner.config.write_marker_ttl;
         let ttl = jittered(self.inner.config.tool_ttl);
-        self.guarded_set(id, revision, Some(body), ttl, Some(marker_ttl))
+        self.guarded_set(id, revision, Some(body), ttl, Fill::Writer(marker_ttl))
             .await
             .map(drop)
     }
@@ -497,7 +528,7 @@ impl CacheService {
             DELETED_REVISION,
             Some(b""),
             marker_ttl,
-            Some(marker_ttl),
+            Fill::Writer(marker_ttl),
         )
         .await
         .map(drop)
@@ -507,7 +538,7 @@ impl CacheService {
     /// and marks `revision` written, so no older fill can return. Harmless to repeat.
     pub async fn evict_tool(&self, id: Uuid, revision: i64) -> Result<(), CacheError> {
         let marker_ttl = self.inner.config.write_marker_ttl;
-        self.guarded_set(id, revision, None, marker_ttl, Some(marker_ttl))
+        self.guarded_set(id, revision, None, marker_ttl, Fill::Writer(marker_ttl))
             .await
             .map(drop)
     }
@@ -518,8 +549,12 @@ impl CacheService {
         revision: i64,
         body: Option<&[u8]>,
         ttl: Duration,
-        marker_ttl: Option<Duration>,
+        fill: Fill,
     ) -> Result<bool, CacheError> {
+        let (marker_ttl, deadline) = match fill {
+            Fill::Writer(marker_ttl) => (marker_ttl.as_secs().max(1), 0),
+            Fill::Reader(deadline) => (0, deadline.millis()),
+        };
         let value = body
             .map(|b| CachedTool::encode(revision, b))
             .unwrap_or_default();
@@ -531,7 +566,8 @@ impl CacheService {
             .arg(revision)
             .arg(value)
             .arg(ttl.as_secs().max(1))
-            .arg(marker_ttl.map_or(0, |ttl| ttl.as_secs().max(1)));
+            .arg(marker_ttl)
+            .arg(deadline);
         self.run("set_tool", |mut c| async move {
             invocation
                 .invoke_async::<i64>(&mut c)
@@ -544,7 +580,7 @@ impl CacheService {
     /// The current list generation, or `None` when Redis is unavailable.
     pub async fn list_generation(&self) -> Option<u64> {
         let key = self.inner.keys.list_generation();
-        let now = crate::time::Timestamp::now().millis();
+        let now = Timestamp::now().millis();
         let script = &self.inner.generation;
         self.run("get_list_generation", |mut c| async move {
             script.key(&key).arg(now).invoke_async::<u64>(&mut c).await
@@ -611,7 +647,7 @@ impl CacheService {
     /// Invalidates every cached list page at once by bumping the generation (one script call).
     pub async fn invalidate_lists(&self) -> Result<(), CacheError> {
         let key = self.inner.keys.list_generation();
-        let now = crate::time::Timestamp::now().millis();
+        let now = Timestamp::now().millis();
         let script = &self.inner.bump_generation;
         self.run("invalidate_lists", |mut c| async move {
             script.key(&key).arg(now).invoke_async::<u64>(&mut c).await

@@ -476,3 +476,91 @@ async fn a_request_out_of_database_time_answers_503_before_the_function_times_ou
     );
     app.emulator.set_latency(Duration::ZERO);
 }
+
+#[tokio::test]
+async fn after_a_failover_to_a_replica_that_missed_the_last_write_no_instance_serves_it() {
+    let redis = OwnedRedis::start().await;
+    let app = TestApp::with_redis(&redis.url()).await;
+    let (token, owner) = app.user().await;
+    let tool = app.create(&token, &tool_body("failover")).await;
+    let id: Uuid = tool["id"].as_str().unwrap().parse().unwrap();
+    let path = format!("/tools/{id}");
+    let list = format!("/tools?ownerId={owner}");
+    let reader = app.instance();
+    for _ in 0..2 {
+        reader.get(&path).await;
+        reader.get(&list).await;
+    }
+    assert_eq!(reader.get(&path).await.cache(), "HIT");
+    assert_eq!(reader.get(&list).await.cache(), "HIT");
+
+    // What the replica will hold: everything before the next write.
+    let keys = app.tools.cache().keys().clone();
+    let mut direct = app.redis().await;
+    let stale_tool: Vec<u8> = redis::cmd("GET")
+        .arg(keys.tool(id))
+        .query_async(&mut direct)
+        .await
+        .unwrap();
+    let stale_generation: String = redis::cmd("GET")
+        .arg(keys.list_generation())
+        .query_async(&mut direct)
+        .await
+        .unwrap();
+
+    // The write is published and marked applied on the primary...
+    let patched = app
+        .json(Method::PATCH, &path, &token, &json!({"title": "after"}))
+        .await;
+    assert_eq!(patched.status, StatusCode::OK);
+    assert_eq!(app.pending_invalidations().await, 0);
+
+    // ...which fails before replicating it: the promoted replica has the old tool, no marker and
+    // the old generation, and every client connection drops.
+    let _: () = redis::pipe()
+        .cmd("SET")
+        .arg(keys.tool(id))
+        .arg(stale_tool)
+        .arg("EX")
+        .arg(3600)
+        .ignore()
+        .cmd("DEL")
+        .arg(keys.tool_write_marker(id))
+        .ignore()
+        .cmd("SET")
+        .arg(keys.list_generation())
+        .arg(stale_generation)
+        .ignore()
+        .query_async(&mut direct)
+        .await
+        .unwrap();
+    let _: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("normal")
+        .arg("SKIPME")
+        .arg("yes")
+        .query_async(&mut direct)
+        .await
+        .unwrap();
+
+    // The reader notices (its call fails), and before it serves from Redis again it replays the
+    // recent invalidations and retires the lists: never the lost revision.
+    for _ in 0..4 {
+        let read = reader.get(&path).await;
+        assert_eq!(
+            read.json()["title"],
+            "after",
+            "served the lost revision ({})",
+            read.cache()
+        );
+        let page = reader.get(&list).await;
+        assert_eq!(
+            page.json()["items"][0]["title"],
+            "after",
+            "stale list ({})",
+            page.cache()
+        );
+    }
+    assert_eq!(reader.get(&path).await.cache(), "HIT");
+}

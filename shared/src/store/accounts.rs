@@ -238,10 +238,13 @@ impl AccountStore {
             match tx.commit().await {
                 Ok(()) => return Ok(()),
                 // The answer of a commit that succeeded may have been lost.
-                Err(error) => match self.token_record(token_hash).await? {
-                    Some(_) => return Ok(()),
-                    None if matches!(error, StoreError::TransactionEnded(_)) => continue,
-                    None => return Err(error),
+                Err(error) => match self.token_record(token_hash).await {
+                    Ok(Some(_)) => return Ok(()),
+                    Ok(None) if matches!(error, StoreError::TransactionEnded(_)) => continue,
+                    _ => {
+                        tx.rollback(ROLLBACK_LIMIT).await;
+                        return Err(error);
+                    }
                 },
             }
         }
@@ -330,10 +333,13 @@ impl AccountStore {
             match tx.commit().await {
                 Ok(()) => return Ok(Rotation::Rotated { session }),
                 // A commit whose answer was lost is recognised by the successor it stored.
-                Err(error) => match self.token_record(successor_hash).await? {
-                    Some(_) => return Ok(Rotation::Rotated { session }),
-                    None if matches!(error, StoreError::TransactionEnded(_)) => continue,
-                    None => return Err(error),
+                Err(error) => match self.token_record(successor_hash).await {
+                    Ok(Some(_)) => return Ok(Rotation::Rotated { session }),
+                    Ok(None) if matches!(error, StoreError::TransactionEnded(_)) => continue,
+                    _ => {
+                        tx.rollback(ROLLBACK_LIMIT).await;
+                        return Err(error);
+                    }
                 },
             }
         }

@@ -213,8 +213,8 @@ impl Transaction<'_> {
 
     /// Commits. An error here leaves the outcome unknown (the answer of a commit that succeeded
     /// may have been lost, and the SDK's retry then finds no transaction): callers that must
-    /// know look for a row the transaction wrote.
-    pub async fn commit(self) -> Result<(), StoreError> {
+    /// know look for a row the transaction wrote, and roll back what did not commit.
+    pub async fn commit(&self) -> Result<(), StoreError> {
         self.db
             .client()
             .await

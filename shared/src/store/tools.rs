@@ -22,6 +22,10 @@ const TRANSACTION_ATTEMPTS: usize = 3;
 /// How long a rollback may take before the request gives up on it.
 const ROLLBACK_LIMIT: Duration = Duration::from_secs(1);
 
+/// The database's clock in epoch milliseconds: every time in the outbox comes from it, so the
+/// writers' clocks (which may drift) never decide when a row is old enough to sweep.
+const DB_NOW_MS: &str = "CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)";
+
 /// A cache invalidation recorded by a committed write and not yet applied to Redis.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -73,28 +77,26 @@ pub trait ToolStore: Send + Sync + 'static {
         revision: i64,
         write: Uuid,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-    /// Invalidations not applied yet that were recorded before `before`, oldest first.
-    fn pending_invalidations(
+    /// Up to `limit` invalidations after `after_seq`, oldest first, recorded at least `min_age`
+    /// ago, that are pending or were applied within `applied_within`.
+    fn invalidations_to_replay(
         &self,
-        before: Timestamp,
+        after_seq: i64,
+        min_age: Duration,
+        applied_within: Duration,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<PendingInvalidation>, StoreError>> + Send;
     /// Marks the invalidation of write `write` applied.
     fn mark_write_applied(
         &self,
         write: Uuid,
-        at: Timestamp,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Marks the invalidations `seqs` applied.
-    fn mark_applied(
-        &self,
-        seqs: &[i64],
-        at: Timestamp,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Deletes invalidations applied before `before`; returns how many.
+    /// Marks the invalidations `seqs` applied (those not applied yet).
+    fn mark_applied(&self, seqs: &[i64]) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Deletes invalidations applied longer than `retention` ago; returns how many.
     fn prune_applied(
         &self,
-        before: Timestamp,
+        retention: Duration,
     ) -> impl Future<Output = Result<i64, StoreError>> + Send;
     /// How many invalidations are pending.
     fn count_pending(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
@@ -419,57 +421,70 @@ impl ToolStore for DataApiToolStore {
         Err(gave_up())
     }
 
-    async fn pending_invalidations(
+    async fn invalidations_to_replay(
         &self,
-        before: Timestamp,
+        after_seq: i64,
+        min_age: Duration,
+        applied_within: Duration,
         limit: u32,
     ) -> Result<Vec<PendingInvalidation>, StoreError> {
         self.db
             .query(
-                "SELECT seq, tool_id AS toolId, revision FROM cache_outbox \
-                 WHERE applied_at IS NULL AND created_at < :before ORDER BY seq LIMIT :limit",
+                &format!(
+                    "SELECT seq, tool_id AS toolId, revision FROM cache_outbox \
+                     WHERE seq > :after AND created_at <= {DB_NOW_MS} - :minAge \
+                     AND (applied_at IS NULL OR applied_at > {DB_NOW_MS} - :within) \
+                     ORDER BY seq LIMIT :limit"
+                ),
                 vec![
-                    param("before", before.millis()),
+                    param("after", after_seq),
+                    param("minAge", millis(min_age)),
+                    param("within", millis(applied_within)),
                     param("limit", i64::from(limit)),
                 ],
             )
             .await
     }
 
-    async fn mark_write_applied(&self, write: Uuid, at: Timestamp) -> Result<(), StoreError> {
+    async fn mark_write_applied(&self, write: Uuid) -> Result<(), StoreError> {
         self.db
             .execute(
-                "UPDATE cache_outbox SET applied_at = :at WHERE write_id = :write",
-                vec![param("write", write), param("at", at.millis())],
+                &format!(
+                    "UPDATE cache_outbox SET applied_at = {DB_NOW_MS} \
+                     WHERE write_id = :write AND applied_at IS NULL"
+                ),
+                vec![param("write", write)],
             )
             .await
             .map(drop)
     }
 
-    async fn mark_applied(&self, seqs: &[i64], at: Timestamp) -> Result<(), StoreError> {
+    async fn mark_applied(&self, seqs: &[i64]) -> Result<(), StoreError> {
         if seqs.is_empty() {
             return Ok(());
         }
         let names: Vec<String> = (0..seqs.len()).map(|i| format!(":s{i}")).collect();
         let sql = format!(
-            "UPDATE cache_outbox SET applied_at = :at WHERE seq IN ({}) AND applied_at IS NULL",
+            "UPDATE cache_outbox SET applied_at = {DB_NOW_MS} \
+             WHERE seq IN ({}) AND applied_at IS NULL",
             names.join(", ")
         );
-        let mut params = vec![param("at", at.millis())];
-        params.extend(
-            seqs.iter()
-                .enumerate()
-                .map(|(i, seq)| param(&format!("s{i}"), *seq)),
-        );
+        let params = seqs
+            .iter()
+            .enumerate()
+            .map(|(i, seq)| param(&format!("s{i}"), *seq))
+            .collect();
         self.db.execute(&sql, params).await.map(drop)
     }
 
-    async fn prune_applied(&self, before: Timestamp) -> Result<i64, StoreError> {
+    async fn prune_applied(&self, retention: Duration) -> Result<i64, StoreError> {
         self.db
             .execute(
-                "DELETE FROM cache_outbox WHERE applied_at IS NOT NULL AND applied_at < :before \
-                 LIMIT 1000",
-                vec![param("before", before.millis())],
+                &format!(
+                    "DELETE FROM cache_outbox WHERE applied_at IS NOT NULL \
+                     AND applied_at < {DB_NOW_MS} - :retention LIMIT 1000"
+                ),
+                vec![param("retention", millis(retention))],
             )
             .await
     }
@@ -545,7 +560,8 @@ impl DataApiToolStore {
 
     /// Commits `tx`. Returns `true` when write `write` is committed, `false` when the transaction
     /// ended without committing (run it again). A commit whose answer was lost is recognised by
-    /// the write's outbox row.
+    /// the write's outbox row; one whose outcome stays unknown is rolled back, so it does not hold
+    /// its locks until the Data API's idle timeout.
     async fn commit(&self, tx: Transaction<'_>, write: Uuid) -> Result<bool, StoreError> {
         let error = match tx.commit().await {
             Ok(()) => return Ok(true),
@@ -556,20 +572,23 @@ impl DataApiToolStore {
             #[allow(dead_code)]
             seq: i64,
         }
-        let found: Vec<Found> = self
+        let found: Result<Vec<Found>, StoreError> = self
             .db
             .query(
                 "SELECT seq FROM cache_outbox WHERE write_id = :write",
                 vec![param("write", write)],
             )
-            .await?;
-        if !found.is_empty() {
-            tracing::info!(%write, %error, "commit answer lost; the write had committed");
-            return Ok(true);
-        }
-        match error {
-            StoreError::TransactionEnded(_) => Ok(false),
-            other => Err(other),
+            .await;
+        match (found, error) {
+            (Ok(found), error) if !found.is_empty() => {
+                tracing::info!(%write, %error, "commit answer lost; the write had committed");
+                Ok(true)
+            }
+            (Ok(_), StoreError::TransactionEnded(_)) => Ok(false),
+            (_, error) => {
+                tx.rollback(ROLLBACK_LIMIT).await;
+                Err(error)
+            }
         }
     }
 }
@@ -582,17 +601,23 @@ async fn record_invalidation(
     revision: i64,
 ) -> Result<(), StoreError> {
     tx.execute(
-        "INSERT INTO cache_outbox (write_id, tool_id, revision, created_at) \
-         VALUES (:write, :tool, :revision, :now) ON DUPLICATE KEY UPDATE write_id = write_id",
+        &format!(
+            "INSERT INTO cache_outbox (write_id, tool_id, revision, created_at) \
+             VALUES (:write, :tool, :revision, {DB_NOW_MS}) \
+             ON DUPLICATE KEY UPDATE write_id = write_id"
+        ),
         vec![
             param("write", write),
             param("tool", tool),
             param("revision", revision),
-            param("now", Timestamp::now().millis()),
         ],
     )
     .await
     .map(drop)
+}
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 fn gave_up() -> StoreError {

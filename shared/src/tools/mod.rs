@@ -7,6 +7,8 @@ mod query;
 use std::future::Future;
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use bytes::Bytes;
 use serde::Serialize;
 use serde_json::Value;
@@ -27,6 +29,11 @@ const WRITE_ATTEMPTS: usize = 5;
 
 /// How many pending invalidations one replay step reads and applies.
 const REPLAY_BATCH: u32 = 100;
+
+/// How far back an instance whose Redis came back re-applies invalidations that were already
+/// applied: a failover to a replica can lose the last writes the old primary took (replication is
+/// asynchronous), and nothing else would bring them back.
+const RECOVERY_LOOKBACK: Duration = Duration::from_secs(30);
 
 /// How long marking a write's invalidation applied may take after the answer is decided; if it
 /// does not finish, the sweeper applies the (harmless to repeat) invalidation again.
@@ -104,6 +111,14 @@ pub struct CommittedWrite {
     pub tool: Option<Tool>,
 }
 
+impl CommittedWrite {
+    /// The tool a create or an update wrote.
+    fn written(self) -> Result<Tool, ToolError> {
+        self.tool
+            .ok_or_else(|| ToolError::Internal("the write recorded no tool".into()))
+    }
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Page<'a> {
@@ -153,7 +168,8 @@ impl<S: ToolStore> ToolManager<S> {
     /// overwriting a newer revision). On a miss, one reader across the fleet takes the key's lease
     /// and reads the database; the others wait briefly for its fill.
     pub async fn get(&self, id: Uuid) -> Result<(ToolBody, CacheStatus), ToolError> {
-        let status = match self.cached_tool(id).await {
+        let deadline = self.deadline();
+        let status = match self.cached_tool(id, deadline).await {
             Lookup::Hit(tool) => return present(tool, CacheStatus::Hit),
             Lookup::Miss => CacheStatus::Miss,
             Lookup::Unavailable => CacheStatus::Bypass,
@@ -163,15 +179,18 @@ impl<S: ToolStore> ToolManager<S> {
                 return present(tool, CacheStatus::Hit);
             }
         }
-        let Some(tool) = self.within_budget(self.store.get(id)).await? else {
+        let read_at = Timestamp::now();
+        let Some(tool) = self.within(deadline, self.store.get(id)).await? else {
             if status == CacheStatus::Miss {
-                self.cache.fill_absent_tool(id).await;
+                self.cache.fill_absent_tool(id, read_at).await;
             }
             return Err(ToolError::NotFound);
         };
         let body = to_json(&tool)?;
         if status == CacheStatus::Miss {
-            self.cache.fill_tool(id, tool.revision, &body).await;
+            self.cache
+                .fill_tool(id, tool.revision, &body, read_at)
+                .await;
         }
         Ok((
             CachedTool {
@@ -183,12 +202,12 @@ impl<S: ToolStore> ToolManager<S> {
     }
 
     /// The cache's answer for tool `id`, after replaying the outbox if this instance owes it.
-    async fn cached_tool(&self, id: Uuid) -> Lookup<CachedTool> {
+    async fn cached_tool(&self, id: Uuid, deadline: Instant) -> Lookup<CachedTool> {
         let lookup = self.cache.get_tool(id).await;
         if lookup == Lookup::Unavailable || self.cache.replay_owed().is_none() {
             return lookup;
         }
-        if self.settle().await {
+        if self.settle(deadline).await {
             self.cache.get_tool(id).await
         } else {
             Lookup::Unavailable
@@ -197,9 +216,10 @@ impl<S: ToolStore> ToolManager<S> {
 
     /// One page of a list, as response JSON.
     pub async fn list(&self, query: &ListQuery) -> Result<(Bytes, CacheStatus), ToolError> {
+        let deadline = self.deadline();
         // The generation is read before the database, so a page computed from data older than a
         // concurrent write is stored under a generation that write already retired.
-        let generation = self.list_generation().await;
+        let generation = self.list_generation(deadline).await;
         let mut status = CacheStatus::Bypass;
         if let Some(generation) = generation {
             match self.cache.get_list(generation, query).await {
@@ -221,7 +241,10 @@ impl<S: ToolStore> ToolManager<S> {
             .map_err(|e| ToolError::BadQuery(vec![e]))?;
         let limit = query.limit as usize;
         let mut items = self
-            .within_budget(self.store.list(query, after.as_ref(), query.limit + 1))
+            .within(
+                deadline,
+                self.store.list(query, after.as_ref(), query.limit + 1),
+            )
             .await?;
         let next_cursor = if items.len() > limit {
             items.truncate(limit);
@@ -246,12 +269,12 @@ impl<S: ToolStore> ToolManager<S> {
     }
 
     /// The list generation, after replaying the outbox if this instance owes it.
-    async fn list_generation(&self) -> Option<u64> {
+    async fn list_generation(&self, deadline: Instant) -> Option<u64> {
         let generation = self.cache.list_generation().await?;
         if self.cache.replay_owed().is_none() {
             return Some(generation);
         }
-        if self.settle().await {
+        if self.settle(deadline).await {
             self.cache.list_generation().await
         } else {
             None
@@ -262,7 +285,7 @@ impl<S: ToolStore> ToolManager<S> {
     pub async fn create(&self, actor: &Actor, body: &Value) -> Result<Tool, ToolError> {
         let write = self.commit_create(actor, body).await?;
         self.publish(&write).await;
-        Ok(write.tool.expect("a create writes a tool"))
+        write.written()
     }
 
     /// Applies a partial update to the tool `id` for `actor`, optionally only if its ETag is
@@ -276,7 +299,7 @@ impl<S: ToolStore> ToolManager<S> {
     ) -> Result<Tool, ToolError> {
         let write = self.commit_update(actor, id, body, if_match).await?;
         self.publish(&write).await;
-        Ok(write.tool.expect("an update writes a tool"))
+        write.written()
     }
 
     /// Deletes the tool `id` for `actor`, then updates the cache.
@@ -295,7 +318,7 @@ impl<S: ToolStore> ToolManager<S> {
         let changes = ToolChanges::for_create(body).map_err(ToolError::Invalid)?;
         let tool = changes.into_new_tool(Uuid::now_v7(), actor.user_id, Timestamp::now());
         let write_id = Uuid::now_v7();
-        self.within_budget(async {
+        self.within(self.deadline(), async {
             self.store
                 .insert(&tool, write_id)
                 .await
@@ -322,7 +345,7 @@ impl<S: ToolStore> ToolManager<S> {
     ) -> Result<CommittedWrite, ToolError> {
         let changes = ToolChanges::from_json(body);
         let write_id = Uuid::now_v7();
-        self.within_budget(async {
+        self.within(self.deadline(), async {
             for _ in 0..WRITE_ATTEMPTS {
                 let current = self.writable(actor, id).await?;
                 let changes = changes
@@ -359,7 +382,7 @@ impl<S: ToolStore> ToolManager<S> {
         id: Uuid,
     ) -> Result<CommittedWrite, ToolError> {
         let write_id = Uuid::now_v7();
-        self.within_budget(async {
+        self.within(self.deadline(), async {
             for _ in 0..WRITE_ATTEMPTS {
                 let current = self.writable(actor, id).await?;
                 if self.store.delete(id, current.revision, write_id).await? {
@@ -398,9 +421,7 @@ impl<S: ToolStore> ToolManager<S> {
             );
             return;
         }
-        let mark = self
-            .store
-            .mark_write_applied(write.write_id, Timestamp::now());
+        let mark = self.store.mark_write_applied(write.write_id);
         match tokio::time::timeout(MARK_APPLIED_LIMIT, mark).await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => {
@@ -412,21 +433,31 @@ impl<S: ToolStore> ToolManager<S> {
         }
     }
 
-    /// Applies the pending invalidations recorded before `now - min_age`, oldest first, and marks
+    /// Applies the pending invalidations recorded at least `min_age` ago, oldest first, and marks
     /// them applied. Returns how many it applied; stops at the first failure (what is left stays
     /// pending). Repeating an invalidation is harmless: the revision guard keeps newer entries.
     pub async fn replay_invalidations(&self, min_age: Duration) -> Result<usize, ReplayError> {
+        self.replay(min_age, Duration::ZERO).await
+    }
+
+    /// Applies the invalidations recorded at least `min_age` ago that are pending or were applied
+    /// within `applied_within`, in order, retiring list pages after each batch.
+    async fn replay(
+        &self,
+        min_age: Duration,
+        applied_within: Duration,
+    ) -> Result<usize, ReplayError> {
         let mut applied = 0;
+        let mut after = 0;
         loop {
-            let before =
-                Timestamp::from_millis(Timestamp::now().millis() - min_age.as_millis() as i64);
             let batch = self
                 .store
-                .pending_invalidations(before, REPLAY_BATCH)
+                .invalidations_to_replay(after, min_age, applied_within, REPLAY_BATCH)
                 .await?;
-            if batch.is_empty() {
+            let Some(last) = batch.last() else {
                 return Ok(applied);
-            }
+            };
+            after = last.seq;
             for pending in &batch {
                 if pending.revision == DELETED_REVISION {
                     self.cache.publish_deleted_tool(pending.tool_id).await?;
@@ -438,7 +469,7 @@ impl<S: ToolStore> ToolManager<S> {
             }
             self.cache.invalidate_lists().await?;
             let seqs: Vec<i64> = batch.iter().map(|p| p.seq).collect();
-            self.store.mark_applied(&seqs, Timestamp::now()).await?;
+            self.store.mark_applied(&seqs).await?;
             applied += batch.len();
             if batch.len() < REPLAY_BATCH as usize {
                 return Ok(applied);
@@ -448,34 +479,40 @@ impl<S: ToolStore> ToolManager<S> {
 
     /// Deletes the outbox rows applied longer than `retention` ago.
     pub async fn prune_invalidations(&self, retention: Duration) -> Result<i64, StoreError> {
-        let before =
-            Timestamp::from_millis(Timestamp::now().millis() - retention.as_millis() as i64);
-        self.store.prune_applied(before).await
+        self.store.prune_applied(retention).await
     }
 
-    /// Replays the outbox once this instance's Redis calls failed and Redis answers again, before
-    /// anything is served from the cache. Returns whether the cache may be read.
-    async fn settle(&self) -> bool {
+    /// Once this instance's Redis calls failed and Redis answers again, and before anything is
+    /// served from it: applies every pending invalidation, applies again those applied in the
+    /// last [`RECOVERY_LOOKBACK`] (a failover may have lost them), and retires every list page (a
+    /// failover may have brought back an older generation). Returns whether the cache may be
+    /// read, within `deadline` (at most half of it).
+    async fn settle(&self, deadline: Instant) -> bool {
         let _one_at_a_time = self.replaying.lock().await;
         let Some(mark) = self.cache.replay_owed() else {
             return true;
         };
-        let replay = self.replay_invalidations(Duration::ZERO);
-        match tokio::time::timeout(self.request_budget / 2, replay).await {
+        let recover = async {
+            let applied = self.replay(Duration::ZERO, RECOVERY_LOOKBACK).await?;
+            self.cache.invalidate_lists().await?;
+            Ok::<_, ReplayError>(applied)
+        };
+        let limit = Instant::now() + deadline.saturating_duration_since(Instant::now()) / 2;
+        match tokio::time::timeout_at(limit, recover).await {
             Ok(Ok(applied)) => {
                 self.cache.replayed(mark);
                 tracing::info!(
                     applied,
-                    "redis answers again: pending invalidations replayed"
+                    "redis answers again: recent invalidations replayed"
                 );
                 true
             }
             Ok(Err(error)) => {
-                tracing::warn!(%error, "pending invalidations not replayed; bypassing the cache");
+                tracing::warn!(%error, "invalidations not replayed; bypassing the cache");
                 false
             }
             Err(_) => {
-                tracing::warn!("replaying pending invalidations timed out; bypassing the cache");
+                tracing::warn!("replaying invalidations timed out; bypassing the cache");
                 false
             }
         }
@@ -491,12 +528,18 @@ impl<S: ToolStore> ToolManager<S> {
         }
     }
 
-    /// Runs a request's database work within the request budget; past it, 503.
-    async fn within_budget<T, E: Into<ToolError>>(
+    /// When the database work of a request starting now must end.
+    fn deadline(&self) -> Instant {
+        Instant::now() + self.request_budget
+    }
+
+    /// Runs a request's database work until `deadline`; past it, 503.
+    async fn within<T, E: Into<ToolError>>(
         &self,
+        deadline: Instant,
         work: impl Future<Output = Result<T, E>>,
     ) -> Result<T, ToolError> {
-        match tokio::time::timeout(self.request_budget, work).await {
+        match tokio::time::timeout_at(deadline, work).await {
             Ok(result) => result.map_err(Into::into),
             Err(_) => {
                 tracing::warn!(budget = ?self.request_budget, "database work out of time");
