@@ -295,28 +295,22 @@ impl ToolStore for DataApiToolStore {
                 tx.execute(sql, params).await?;
                 record_invalidation(&tx, write, tool.id, tool.revision).await
             };
-            let outcome = body.await;
-            match outcome {
-                Ok(()) => {}
-                Err(StoreError::Duplicate) => {
-                    tx.rollback(ROLLBACK_LIMIT).await;
-                    // Taken by another tool, or our own insert seen twice: a retried statement
-                    // inside the (now aborted) transaction, or a committed earlier attempt.
-                    match self.holder_of(tool).await? {
-                        Holder::Us(holder) if holder == write => return Ok(()),
-                        Holder::Us(_) | Holder::Other => return Err(StoreError::Duplicate),
-                        Holder::Nobody => continue,
+            let decided = match body.await {
+                // Taken by another tool, or our own insert seen twice: a retried statement inside
+                // the (now aborted) transaction, or a committed earlier attempt.
+                Err(StoreError::Duplicate) => match self.holder_of(tool).await? {
+                    Holder::Us(holder) if holder == write => {
+                        tx.rollback(ROLLBACK_LIMIT).await;
+                        return Ok(());
                     }
-                }
-                Err(error) => {
-                    tx.rollback(ROLLBACK_LIMIT).await;
-                    if matches!(error, StoreError::TransactionEnded(_)) {
-                        continue;
-                    }
-                    return Err(error);
-                }
-            }
-            if self.commit(tx, write).await? {
+                    Holder::Us(_) | Holder::Other => Err(StoreError::Duplicate),
+                    Holder::Nobody => Err(StoreError::TransactionEnded(
+                        "our own insert, retried inside its transaction".into(),
+                    )),
+                },
+                other => other.map(|()| true),
+            };
+            if self.conclude(tx, write, decided).await?.is_some() {
                 return Ok(());
             }
         }
@@ -351,23 +345,9 @@ impl ToolStore for DataApiToolStore {
                 record_invalidation(&tx, write, tool.id, tool.revision).await?;
                 Ok(true)
             };
-            let outcome = body.await;
-            match outcome {
-                Ok(true) => {}
-                Ok(false) => {
-                    tx.rollback(ROLLBACK_LIMIT).await;
-                    return Ok(false);
-                }
-                Err(error) => {
-                    tx.rollback(ROLLBACK_LIMIT).await;
-                    if matches!(error, StoreError::TransactionEnded(_)) {
-                        continue;
-                    }
-                    return Err(error);
-                }
-            }
-            if self.commit(tx, write).await? {
-                return Ok(true);
+            let decided = body.await;
+            if let Some(done) = self.conclude(tx, write, decided).await? {
+                return Ok(done);
             }
         }
         Err(gave_up())
@@ -399,23 +379,9 @@ impl ToolStore for DataApiToolStore {
                 record_invalidation(&tx, write, id, DELETED_REVISION).await?;
                 Ok(true)
             };
-            let outcome = body.await;
-            match outcome {
-                Ok(true) => {}
-                Ok(false) => {
-                    tx.rollback(ROLLBACK_LIMIT).await;
-                    return Ok(false);
-                }
-                Err(error) => {
-                    tx.rollback(ROLLBACK_LIMIT).await;
-                    if matches!(error, StoreError::TransactionEnded(_)) {
-                        continue;
-                    }
-                    return Err(error);
-                }
-            }
-            if self.commit(tx, write).await? {
-                return Ok(true);
+            let decided = body.await;
+            if let Some(done) = self.conclude(tx, write, decided).await? {
+                return Ok(done);
             }
         }
         Err(gave_up())
@@ -556,6 +522,31 @@ impl DataApiToolStore {
             None if rows.is_empty() => Holder::Nobody,
             None => Holder::Other,
         })
+    }
+
+    /// Ends a write transaction after its statements decided: commit (`Ok(true)`), give up
+    /// (`Ok(false)`: the tool changed meanwhile; rolled back) or fail. Returns the write's answer,
+    /// or `None` when the transaction ended without committing and must run again.
+    async fn conclude(
+        &self,
+        tx: Transaction<'_>,
+        write: Uuid,
+        decided: Result<bool, StoreError>,
+    ) -> Result<Option<bool>, StoreError> {
+        match decided {
+            Ok(true) => Ok(self.commit(tx, write).await?.then_some(true)),
+            Ok(false) => {
+                tx.rollback(ROLLBACK_LIMIT).await;
+                Ok(Some(false))
+            }
+            Err(error) => {
+                tx.rollback(ROLLBACK_LIMIT).await;
+                match error {
+                    StoreError::TransactionEnded(_) => Ok(None),
+                    other => Err(other),
+                }
+            }
+        }
     }
 
     /// Commits `tx`. Returns `true` when write `write` is committed, `false` when the transaction
