@@ -249,13 +249,11 @@ impl TestApp {
     /// Sends a request to the router that serves it (`/auth/…` or `/tools…` by method).
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
         let router = if request.uri().path().starts_with("/auth/") {
-            self.auth_router.clone()
-        } else if request.method() == Method::GET || request.method() == Method::HEAD {
-            self.read.clone()
+            &self.auth_router
         } else {
-            self.write.clone()
+            tools_router(&request, &self.read, &self.write)
         };
-        respond(router, request).await
+        respond(router.clone(), request).await
     }
 
     /// `GET path`.
@@ -339,18 +337,23 @@ pub struct Instance {
 impl Instance {
     /// Sends a request to this instance's router for it.
     pub async fn send(&self, request: Request<Body>) -> TestResponse {
-        let router = if request.method() == Method::GET || request.method() == Method::HEAD {
-            self.read.clone()
-        } else {
-            self.write.clone()
-        };
-        respond(router, request).await
+        let router = tools_router(&request, &self.read, &self.write);
+        respond(router.clone(), request).await
     }
 
     /// `GET path` on this instance.
     pub async fn get(&self, path: &str) -> TestResponse {
         self.send(Request::get(path).body(Body::empty()).unwrap())
             .await
+    }
+}
+
+/// The tool function that serves `request`: tools-read for reads, tools-write for the rest.
+fn tools_router<'a>(request: &Request<Body>, read: &'a Router, write: &'a Router) -> &'a Router {
+    if request.method() == Method::GET || request.method() == Method::HEAD {
+        read
+    } else {
+        write
     }
 }
 

@@ -31,6 +31,28 @@ async fn read_everywhere(instances: &[Arc<Instance>], path: &str) -> Vec<(Status
     answers
 }
 
+/// Every instance reads `path` at once: all answer 200, for at most 2 Data API statements.
+/// Returns the answers and the statements spent.
+async fn misses_everywhere(
+    app: &TestApp,
+    instances: &[Arc<Instance>],
+    path: &str,
+) -> (Vec<(StatusCode, String)>, u64) {
+    let before = app.statements();
+    let answers = read_everywhere(instances, path).await;
+    let statements = app.statements() - before;
+    assert!(
+        answers.iter().all(|(status, _)| *status == StatusCode::OK),
+        "{path}: {answers:?}"
+    );
+    assert!(
+        statements <= 2,
+        "{} misses of {path} cost {statements} statements: {answers:?}",
+        instances.len()
+    );
+    (answers, statements)
+}
+
 fn fleet(app: &TestApp, n: usize) -> Vec<Arc<Instance>> {
     (0..n).map(|_| Arc::new(app.instance())).collect()
 }
@@ -67,17 +89,7 @@ async fn sixteen_instances_missing_one_key_cost_at_most_two_statements() {
         .query_async(&mut app.redis().await)
         .await
         .unwrap();
-    let before = app.statements();
-    let answers = read_everywhere(&instances, &path).await;
-    let statements = app.statements() - before;
-    assert!(
-        answers.iter().all(|(status, _)| *status == StatusCode::OK),
-        "{answers:?}"
-    );
-    assert!(
-        statements <= 2,
-        "16 misses of one tool cost {statements} statements: {answers:?}"
-    );
+    let (answers, statements) = misses_everywhere(&app, &instances, &path).await;
     assert_eq!(
         answers.iter().filter(|(_, c)| c == "MISS").count() as u64,
         statements
@@ -85,17 +97,7 @@ async fn sixteen_instances_missing_one_key_cost_at_most_two_statements() {
 
     // One list page, new to everyone.
     let list = format!("/tools?ownerId={owner}&sort=-createdAt");
-    let before = app.statements();
-    let answers = read_everywhere(&instances, &list).await;
-    let statements = app.statements() - before;
-    assert!(
-        answers.iter().all(|(status, _)| *status == StatusCode::OK),
-        "{answers:?}"
-    );
-    assert!(
-        statements <= 2,
-        "16 misses of one page cost {statements} statements: {answers:?}"
-    );
+    misses_everywhere(&app, &instances, &list).await;
 
     // An unknown id is cached as absent: the second wave of 16 costs nothing.
     let unknown = format!("/tools/{}", Uuid::now_v7());
