@@ -111,6 +111,10 @@ pub struct DatabaseConfig {
     pub database: String,
     /// Timeouts and retries.
     pub budget: DatabaseBudget,
+    /// `LIST_PAGE_BYTES`: the estimated size past which a list page stops before its `limit`
+    /// (it always holds its first tool). Half the Data API's 1 MiB result limit by default, which
+    /// also keeps every page far below Lambda's 6 MB response limit.
+    pub list_page_bytes: u64,
 }
 
 impl DatabaseConfig {
@@ -280,6 +284,7 @@ impl Config {
                     call_timeout: env.millis("DB_CALL_TIMEOUT_MS", 5_000)?,
                     request_budget: env.millis("DB_REQUEST_BUDGET_MS", 7_000)?,
                 },
+                list_page_bytes: env.number("LIST_PAGE_BYTES", 512 * 1024)?,
             },
             auth: AuthConfig {
                 jwt_secret: Secret::new(jwt_secret),

@@ -49,12 +49,11 @@ pub enum AuthError {
 
 impl From<StoreError> for AuthError {
     fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Unavailable(detail) | StoreError::TransactionEnded(detail) => {
-                tracing::warn!(%detail, "database unavailable");
-                Self::Unavailable
-            }
-            other => Self::Internal(other.to_string()),
+        if error.is_transient() {
+            tracing::warn!(%error, "database unavailable");
+            Self::Unavailable
+        } else {
+            Self::Internal(error.to_string())
         }
     }
 }

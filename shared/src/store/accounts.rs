@@ -230,17 +230,17 @@ impl AccountStore {
             let outcome = body.await;
             if let Err(error) = outcome {
                 tx.rollback(ROLLBACK_LIMIT).await;
-                match error {
-                    StoreError::TransactionEnded(_) => continue,
-                    other => return Err(other),
+                if error.must_rerun() {
+                    continue;
                 }
+                return Err(error);
             }
             match tx.commit().await {
                 Ok(()) => return Ok(()),
                 // The answer of a commit that succeeded may have been lost.
                 Err(error) => match self.token_record(token_hash).await {
                     Ok(Some(_)) => return Ok(()),
-                    Ok(None) if matches!(error, StoreError::TransactionEnded(_)) => continue,
+                    Ok(None) if error.must_rerun() => continue,
                     _ => {
                         tx.rollback(ROLLBACK_LIMIT).await;
                         return Err(error);
@@ -324,10 +324,10 @@ impl AccountStore {
                 }
                 Err(error) => {
                     tx.rollback(ROLLBACK_LIMIT).await;
-                    match error {
-                        StoreError::TransactionEnded(_) => continue,
-                        other => return Err(other),
+                    if error.must_rerun() {
+                        continue;
                     }
+                    return Err(error);
                 }
             };
             match tx.commit().await {
@@ -335,7 +335,7 @@ impl AccountStore {
                 // A commit whose answer was lost is recognised by the successor it stored.
                 Err(error) => match self.token_record(successor_hash).await {
                     Ok(Some(_)) => return Ok(Rotation::Rotated { session }),
-                    Ok(None) if matches!(error, StoreError::TransactionEnded(_)) => continue,
+                    Ok(None) if error.must_rerun() => continue,
                     _ => {
                         tx.rollback(ROLLBACK_LIMIT).await;
                         return Err(error);

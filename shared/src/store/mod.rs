@@ -6,8 +6,8 @@ pub mod migrations;
 mod tools;
 
 pub use accounts::{normalize_email, AccountStore, Rotation, SessionRecord, UserRecord};
-pub use data_api::{param, DataApi, Transaction, Value};
-pub use tools::{DataApiToolStore, PendingInvalidation, ToolStore};
+pub use data_api::{classify_service_error, param, DataApi, Transaction, Value};
+pub use tools::{DataApiToolStore, ListPage, PendingInvalidation, ToolStore};
 
 /// Errors of the database layer.
 #[derive(Debug, thiserror::Error)]
@@ -28,4 +28,27 @@ pub enum StoreError {
     /// a failed statement, or expired. Whether its changes landed must be checked.
     #[error("transaction ended: {0}")]
     TransactionEnded(String),
+    /// A deadlock or a lock wait timeout: the transaction lost a race for a row lock and was (or
+    /// must be) rolled back. Running it again is the cure.
+    #[error("lock conflict: {0}")]
+    LockConflict(String),
+    /// The result exceeded the Data API's 1 MiB limit (`UnsupportedResultException`).
+    #[error("result too large: {0}")]
+    TooLarge(String),
+}
+
+impl StoreError {
+    /// Whether the transaction must be rolled back and run again from its first statement.
+    pub fn must_rerun(&self) -> bool {
+        matches!(self, Self::TransactionEnded(_) | Self::LockConflict(_))
+    }
+
+    /// Whether the failure is the database's passing state, not a bug: the request answers 503
+    /// with `Retry-After`, and the same request later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(
+            self,
+            Self::Unavailable(_) | Self::TransactionEnded(_) | Self::LockConflict(_)
+        )
+    }
 }

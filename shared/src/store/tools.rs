@@ -49,12 +49,15 @@ pub trait ToolStore: Send + Sync + 'static {
     /// The tool `id`, if it exists.
     fn get(&self, id: Uuid) -> impl Future<Output = Result<Option<Tool>, StoreError>> + Send;
     /// Up to `limit` tools matching `query`'s filters, in its order, strictly after `after`.
+    ///
+    /// A page may stop short of `limit` when the next tool would take it past the store's size
+    /// budget (never before its first tool); [`ListPage::more`] then still says that more follow.
     fn list(
         &self,
         query: &ListQuery,
         after: Option<&Cursor>,
         limit: u32,
-    ) -> impl Future<Output = Result<Vec<Tool>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<ListPage, StoreError>> + Send;
     /// Inserts a new tool and its invalidation, as write `write`; [`StoreError::Duplicate`] if
     /// its name is taken.
     fn insert(
@@ -102,15 +105,26 @@ pub trait ToolStore: Send + Sync + 'static {
     fn count_pending(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
 }
 
+/// One page of a list.
+#[derive(Debug)]
+pub struct ListPage {
+    /// The tools, in the query's order.
+    pub tools: Vec<Tool>,
+    /// Whether more tools match after the last one.
+    pub more: bool,
+}
+
 /// [`ToolStore`] on Aurora MySQL through the RDS Data API.
 pub struct DataApiToolStore {
     db: DataApi,
+    page_bytes: u64,
 }
 
 impl DataApiToolStore {
-    /// A store over `db`.
+    /// A store over `db`, its list pages within the configured `LIST_PAGE_BYTES`.
     pub fn new(db: DataApi) -> Self {
-        Self { db }
+        let page_bytes = db.config().list_page_bytes;
+        Self { db, page_bytes }
     }
 
     /// The underlying Data API client.
@@ -189,6 +203,20 @@ fn rows_to_tools(rows: Vec<ToolRow>) -> Result<Vec<Tool>, StoreError> {
     rows.into_iter().map(Tool::try_from).collect()
 }
 
+/// A tool of a list page, with the number of candidates the page was cut from.
+#[derive(Deserialize)]
+struct PageRow {
+    #[serde(flatten)]
+    tool: ToolRow,
+    candidates: i64,
+}
+
+/// What one row weighs in a Data API result, estimated in SQL: its text columns (bytes, as
+/// `LENGTH` counts them) plus a fixed allowance for ids, numbers and the record's framing.
+const ROW_BYTES: &str = "(LENGTH(name) + COALESCE(LENGTH(title), 0) + LENGTH(description) \
+    + LENGTH(category) + LENGTH(tags) + LENGTH(version) + LENGTH(input_schema) \
+    + COALESCE(LENGTH(output_schema), 0) + COALESCE(LENGTH(annotations), 0) + 512)";
+
 /// Escapes `%`, `_` and the escape character itself for `LIKE … ESCAPE '!'`.
 fn like_pattern(text: &str) -> String {
     let mut pattern = String::with_capacity(text.len() + 2);
@@ -219,65 +247,21 @@ impl ToolStore for DataApiToolStore {
         query: &ListQuery,
         after: Option<&Cursor>,
         limit: u32,
-    ) -> Result<Vec<Tool>, StoreError> {
-        let mut sql = format!("SELECT {COLUMNS} FROM tools WHERE 1 = 1");
-        let mut params = Vec::new();
-        if let Some(category) = &query.category {
-            sql.push_str(" AND category = :category");
-            params.push(param("category", category.as_str()));
-        }
-        if let Some(status) = query.status {
-            sql.push_str(" AND status = :status");
-            params.push(param("status", status.as_str()));
-        }
-        if let Some(owner) = query.owner_id {
-            sql.push_str(" AND owner_id = :owner");
-            params.push(param("owner", owner));
-        }
-        if let Some(tag) = &query.tag {
-            sql.push_str(" AND JSON_CONTAINS(tags, :tag)");
-            params.push(param("tag", to_json(tag)));
-        }
-        if let Some(q) = &query.q {
-            sql.push_str(
-                " AND (LOWER(name) LIKE :q ESCAPE '!' OR LOWER(COALESCE(title, '')) LIKE :q ESCAPE '!' \
-                 OR LOWER(description) LIKE :q ESCAPE '!')",
-            );
-            params.push(param("q", like_pattern(q)));
-        }
-        let (column, by_name) = match query.sort {
-            Sort::NameAsc | Sort::NameDesc => ("name", true),
-            Sort::CreatedAsc | Sort::CreatedDesc => ("created_at", false),
-            Sort::UpdatedAsc | Sort::UpdatedDesc => ("updated_at", false),
-        };
-        let (cmp, dir) = if query.sort.descending() {
-            ("<", "DESC")
-        } else {
-            (">", "ASC")
-        };
-        if let Some(cursor) = after {
-            match &cursor.key {
-                SortKey::Name(name) => {
-                    sql.push_str(&format!(" AND name {cmp} :after"));
-                    params.push(param("after", name.as_str()));
+    ) -> Result<ListPage, StoreError> {
+        // The configured budget first; should the Data API still find the result too large
+        // (its accounting is not ours), a quarter of it, then a single tool.
+        let budgets = [self.page_bytes, self.page_bytes / 4, 0];
+        let mut last = None;
+        for budget in budgets {
+            match self.list_within(query, after, limit, budget).await {
+                Err(StoreError::TooLarge(detail)) => {
+                    tracing::warn!(%detail, budget, "list page too large for the Data API; shrinking it");
+                    last = Some(StoreError::TooLarge(detail));
                 }
-                SortKey::Time(millis) => {
-                    sql.push_str(&format!(
-                        " AND ({column} {cmp} :after OR ({column} = :after AND id {cmp} :afterId))"
-                    ));
-                    params.push(param("after", *millis));
-                    params.push(param("afterId", cursor.id));
-                }
+                other => return other,
             }
         }
-        if by_name {
-            sql.push_str(&format!(" ORDER BY name {dir}"));
-        } else {
-            sql.push_str(&format!(" ORDER BY {column} {dir}, id {dir}"));
-        }
-        sql.push_str(" LIMIT :limit");
-        params.push(param("limit", i64::from(limit)));
-        rows_to_tools(self.db.query(&sql, params).await?)
+        Err(last.unwrap_or_else(|| StoreError::TooLarge("no budget left".into())))
     }
 
     async fn insert(&self, tool: &Tool, write: Uuid) -> Result<(), StoreError> {
@@ -497,6 +481,98 @@ enum Holder {
 }
 
 impl DataApiToolStore {
+    /// One page: up to `limit` tools after `after`, and past the first only those that keep the
+    /// page's estimated size within `budget` bytes. The candidates (ids and sizes, no documents)
+    /// are ranked first, in the page's order, with a running total of their sizes; only the
+    /// documents that fit are read. One statement, one snapshot.
+    async fn list_within(
+        &self,
+        query: &ListQuery,
+        after: Option<&Cursor>,
+        limit: u32,
+        budget: u64,
+    ) -> Result<ListPage, StoreError> {
+        let mut filters = String::from("1 = 1");
+        let mut params = Vec::new();
+        if let Some(category) = &query.category {
+            filters.push_str(" AND category = :category");
+            params.push(param("category", category.as_str()));
+        }
+        if let Some(status) = query.status {
+            filters.push_str(" AND status = :status");
+            params.push(param("status", status.as_str()));
+        }
+        if let Some(owner) = query.owner_id {
+            filters.push_str(" AND owner_id = :owner");
+            params.push(param("owner", owner));
+        }
+        if let Some(tag) = &query.tag {
+            filters.push_str(" AND JSON_CONTAINS(tags, :tag)");
+            params.push(param("tag", to_json(tag)));
+        }
+        if let Some(q) = &query.q {
+            filters.push_str(
+                " AND (LOWER(name) LIKE :q ESCAPE '!' OR LOWER(COALESCE(title, '')) LIKE :q ESCAPE '!' \
+                 OR LOWER(description) LIKE :q ESCAPE '!')",
+            );
+            params.push(param("q", like_pattern(q)));
+        }
+        let column = match query.sort {
+            Sort::NameAsc | Sort::NameDesc => "name",
+            Sort::CreatedAsc | Sort::CreatedDesc => "created_at",
+            Sort::UpdatedAsc | Sort::UpdatedDesc => "updated_at",
+        };
+        let (cmp, dir) = if query.sort.descending() {
+            ("<", "DESC")
+        } else {
+            (">", "ASC")
+        };
+        if let Some(cursor) = after {
+            match &cursor.key {
+                SortKey::Name(name) => {
+                    filters.push_str(&format!(" AND name {cmp} :after"));
+                    params.push(param("after", name.as_str()));
+                }
+                SortKey::Time(millis) => {
+                    filters.push_str(&format!(
+                        " AND ({column} {cmp} :after OR ({column} = :after AND id {cmp} :afterId))"
+                    ));
+                    params.push(param("after", *millis));
+                    params.push(param("afterId", cursor.id));
+                }
+            }
+        }
+        // Names are unique; times need the id to break ties.
+        let order = if column == "name" {
+            format!("name {dir}")
+        } else {
+            format!("{column} {dir}, id {dir}")
+        };
+        let sql = format!(
+            "SELECT {COLUMNS}, page.candidates FROM tools JOIN (\
+               SELECT id, ROW_NUMBER() OVER (ORDER BY {order}) AS n, \
+                 SUM(bytes) OVER (ORDER BY {order} ROWS UNBOUNDED PRECEDING) AS running, \
+                 COUNT(*) OVER () AS candidates \
+               FROM (SELECT id, name, created_at, updated_at, {ROW_BYTES} AS bytes \
+                     FROM tools WHERE {filters} ORDER BY {order} LIMIT :candidates) AS ranked\
+             ) AS page USING (id) \
+             WHERE page.n <= :limit AND (page.n = 1 OR page.running <= :budget) \
+             ORDER BY {order}"
+        );
+        // One candidate past the page tells whether more follow.
+        params.push(param("candidates", i64::from(limit) + 1));
+        params.push(param("limit", i64::from(limit)));
+        params.push(param("budget", i64::try_from(budget).unwrap_or(i64::MAX)));
+        let rows: Vec<PageRow> = self.db.query(&sql, params).await?;
+        let candidates = rows.first().map_or(0, |row| row.candidates);
+        let more = candidates > rows.len() as i64;
+        let tools = rows
+            .into_iter()
+            .map(|row| Tool::try_from(row.tool))
+            .collect::<Result<_, _>>()?;
+        Ok(ListPage { tools, more })
+    }
+
     async fn holder_of(&self, tool: &Tool) -> Result<Holder, StoreError> {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
@@ -541,9 +617,10 @@ impl DataApiToolStore {
             }
             Err(error) => {
                 tx.rollback(ROLLBACK_LIMIT).await;
-                match error {
-                    StoreError::TransactionEnded(_) => Ok(None),
-                    other => Err(other),
+                if error.must_rerun() {
+                    Ok(None)
+                } else {
+                    Err(error)
                 }
             }
         }
@@ -575,7 +652,7 @@ impl DataApiToolStore {
                 tracing::info!(%write, %error, "commit answer lost; the write had committed");
                 Ok(true)
             }
-            (Ok(_), StoreError::TransactionEnded(_)) => Ok(false),
+            (Ok(_), error) if error.must_rerun() => Ok(false),
             (_, error) => {
                 tx.rollback(ROLLBACK_LIMIT).await;
                 Err(error)

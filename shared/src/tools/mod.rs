@@ -73,12 +73,11 @@ pub enum ToolError {
 
 impl From<StoreError> for ToolError {
     fn from(error: StoreError) -> Self {
-        match error {
-            StoreError::Unavailable(detail) | StoreError::TransactionEnded(detail) => {
-                tracing::warn!(%detail, "database unavailable");
-                Self::Unavailable
-            }
-            other => Self::Internal(other.to_string()),
+        if error.is_transient() {
+            tracing::warn!(%error, "database unavailable");
+            Self::Unavailable
+        } else {
+            Self::Internal(error.to_string())
         }
     }
 }
@@ -239,24 +238,22 @@ impl<S: ToolStore> ToolManager<S> {
             .cursors
             .decode(query)
             .map_err(|e| ToolError::BadQuery(vec![e]))?;
-        let limit = query.limit as usize;
-        let mut items = self
+        let page = self
             .within(
                 deadline,
-                self.store.list(query, after.as_ref(), query.limit + 1),
+                self.store.list(query, after.as_ref(), query.limit),
             )
             .await?;
-        let next_cursor = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|last| {
+        let items = page.tools;
+        let next_cursor = match items.last() {
+            Some(last) if page.more => {
                 let cursor = Cursor {
                     key: query.sort.key_of(last),
                     id: last.id,
                 };
-                self.cursors.encode(query, cursor)
-            })
-        } else {
-            None
+                Some(self.cursors.encode(query, cursor))
+            }
+            _ => None,
         };
         let body = to_json(&Page {
             items: &items,
