@@ -165,6 +165,25 @@ if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[1]) e
 return redis.call('INCR', KEYS[1])
 ";
 
+/// Counts an attempt in a sliding window (a sorted set of attempts scored by Redis's clock),
+/// unless the window is full. Atomic, so concurrent attempts never exceed the limit.
+///
+/// KEYS: the window. ARGV: window length (ms), limit, attempt id. Returns 0 when the attempt was
+/// counted, else the milliseconds until the oldest attempt leaves the window.
+const SLIDING_WINDOW_LUA: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return math.max(1, tonumber(oldest[2]) + window - now)
+end
+redis.call('ZADD', KEYS[1], now, ARGV[3])
+redis.call('PEXPIRE', KEYS[1], window)
+return 0
+";
+
 /// Who stores a tool entry: a writer (leaves its revision marker for this long) or a reader
 /// (leaves no marker; its fill is refused after this deadline).
 #[derive(Clone, Copy, Debug)]
@@ -288,6 +307,7 @@ struct Inner {
     guarded_set: Script,
     generation: Script,
     bump_generation: Script,
+    sliding_window: Script,
     counters: CacheCounters,
     /// Redis calls that failed since start, and how many of them a replay of the outbox has
     /// covered: while they differ, this instance may hold stale entries it must not serve.
@@ -320,6 +340,7 @@ impl CacheService {
                 guarded_set: Script::new(GUARDED_SET_LUA),
                 generation: Script::new(GENERATION_LUA),
                 bump_generation: Script::new(BUMP_GENERATION_LUA),
+                sliding_window: Script::new(SLIDING_WINDOW_LUA),
                 counters: CacheCounters::default(),
                 failures: AtomicU64::new(0),
                 replayed_failures: AtomicU64::new(0),
@@ -744,6 +765,49 @@ impl CacheService {
     pub async fn delete_refresh_token(&self, token_sha256_hex: &str) -> Result<(), CacheError> {
         let key = self.inner.keys.refresh_token(token_sha256_hex);
         self.delete(key, "delete_refresh_token").await
+    }
+
+    /// Counts `attempt` in the sliding window `key` of length `window` unless it already holds
+    /// `limit` attempts. `Ok(None)`: counted; `Ok(Some(wait))`: refused, the window has room
+    /// again after `wait`.
+    pub async fn count_attempt(
+        &self,
+        key: String,
+        window: Duration,
+        limit: u32,
+        attempt: &str,
+    ) -> Result<Option<Duration>, CacheError> {
+        let mut invocation = self.inner.sliding_window.prepare_invoke();
+        invocation
+            .key(key)
+            .arg(window.as_millis().max(1) as u64)
+            .arg(limit)
+            .arg(attempt);
+        let wait = self
+            .run("count_attempt", |mut c| async move {
+                invocation.invoke_async::<u64>(&mut c).await
+            })
+            .await?;
+        Ok((wait > 0).then(|| Duration::from_millis(wait)))
+    }
+
+    /// Takes `attempt` back out of the window `key` (it turned out not to count).
+    pub async fn forget_attempt(&self, key: String, attempt: &str) -> Result<(), CacheError> {
+        let attempt = attempt.to_owned();
+        self.run("forget_attempt", |mut c| async move {
+            redis::cmd("ZREM")
+                .arg(&key)
+                .arg(&attempt)
+                .query_async::<i64>(&mut c)
+                .await
+        })
+        .await
+        .map(drop)
+    }
+
+    /// Empties the window `key`.
+    pub async fn clear_attempts(&self, key: String) -> Result<(), CacheError> {
+        self.delete(key, "clear_attempts").await
     }
 
     /// The remaining TTL of `key` in milliseconds (`None` if absent or Redis is unavailable).

@@ -183,6 +183,25 @@ pub struct PasswordConfig {
     pub iterations: u32,
 }
 
+/// Limits on failed logins and registrations (OWASP authentication cheat sheet: lock out by
+/// throttling, per account and per source, the same for unknown and real accounts).
+#[derive(Clone, Debug)]
+pub struct ThrottleConfig {
+    /// `LOGIN_MAX_FAILURES`: failed logins of one account (email) within the window; the next
+    /// attempt answers 429 until the oldest failure leaves the window. A successful login resets.
+    pub login_failures_per_account: u32,
+    /// `LOGIN_MAX_FAILURES_PER_ADDRESS`: failed logins from one source address within the window,
+    /// whatever the accounts.
+    pub login_failures_per_address: u32,
+    /// `LOGIN_FAILURE_WINDOW_SECS`: the window of both login limits.
+    pub login_window: Duration,
+    /// `REGISTRATIONS_PER_ADDRESS`: registrations from one source address within the
+    /// registration window.
+    pub registrations_per_address: u32,
+    /// `REGISTRATION_WINDOW_SECS`: the window of the registration limit.
+    pub registration_window: Duration,
+}
+
 /// The whole configuration of a function.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -196,6 +215,8 @@ pub struct Config {
     pub passwords: PasswordConfig,
     /// The cache sweeper.
     pub sweeper: SweeperConfig,
+    /// Login and registration limits.
+    pub throttle: ThrottleConfig,
 }
 
 /// The JWT secret used when `JWT_SECRET` is unset: only acceptable locally, so it says so.
@@ -305,6 +326,13 @@ impl Config {
                 min_age: env.millis("OUTBOX_MIN_AGE_MS", 1_000)?,
                 retention: env.seconds("OUTBOX_RETENTION_SECS", 3_600)?,
             },
+            throttle: ThrottleConfig {
+                login_failures_per_account: env.count("LOGIN_MAX_FAILURES", 10)?,
+                login_failures_per_address: env.count("LOGIN_MAX_FAILURES_PER_ADDRESS", 100)?,
+                login_window: env.seconds("LOGIN_FAILURE_WINDOW_SECS", 900)?,
+                registrations_per_address: env.count("REGISTRATIONS_PER_ADDRESS", 20)?,
+                registration_window: env.seconds("REGISTRATION_WINDOW_SECS", 3_600)?,
+            },
         })
     }
 }
@@ -326,6 +354,18 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
                 reason: "expected a non-negative integer".into(),
             }),
         }
+    }
+
+    /// A positive count that fits a `u32`.
+    fn count(&self, name: &'static str, default: u32) -> Result<u32, ConfigError> {
+        let n = self.number(name, u64::from(default))?;
+        u32::try_from(n)
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or(ConfigError::Invalid {
+                name,
+                reason: "expected a count from 1 to 4294967295".into(),
+            })
     }
 
     fn seconds(&self, name: &'static str, default: u64) -> Result<Duration, ConfigError> {

@@ -72,6 +72,9 @@ pub enum ApiError {
     /// 422.
     #[error("some fields are invalid")]
     Unprocessable(Vec<FieldError>),
+    /// 429, with `Retry-After` (whole seconds, at least 1).
+    #[error("too many attempts; retry after {} seconds", retry_after_secs(*.0))]
+    TooManyRequests(std::time::Duration),
     /// 503, with `Retry-After`.
     #[error("the database is unavailable; retry shortly")]
     Unavailable,
@@ -114,6 +117,11 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "validation",
                 "Invalid fields",
+            ),
+            Self::TooManyRequests(_) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too-many-requests",
+                "Too many requests",
             ),
             Self::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -171,6 +179,12 @@ impl IntoResponse for ApiError {
                     ),
                 );
             }
+            Self::TooManyRequests(wait) => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(retry_after_secs(wait)),
+                );
+            }
             Self::Unavailable => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
@@ -179,6 +193,11 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// A wait in whole seconds, rounded up, at least 1 (`Retry-After` has no fractions).
+fn retry_after_secs(wait: std::time::Duration) -> u64 {
+    (wait.as_millis().div_ceil(1000) as u64).max(1)
 }
 
 impl From<ToolError> for ApiError {
@@ -206,6 +225,7 @@ impl From<AuthError> for ApiError {
             }
             AuthError::EmailTaken => Self::Conflict(error.to_string()),
             AuthError::Invalid(errors) => Self::Unprocessable(errors),
+            AuthError::Throttled(wait) => Self::TooManyRequests(wait),
             AuthError::Unavailable => Self::Unavailable,
             AuthError::Internal(cause) => Self::Internal(cause),
         }

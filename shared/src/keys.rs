@@ -74,6 +74,12 @@ impl CacheKeys {
         format!("{}:session:{}", self.prefix, session_id.hyphenated())
     }
 
+    /// The sliding window of attempts of one `kind` (`login-account`, `login-address`,
+    /// `register-address`) by one subject, named by a digest (never an email or an address).
+    pub fn attempts(&self, kind: &str, subject_digest: &str) -> String {
+        format!("{}:attempts:{kind}:{subject_digest}", self.prefix)
+    }
+
     /// A refresh token's cached record, keyed by the hex SHA-256 of the token (never the token).
     pub fn refresh_token(&self, token_sha256_hex: &str) -> String {
         format!("{}:refresh:{}", self.prefix, token_sha256_hex)

@@ -29,6 +29,16 @@ impl Timestamp {
         Self(self.0.saturating_add(duration.as_millis() as i64))
     }
 
+    /// This time minus `duration`.
+    pub fn minus(self, duration: std::time::Duration) -> Self {
+        Self(self.0.saturating_sub(duration.as_millis() as i64))
+    }
+
+    /// The time from `earlier` to this one (zero if `earlier` is later).
+    pub fn since(self, earlier: Self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.0.saturating_sub(earlier.0).max(0) as u64)
+    }
+
     /// RFC 3339 UTC with exactly three fractional digits, e.g. `2026-11-23T22:00:00.123Z`.
     pub fn to_rfc3339(self) -> String {
         const FORMAT: &[time::format_description::FormatItem<'static>] = format_description!(

@@ -50,6 +50,8 @@ pub fn test_config(redis_url: &str) -> Config {
         "ARGON2_MEMORY_KIB" => Some("1024".into()),
         "ARGON2_ITERATIONS" => Some("1".into()),
         "REFRESH_REUSE_GRACE_MS" => Some("2000".into()),
+        // Every test request comes from one (absent) address; the throttling tests set their own.
+        "REGISTRATIONS_PER_ADDRESS" | "LOGIN_MAX_FAILURES_PER_ADDRESS" => Some("100000".into()),
         _ => None,
     })
     .expect("test configuration")
@@ -86,6 +88,7 @@ fn auth_service(addr: SocketAddr, config: &Config) -> AuthService {
         TokenKeys::new(&config.auth),
         PasswordHasher::new(&config.passwords),
         &config.auth,
+        config.throttle.clone(),
     )
 }
 
@@ -176,6 +179,7 @@ impl TestApp {
         let mut config = test_config(redis_url);
         config.cache.prefix = self.config.cache.prefix.clone();
         config.database.database = self.config.database.database.clone();
+        config.throttle = self.config.throttle.clone();
         Self::with_config(config).await
     }
 
@@ -223,7 +227,10 @@ impl TestApp {
         let password = "correct horse battery";
         let user = self
             .auth
-            .register(&serde_json::json!({"email": email, "password": password}))
+            .register(
+                &serde_json::json!({"email": email, "password": password}),
+                &ClientInfo::default(),
+            )
             .await
             .expect("register");
         if role == Role::Admin {

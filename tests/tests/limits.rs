@@ -1,12 +1,17 @@
 //! One client cannot hurt the others: lists of the largest tools the API accepts stay answerable
-//! (the Data API's 1 MiB result limit, Lambda's 6 MB response limit), against the real services.
+//! (the Data API's 1 MiB result limit, Lambda's 6 MB response limit), and failed logins and
+//! registrations are throttled per account and per address, against the real services.
 
 use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
 
-use http::{Method, StatusCode};
-use integration_tests::{tool_body, TestApp};
+use axum::body::Body;
+use http::{Method, Request, StatusCode};
+use integration_tests::{redis_url, refused_url, test_config, tool_body, TestApp, TestResponse};
 use serde_json::{json, Value};
 use shared::http::MAX_BODY_BYTES;
+use uuid::Uuid;
 
 /// A valid tool body of exactly `bytes` bytes, most of them in its input schema (with quotes and
 /// backslashes, which every JSON layer escapes again).
@@ -108,4 +113,214 @@ async fn lists_of_the_largest_tools_answer_and_cursors_walk_them_all() {
             assert_eq!(page.status, StatusCode::OK, "{path}: {}", page.text());
         }
     }
+}
+
+/// `POST path` with a JSON body from the source address `address`.
+async fn post_from(app: &TestApp, path: &str, address: &str, body: &Value) -> TestResponse {
+    let request = Request::post(path)
+        .header("content-type", "application/json")
+        .header("x-forwarded-for", address)
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    app.send(request).await
+}
+
+async fn login(app: &TestApp, address: &str, email: &str, password: &str) -> TestResponse {
+    post_from(
+        app,
+        "/auth/login",
+        address,
+        &json!({"email": email, "password": password}),
+    )
+    .await
+}
+
+/// An app whose limits are small enough to reach in a test.
+async fn throttled_app(redis_url: &str, per_account: u32, per_address: u32) -> TestApp {
+    let mut config = test_config(redis_url);
+    config.throttle.login_failures_per_account = per_account;
+    config.throttle.login_failures_per_address = per_address;
+    config.throttle.registrations_per_address = 3;
+    TestApp::with_config(config).await
+}
+
+async fn register(app: &TestApp, address: &str) -> (String, TestResponse) {
+    let email = format!("user-{}@example.com", Uuid::now_v7().simple());
+    let response = post_from(
+        app,
+        "/auth/register",
+        address,
+        &json!({"email": email, "password": PASSWORD}),
+    )
+    .await;
+    (email, response)
+}
+
+const PASSWORD: &str = "correct horse battery";
+
+/// A 429 problem with a `Retry-After` within the window; returns its body without the numbers
+/// (which depend on the clock).
+fn assert_throttled(response: &TestResponse, window: Duration) -> String {
+    assert_eq!(
+        response.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        response.text()
+    );
+    assert_eq!(
+        response.header("content-type"),
+        Some("application/problem+json")
+    );
+    let wait: u64 = response
+        .header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .expect("whole seconds");
+    assert!((1..=window.as_secs()).contains(&wait), "Retry-After {wait}");
+    response.text().replace(|c: char| c.is_ascii_digit(), "")
+}
+
+#[tokio::test]
+async fn the_eleventh_failed_login_of_an_account_is_429_for_real_and_unknown_emails() {
+    let app = throttled_app(&redis_url(), 10, 1_000).await;
+    let window = app.config.throttle.login_window;
+    let (real, registered) = register(&app, "198.51.100.1").await;
+    assert_eq!(registered.status, StatusCode::CREATED);
+    let unknown = format!("nobody-{}@example.com", Uuid::now_v7().simple());
+
+    let mut bodies = Vec::new();
+    let mut statements = Vec::new();
+    for email in [&real, &unknown] {
+        let before = app.statements();
+        for i in 0..10 {
+            let address = format!("203.0.113.{i}");
+            let failed = login(&app, &address, email, "wrong password").await;
+            assert_eq!(
+                failed.status,
+                StatusCode::UNAUTHORIZED,
+                "{i}: {}",
+                failed.text()
+            );
+            bodies.push(failed.text());
+        }
+        statements.push(app.statements() - before);
+        // From yet another address: the account's own limit.
+        let throttled = login(&app, "192.0.2.99", email, "wrong password").await;
+        bodies.push(assert_throttled(&throttled, window));
+        // Even the right password waits: guessing stops, whatever the guess.
+        let right = login(&app, "192.0.2.98", email, PASSWORD).await;
+        assert_throttled(&right, window);
+    }
+    // Nothing tells the two apart: the same answers and the same database work.
+    assert!(bodies[..10].iter().all(|b| *b == bodies[0]));
+    assert_eq!(
+        bodies[..11],
+        bodies[11..],
+        "real and unknown emails answer alike"
+    );
+    assert_eq!(statements[0], statements[1], "the same statements for both");
+}
+
+#[tokio::test]
+async fn a_successful_login_resets_the_account_count() {
+    let app = throttled_app(&redis_url(), 3, 1_000).await;
+    let (email, _) = register(&app, "198.51.100.2").await;
+    for _ in 0..2 {
+        for _ in 0..2 {
+            let failed = login(&app, "198.51.100.2", &email, "wrong password").await;
+            assert_eq!(failed.status, StatusCode::UNAUTHORIZED);
+        }
+        let ok = login(&app, "198.51.100.2", &email, PASSWORD).await;
+        assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
+    }
+    for _ in 0..3 {
+        login(&app, "198.51.100.2", &email, "wrong password").await;
+    }
+    let throttled = login(&app, "198.51.100.2", &email, PASSWORD).await;
+    assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn failed_logins_are_limited_per_address_across_accounts() {
+    let app = throttled_app(&redis_url(), 10, 5).await;
+    let window = app.config.throttle.login_window;
+    for i in 0..5 {
+        let email = format!("guess-{i}-{}@example.com", Uuid::now_v7().simple());
+        let failed = login(&app, "198.51.100.7", &email, "wrong password").await;
+        assert_eq!(failed.status, StatusCode::UNAUTHORIZED);
+    }
+    let (email, _) = register(&app, "198.51.100.8").await;
+    assert_throttled(&login(&app, "198.51.100.7", &email, PASSWORD).await, window);
+    let elsewhere = login(&app, "198.51.100.8", &email, PASSWORD).await;
+    assert_eq!(
+        elsewhere.status,
+        StatusCode::OK,
+        "other addresses are not affected"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_guesses_never_exceed_the_account_limit() {
+    let app = Arc::new(throttled_app(&redis_url(), 10, 1_000).await);
+    let (email, _) = register(&app, "198.51.100.3").await;
+    let guesses = (0..40).map(|i| {
+        let app = app.clone();
+        let email = email.clone();
+        tokio::spawn(async move {
+            login(&app, &format!("203.0.113.{i}"), &email, "wrong password")
+                .await
+                .status
+        })
+    });
+    let mut unauthorized = 0;
+    for guess in guesses {
+        match guess.await.unwrap() {
+            StatusCode::UNAUTHORIZED => unauthorized += 1,
+            StatusCode::TOO_MANY_REQUESTS => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(unauthorized, 10, "exactly the limit was checked");
+}
+
+#[tokio::test]
+async fn the_limits_hold_while_redis_is_down() {
+    let app = throttled_app(&redis_url(), 10, 20).await;
+    let window = app.config.throttle.login_window;
+    let (email, _) = register(&app, "198.51.100.4").await;
+    // The same registry seen by an auth function whose Redis is unreachable.
+    let down = app.beside(&refused_url()).await;
+    for i in 0..10 {
+        let failed = login(&down, &format!("203.0.113.{i}"), &email, "wrong password").await;
+        assert_eq!(failed.status, StatusCode::UNAUTHORIZED, "{}", failed.text());
+    }
+    assert_throttled(&login(&down, "192.0.2.1", &email, PASSWORD).await, window);
+    // Per address too: 10 more failures from one address reach its limit of 20 with the above.
+    for i in 0..10 {
+        let other = format!("other-{i}-{}@example.com", Uuid::now_v7().simple());
+        let failed = login(&down, "198.51.100.5", &other, "wrong password").await;
+        assert_eq!(failed.status, StatusCode::UNAUTHORIZED);
+    }
+    for i in 0..10 {
+        let other = format!("more-{i}-{}@example.com", Uuid::now_v7().simple());
+        login(&down, "198.51.100.5", &other, "wrong password").await;
+    }
+    let fresh = format!("fresh-{}@example.com", Uuid::now_v7().simple());
+    assert_throttled(
+        &login(&down, "198.51.100.5", &fresh, "x-password").await,
+        window,
+    );
+}
+
+#[tokio::test]
+async fn registrations_are_limited_per_address() {
+    let app = throttled_app(&redis_url(), 10, 1_000).await;
+    let window = app.config.throttle.registration_window;
+    for _ in 0..3 {
+        let (_, created) = register(&app, "198.51.100.6").await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text());
+    }
+    assert_throttled(&register(&app, "198.51.100.6").await.1, window);
+    let (_, elsewhere) = register(&app, "198.51.100.9").await;
+    assert_eq!(elsewhere.status, StatusCode::CREATED);
 }

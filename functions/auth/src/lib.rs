@@ -56,9 +56,10 @@ fn json<T: Serialize>(status: StatusCode, value: &T) -> Result<Response, ApiErro
 
 async fn register(
     State(state): State<Arc<AuthState>>,
+    Client(client): Client,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let user = state.auth.register(&body).await?;
+    let user = state.auth.register(&body, &client).await?;
     json(StatusCode::CREATED, &user)
 }
 

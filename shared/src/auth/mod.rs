@@ -2,6 +2,7 @@
 
 mod password;
 mod service;
+mod throttle;
 mod tokens;
 
 use serde::{Deserialize, Serialize};

@@ -17,6 +17,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::throttle::{LoginAttempt, Throttle};
 use super::{AccessClaims, Actor, PasswordHasher, Role, TokenKeys};
 use crate::cache::{CacheService, Lookup};
 use crate::keys::hex;
@@ -39,6 +40,10 @@ pub enum AuthError {
     /// Invalid fields.
     #[error("invalid fields")]
     Invalid(Vec<FieldError>),
+    /// Too many failed logins (of the account or from the address), or registrations from the
+    /// address: try again after this long.
+    #[error("too many attempts; try again in {} s", .0.as_secs().max(1))]
+    Throttled(Duration),
     /// The database is unreachable.
     #[error("the database is unavailable")]
     Unavailable,
@@ -138,6 +143,7 @@ pub struct AuthService {
     tokens: TokenKeys,
     passwords: PasswordHasher,
     successors: SuccessorKey,
+    throttle: Throttle,
     session_ttl: Duration,
     reuse_grace: Duration,
 }
@@ -167,16 +173,19 @@ impl SuccessorKey {
 impl AuthService {
     /// A service over the account store and the cache. A rotated refresh token presented again
     /// within `reuse_grace` of its rotation is taken for a lost race (refused, session kept);
-    /// later, for theft (the session is revoked).
+    /// later, for theft (the session is revoked). Logins and registrations are throttled within
+    /// `limits`.
     pub fn new(
         accounts: AccountStore,
         cache: CacheService,
         tokens: TokenKeys,
         passwords: PasswordHasher,
         auth: &crate::config::AuthConfig,
+        limits: crate::config::ThrottleConfig,
     ) -> Self {
         Self {
             accounts,
+            throttle: Throttle::new(cache.clone(), limits),
             cache,
             tokens,
             passwords,
@@ -194,6 +203,7 @@ impl AuthService {
             TokenKeys::new(&config.auth),
             PasswordHasher::new(&config.passwords),
             &config.auth,
+            config.throttle.clone(),
         )
     }
 
@@ -207,9 +217,16 @@ impl AuthService {
         &self.cache
     }
 
-    /// `POST /auth/register`.
-    pub async fn register(&self, body: &Value) -> Result<UserView, AuthError> {
+    /// `POST /auth/register`, from `client` (whose address is limited in registrations).
+    pub async fn register(&self, body: &Value, client: &ClientInfo) -> Result<UserView, AuthError> {
         let input = RegisterInput::parse(body).map_err(AuthError::Invalid)?;
+        if let Some(wait) = self
+            .throttle
+            .admit_registration(client.source_ip.as_deref())
+            .await
+        {
+            return Err(AuthError::Throttled(wait));
+        }
         let hasher = self.passwords.clone();
         let password = input.password.clone();
         let hash = tokio::task::spawn_blocking(move || hasher.hash(&password))
@@ -240,11 +257,26 @@ impl AuthService {
         })
     }
 
-    /// `POST /auth/login`: a new session with its first refresh token.
+    /// `POST /auth/login`: a new session with its first refresh token. Throttled per account and
+    /// per source address before any database or hashing work; an unknown email costs the same
+    /// hashing as a wrong password and counts the same.
     pub async fn login(&self, body: &Value, client: ClientInfo) -> Result<TokenPair, AuthError> {
         let email = string_field(body, "email")?;
         let password = string_field(body, "password")?;
-        let user = self.accounts.user_by_email(&email).await?;
+        let attempt = LoginAttempt::new(&email, client.source_ip.as_deref());
+        if let Some(wait) = self.throttle.admit_login(&attempt).await {
+            return Err(AuthError::Throttled(wait));
+        }
+        let now = Timestamp::now();
+        let since = self.throttle.login_window_start(now);
+        let subjects = attempt.subjects();
+        let (user, counters) = tokio::try_join!(
+            self.accounts.user_by_email(&email),
+            self.accounts.login_failures(&subjects, since),
+        )?;
+        if let Some(wait) = self.throttle.refused_by_counters(&attempt, &counters, now) {
+            return Err(AuthError::Throttled(wait));
+        }
         let hasher = self.passwords.clone();
         let stored = user.as_ref().map(|u| u.password_hash.clone());
         let ok = tokio::task::spawn_blocking(move || hasher.verify(&password, stored.as_deref()))
@@ -252,8 +284,26 @@ impl AuthService {
             .map_err(|e| AuthError::Internal(e.to_string()))?;
         let user = match (ok, user) {
             (true, Some(user)) => user,
-            _ => return Err(AuthError::InvalidCredentials),
+            _ => {
+                // Unrecorded, a failure would not count: no answer without the record.
+                self.accounts
+                    .record_login_failure(&subjects, now, since)
+                    .await?;
+                return Err(AuthError::InvalidCredentials);
+            }
         };
+        self.throttle.login_succeeded(&attempt).await;
+        let [account, _] = subjects;
+        if counters.iter().any(|c| c.subject == account) {
+            self.accounts.clear_login_failures(account).await?;
+        }
+        // Windows of unknown emails and of addresses are never cleared: one login in 16 prunes
+        // those that ended (on success only, so failures of real and unknown emails stay alike).
+        if rand::random::<u8>() < 16 {
+            if let Err(error) = self.accounts.prune_login_failures(since).await {
+                tracing::debug!(%error, "pruning ended login-failure windows failed");
+            }
+        }
         let now = Timestamp::now();
         let session = SessionRecord {
             session_id: Uuid::now_v7(),

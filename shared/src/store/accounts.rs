@@ -442,6 +442,106 @@ impl AccountStore {
     }
 }
 
+/// The failed logins of one subject in its current window.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailureWindow {
+    /// The subject's digest.
+    pub subject: String,
+    /// Failures counted since the window started.
+    pub failures: i64,
+    /// When the window started.
+    #[serde(deserialize_with = "millis")]
+    pub window_started_at: Timestamp,
+}
+
+fn millis<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+    i64::deserialize(d).map(Timestamp::from_millis)
+}
+
+impl AccountStore {
+    /// The failure windows of `subjects` that started after `since` (older ones are over).
+    pub async fn login_failures(
+        &self,
+        subjects: &[&str],
+        since: Timestamp,
+    ) -> Result<Vec<FailureWindow>, StoreError> {
+        let (names, mut params) = subject_params(subjects);
+        params.push(param("since", since.millis()));
+        self.db
+            .query(
+                &format!(
+                    "SELECT subject, failures, window_started_at AS windowStartedAt \
+                     FROM login_failures WHERE subject IN ({names}) AND window_started_at > :since"
+                ),
+                params,
+            )
+            .await
+    }
+
+    /// Counts one failed login for each of `subjects`, in one statement: a window that started
+    /// at or before `since` starts again at `now`.
+    pub async fn record_login_failure(
+        &self,
+        subjects: &[&str],
+        now: Timestamp,
+        since: Timestamp,
+    ) -> Result<(), StoreError> {
+        let (_, mut params) = subject_params(subjects);
+        let rows: Vec<String> = (0..subjects.len())
+            .map(|i| format!("(:s{i}, 1, :now)"))
+            .collect();
+        params.push(param("now", now.millis()));
+        params.push(param("since", since.millis()));
+        // Assignments run left to right: `failures` is decided on the old window start.
+        self.db
+            .execute(
+                &format!(
+                    "INSERT INTO login_failures (subject, failures, window_started_at) VALUES {} \
+                     ON DUPLICATE KEY UPDATE \
+                     failures = IF(window_started_at <= :since, 1, failures + 1), \
+                     window_started_at = IF(window_started_at <= :since, :now, window_started_at)",
+                    rows.join(", ")
+                ),
+                params,
+            )
+            .await
+            .map(drop)
+    }
+
+    /// Forgets the failures of `subject` (a successful login).
+    pub async fn clear_login_failures(&self, subject: &str) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                "DELETE FROM login_failures WHERE subject = :s",
+                vec![param("s", subject)],
+            )
+            .await
+            .map(drop)
+    }
+
+    /// Deletes up to 100 windows that started before `before` (they count for nothing).
+    pub async fn prune_login_failures(&self, before: Timestamp) -> Result<i64, StoreError> {
+        self.db
+            .execute(
+                "DELETE FROM login_failures WHERE window_started_at < :before LIMIT 100",
+                vec![param("before", before.millis())],
+            )
+            .await
+    }
+}
+
+/// `:s0, :s1, …` and their parameters.
+fn subject_params(subjects: &[&str]) -> (String, Vec<aws_sdk_rdsdata::types::SqlParameter>) {
+    let names: Vec<String> = (0..subjects.len()).map(|i| format!(":s{i}")).collect();
+    let params = subjects
+        .iter()
+        .enumerate()
+        .map(|(i, subject)| param(&format!("s{i}"), *subject))
+        .collect();
+    (names.join(", "), params)
+}
+
 /// Stores a refresh token (by hash) of `session`, valid until the session's expiry (idempotent:
 /// a retried statement is a no-op).
 async fn insert_refresh_token(

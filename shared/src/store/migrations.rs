@@ -37,6 +37,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "cache_outbox",
         sql: include_str!("sql/0003_cache_outbox.sql"),
     },
+    Migration {
+        version: 4,
+        name: "login_failures",
+        sql: include_str!("sql/0004_login_failures.sql"),
+    },
 ];
 
 /// Splits a migration into statements, dropping `--` comment lines.

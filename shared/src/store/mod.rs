@@ -5,7 +5,9 @@ mod data_api;
 pub mod migrations;
 mod tools;
 
-pub use accounts::{normalize_email, AccountStore, Rotation, SessionRecord, UserRecord};
+pub use accounts::{
+    normalize_email, AccountStore, FailureWindow, Rotation, SessionRecord, UserRecord,
+};
 pub use data_api::{classify_service_error, param, DataApi, Transaction, Value};
 pub use tools::{DataApiToolStore, ListPage, PendingInvalidation, ToolStore};
 
