@@ -1,6 +1,10 @@
 //! Emulator configuration.
 
+use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Duration;
+
+use crate::secrets::SecretValue;
 
 /// MySQL server used when `EMULATOR_MYSQL_URL` is not set.
 pub const DEFAULT_MYSQL_URL: &str = "mysql://mcp:mcp@127.0.0.1:3306/mcp";
@@ -19,29 +23,43 @@ pub struct EmulatorConfig {
     pub latency: Duration,
     /// Idle time after which an open transaction is rolled back and forgotten.
     pub transaction_idle_timeout: Duration,
+    /// Secrets Manager secrets, keyed by ARN: served by `GetSecretValue` and, when there is
+    /// at least one, required by Data API calls, whose `secretArn` must then name a
+    /// [`SecretValue::Credentials`] secret to run as its user. Empty: every call runs as
+    /// the user of [`mysql_url`](Self::mysql_url), whatever its `secretArn`.
+    pub secrets: BTreeMap<String, SecretValue>,
 }
 
 impl Default for EmulatorConfig {
-    /// [`DEFAULT_MYSQL_URL`], no latency, [`DEFAULT_TRANSACTION_IDLE_TIMEOUT`].
+    /// [`DEFAULT_MYSQL_URL`], no latency, [`DEFAULT_TRANSACTION_IDLE_TIMEOUT`], no secrets.
     fn default() -> Self {
         Self {
             mysql_url: DEFAULT_MYSQL_URL.to_owned(),
             latency: Duration::ZERO,
             transaction_idle_timeout: DEFAULT_TRANSACTION_IDLE_TIMEOUT,
+            secrets: BTreeMap::new(),
         }
     }
 }
 
 impl EmulatorConfig {
-    /// Reads the configuration from the environment; unset or invalid values fall back to
-    /// the defaults (an invalid value is logged).
+    /// Reads the configuration from the environment. Unset or invalid numbers and an unset
+    /// URL fall back to the defaults (an invalid value is logged); a secrets file that cannot
+    /// be read or parsed is an error.
     ///
     /// - `EMULATOR_MYSQL_URL` (default [`DEFAULT_MYSQL_URL`])
     /// - `EMULATOR_LATENCY_MS` (default `0`)
     /// - `EMULATOR_TRANSACTION_IDLE_TIMEOUT_SECS` (default `180`)
-    pub fn from_env() -> Self {
+    /// - `EMULATOR_SECRETS_FILE`: a JSON file of [`secrets`](Self::secrets), e.g.
+    ///   `{"arn:...:secret:db": {"username": "u", "password": "p"}, "arn:...:secret:key":
+    ///   "text"}` (default: none)
+    pub fn try_from_env() -> Result<Self, String> {
+        let secrets = match std::env::var_os("EMULATOR_SECRETS_FILE") {
+            Some(path) if !path.is_empty() => read_secrets_file(Path::new(&path))?,
+            _ => BTreeMap::new(),
+        };
         let defaults = Self::default();
-        Self {
+        Ok(Self {
             mysql_url: std::env::var("EMULATOR_MYSQL_URL")
                 .ok()
                 .filter(|url| !url.trim().is_empty())
@@ -52,13 +70,37 @@ impl EmulatorConfig {
             transaction_idle_timeout: env_number("EMULATOR_TRANSACTION_IDLE_TIMEOUT_SECS")
                 .map(Duration::from_secs)
                 .unwrap_or(defaults.transaction_idle_timeout),
-        }
+            secrets,
+        })
+    }
+
+    /// [`try_from_env`](Self::try_from_env), for tests and tools that want the emulator
+    /// configured like the binary.
+    ///
+    /// # Panics
+    ///
+    /// When `EMULATOR_SECRETS_FILE` names a file that cannot be read or parsed: running
+    /// without the secrets would let every call through as the URL's user.
+    pub fn from_env() -> Self {
+        Self::try_from_env().unwrap_or_else(|error| panic!("{error}"))
     }
 
     /// [`mysql_url`](Self::mysql_url) with the password masked, for logs.
     pub fn redacted_mysql_url(&self) -> String {
         redact_url(&self.mysql_url)
     }
+}
+
+/// Reads a secrets file: a JSON object mapping ARNs to [`SecretValue`]s.
+fn read_secrets_file(path: &Path) -> Result<BTreeMap<String, SecretValue>, String> {
+    let describe = |problem: String| format!("EMULATOR_SECRETS_FILE={}: {problem}", path.display());
+    let text = std::fs::read_to_string(path).map_err(|e| describe(e.to_string()))?;
+    serde_json::from_str(&text).map_err(|e| {
+        describe(format!(
+            "expected a JSON object mapping each secret ARN to {{\"username\": ..., \
+             \"password\": ...}} or to a string: {e}"
+        ))
+    })
 }
 
 /// Reads a non-negative integer variable; `None` when unset or invalid.
@@ -108,5 +150,33 @@ mod tests {
             "mysql://root@localhost/db"
         );
         assert_eq!(redact_url("not a url"), "not a url");
+    }
+
+    #[test]
+    fn secrets_files_are_read_or_refused_with_their_path() {
+        let path = std::env::temp_dir().join(format!("emu-secrets-{}.json", uuid::Uuid::new_v4()));
+        std::fs::write(
+            &path,
+            r#"{"arn:db": {"username": "u", "password": "p"}, "arn:key": "k"}"#,
+        )
+        .expect("write secrets file");
+        let secrets = read_secrets_file(&path);
+        std::fs::write(&path, r#"{"arn:db": {"username": "u"}}"#).expect("write secrets file");
+        let invalid = read_secrets_file(&path);
+        std::fs::remove_file(&path).expect("remove secrets file");
+        let missing = read_secrets_file(&path);
+
+        let secrets = secrets.expect("valid file");
+        assert_eq!(
+            secrets["arn:db"],
+            SecretValue::Credentials {
+                username: "u".into(),
+                password: "p".into()
+            }
+        );
+        assert_eq!(secrets["arn:key"], SecretValue::Text("k".into()));
+        for error in [invalid.expect_err("invalid"), missing.expect_err("missing")] {
+            assert!(error.contains(&path.display().to_string()), "{error}");
+        }
     }
 }

@@ -1,4 +1,4 @@
-//! MySQL access: one connection pool per database, and the statement runners.
+//! MySQL access: one connection pool per user and database, and the statement runners.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -19,10 +19,44 @@ pub(crate) const MAX_RESULT_BYTES: usize = 1024 * 1024;
 /// Session setup run on every pooled connection: Aurora runs in UTC.
 const SESSION_SETUP: &str = "SET time_zone = '+00:00'";
 
-/// Lazily created connection pools, keyed by database name (`None`: the URL's database).
+/// A MySQL user and its password, from a Secrets Manager secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Login {
+    pub user: String,
+    pub password: String,
+}
+
+/// Whom a connection logs in as, and to which database.
+#[derive(Default)]
+pub(crate) struct Target {
+    /// `None`: the user of the MySQL URL.
+    pub login: Option<Login>,
+    /// `None` or empty: the database of the MySQL URL.
+    pub database: Option<String>,
+}
+
+/// What tells pools apart: the user, password and database their connections use.
+#[derive(PartialEq, Eq, Hash)]
+struct PoolKey {
+    user: Option<String>,
+    password: Option<String>,
+    database: Option<String>,
+}
+
+impl PoolKey {
+    fn of(opts: &Opts) -> Self {
+        Self {
+            user: opts.user().map(str::to_owned),
+            password: opts.pass().map(str::to_owned),
+            database: opts.db_name().map(str::to_owned),
+        }
+    }
+}
+
+/// Lazily created connection pools, one per user and database.
 pub(crate) struct Databases {
     base: Result<Opts, String>,
-    pools: Mutex<HashMap<Option<String>, Pool>>,
+    pools: Mutex<HashMap<PoolKey, Pool>>,
 }
 
 impl Databases {
@@ -34,31 +68,37 @@ impl Databases {
         }
     }
 
-    fn pool(&self, database: Option<&str>) -> Result<Pool, ApiError> {
+    /// The URL's options (host, port, ...) with the target's user and database.
+    fn options(&self, target: &Target) -> Result<Opts, ApiError> {
         let base = self
             .base
             .as_ref()
             .map_err(|e| ApiError::Internal(format!("invalid EMULATOR_MYSQL_URL: {e}")))?;
-        let key = database.filter(|name| !name.is_empty()).map(str::to_owned);
-        let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(pool) = pools.get(&key) {
-            return Ok(pool.clone());
-        }
         let mut options = OptsBuilder::from_opts(base.clone())
             // JDBC drivers report matched rows, not changed rows, for UPDATE.
             .client_found_rows(true)
             .setup(vec![SESSION_SETUP]);
-        if key.is_some() {
-            options = options.db_name(key.clone());
+        if let Some(login) = &target.login {
+            options = options.user(Some(&login.user)).pass(Some(&login.password));
         }
-        let pool = Pool::new(Opts::from(options));
-        pools.insert(key, pool.clone());
-        Ok(pool)
+        if let Some(database) = target.database.as_deref().filter(|name| !name.is_empty()) {
+            options = options.db_name(Some(database));
+        }
+        Ok(options.into())
     }
 
-    /// A connection to `database` (the URL's database when `None` or empty).
-    pub(crate) async fn connect(&self, database: Option<&str>) -> Result<Conn, ApiError> {
-        let pool = self.pool(database)?;
+    /// The pool of connections using `opts`'s user, password and database.
+    fn pool(&self, opts: Opts) -> Pool {
+        let mut pools = self.pools.lock().unwrap_or_else(|e| e.into_inner());
+        pools
+            .entry(PoolKey::of(&opts))
+            .or_insert_with(|| Pool::new(opts))
+            .clone()
+    }
+
+    /// A connection for `target`.
+    pub(crate) async fn connect(&self, target: &Target) -> Result<Conn, ApiError> {
+        let pool = self.pool(self.options(target)?);
         match tokio::time::timeout(CONNECT_TIMEOUT, pool.get_conn()).await {
             Ok(result) => result.map_err(ApiError::from),
             Err(_) => Err(ApiError::DatabaseUnavailable(
@@ -67,12 +107,11 @@ impl Databases {
         }
     }
 
-    /// Asks the server to stop the statement running on connection `connection_id`.
-    pub(crate) fn kill_query(&self, connection_id: u32) {
-        let pool = match self.pool(None) {
-            Ok(pool) => pool,
-            Err(error) => return tracing::warn!(%error, "cannot kill a timed-out statement"),
-        };
+    /// Asks the server to stop the statement running on connection `connection_id`, which
+    /// was opened with `opts`: the kill runs as the same user, who may stop its own
+    /// statements without any privilege.
+    pub(crate) fn kill_query(&self, opts: &Opts, connection_id: u32) {
+        let pool = self.pool(opts.clone());
         tokio::spawn(async move {
             let result = async {
                 let mut conn = pool.get_conn().await?;
@@ -228,8 +267,8 @@ pub(crate) async fn rollback(conn: &mut Conn) {
 /// Why [`run_with_timeout`] returned without a result.
 #[derive(Debug)]
 pub(crate) enum Interrupted {
-    /// The statement is still running on this server connection.
-    TimedOut { connection_id: u32 },
+    /// The statement is still running on this server connection, opened with `opts`.
+    TimedOut { connection_id: u32, opts: Opts },
     /// The job panicked.
     Failed(String),
 }
@@ -249,10 +288,14 @@ where
     T: Send + 'static,
 {
     let connection_id = conn.id();
+    let opts = conn.opts().clone();
     let task = tokio::spawn(job(conn));
     match tokio::time::timeout(limit, task).await {
         Ok(Ok(done)) => Ok(done),
         Ok(Err(error)) => Err(Interrupted::Failed(error.to_string())),
-        Err(_) => Err(Interrupted::TimedOut { connection_id }),
+        Err(_) => Err(Interrupted::TimedOut {
+            connection_id,
+            opts,
+        }),
     }
 }

@@ -2,26 +2,51 @@
 //!
 //! It speaks the REST-JSON protocol the unmodified `aws-sdk-rdsdata` client sends: point the
 //! client's endpoint URL at it (for example `AWS_ENDPOINT_URL_RDS_DATA=http://127.0.0.1:8080`)
-//! with any credentials (requests are not authenticated), and it answers what the Data API
-//! of Aurora MySQL (Serverless v2 / provisioned) answers.
+//! with any AWS credentials (SigV4 signatures are not checked), and it answers what the Data
+//! API of Aurora MySQL (Serverless v2 / provisioned) answers. It also serves Secrets
+//! Manager's `GetSecretValue` for the secrets it is configured with (see [Secrets](#secrets)).
 //!
 //! # HTTP surface
 //!
-//! | Route                         | Operation                                               |
-//! |-------------------------------|---------------------------------------------------------|
-//! | `POST /Execute`               | `ExecuteStatement`                                      |
-//! | `POST /BatchExecute`          | `BatchExecuteStatement`                                 |
-//! | `POST /BeginTransaction`      | `BeginTransaction`                                      |
-//! | `POST /CommitTransaction`     | `CommitTransaction`                                     |
-//! | `POST /RollbackTransaction`   | `RollbackTransaction`                                   |
-//! | `GET /_emulator/stats`        | [`EmulatorStats`] as JSON                               |
-//! | `GET`/`POST /_emulator/faults`| read/change latency, injected failures and fault rules  |
-//! | `GET /_emulator/health`       | `{"status":"ok"}` when the database answers             |
+//! | Route                                                   | Operation                                              |
+//! |---------------------------------------------------------|--------------------------------------------------------|
+//! | `POST /Execute`                                         | `ExecuteStatement`                                     |
+//! | `POST /BatchExecute`                                    | `BatchExecuteStatement`                                |
+//! | `POST /BeginTransaction`                                | `BeginTransaction`                                     |
+//! | `POST /CommitTransaction`                               | `CommitTransaction`                                    |
+//! | `POST /RollbackTransaction`                             | `RollbackTransaction`                                  |
+//! | `POST /`, `X-Amz-Target: secretsmanager.GetSecretValue` | Secrets Manager `GetSecretValue` (AWS JSON 1.1)        |
+//! | `GET /_emulator/stats`                                  | [`EmulatorStats`] as JSON                              |
+//! | `GET`/`POST /_emulator/faults`                          | read/change latency, injected failures and fault rules |
+//! | `GET /_emulator/health`                                 | `{"status":"ok"}` when the database answers            |
 //!
 //! `POST /_emulator/faults` takes `{"latencyMs": u64, "failNext": u32, "failWith":
 //! "ServiceUnavailableError" | "DatabaseUnavailableException" | "StatementTimeoutException" |
 //! "DatabaseResumingException", "unavailable": bool, "clearRules": bool, "rules": [...]}`,
 //! every member optional, and answers the resulting settings (`GET` shows them too).
+//!
+//! # Secrets
+//!
+//! [`EmulatorConfig::secrets`] (from the JSON file named by `EMULATOR_SECRETS_FILE`) maps
+//! secret ARNs to [`SecretValue`]s: database credentials
+//! (`{"username": "u", "password": "p"}`) or any other text (`"a signing key"`).
+//!
+//! - **Data API authentication.** With no secrets, every call runs as the user of
+//!   [`EmulatorConfig::mysql_url`], whatever its `secretArn`. With secrets, a call's
+//!   `secretArn` must name a credentials secret, and its statements run on a connection
+//!   logged in as that user (host, port and options of the URL; the call's `database`, or
+//!   the URL's). A transaction keeps the connection `BeginTransaction` opened with its
+//!   secret. An ARN that is not configured, or names a text secret, is a
+//!   `BadRequestException` (`Error fetching secret <arn> : Secrets Manager can't find the
+//!   specified secret.`); what the user may not do is the server's `DatabaseErrorException`
+//!   (`INSERT command denied to user ...`, `Access denied for user ...`).
+//! - **`GetSecretValue`**, for an unmodified `aws-sdk-secretsmanager` client pointed here
+//!   (`AWS_ENDPOINT_URL_SECRETS_MANAGER=http://127.0.0.1:8080`): the `SecretId` is a
+//!   configured ARN or a name (what follows `secret:` in the ARN). The answer has `ARN`,
+//!   `Name`, `SecretString` (credentials as `{"username":...,"password":...}`, text as
+//!   is), one version (`VersionStages: ["AWSCURRENT"]`) and `CreatedDate` (the emulator's
+//!   start). Unknown secrets are `ResourceNotFoundException` (400); other operations
+//!   `UnknownOperationException` (400).
 //!
 //! # Fault rules: answers lost after the work was done
 //!
@@ -105,6 +130,7 @@ mod faults;
 mod params;
 mod protocol;
 mod results;
+mod secrets;
 mod serve;
 mod server;
 mod stats;
@@ -113,5 +139,6 @@ mod values;
 
 pub use config::{EmulatorConfig, DEFAULT_MYSQL_URL, DEFAULT_TRANSACTION_IDLE_TIMEOUT};
 pub use faults::{FaultAction, FaultRule, InjectedError, Operation};
+pub use secrets::SecretValue;
 pub use server::{Emulator, DEFAULT_STATEMENT_TIMEOUT};
 pub use stats::EmulatorStats;

@@ -3,7 +3,11 @@
 //! Environment:
 //! - `EMULATOR_ADDR`: listen address (default `127.0.0.1:8080`)
 //! - `EMULATOR_MYSQL_URL`, `EMULATOR_LATENCY_MS`, `EMULATOR_TRANSACTION_IDLE_TIMEOUT_SECS`:
-//!   see `EmulatorConfig::from_env`
+//!   see `EmulatorConfig::try_from_env`
+//! - `EMULATOR_SECRETS_FILE`: JSON file of Secrets Manager secrets by ARN,
+//!   `{"<arn>": {"username": "u", "password": "p"}, "<arn>": "text"}`; with any, Data API
+//!   calls run as the user of their `secretArn` (default: none, every call runs as the
+//!   URL's user). An unreadable or invalid file stops the start.
 //! - `EMULATOR_STATEMENT_TIMEOUT_SECS`: call timeout (default 45)
 //! - `EMULATOR_FAIL_NEXT`, `EMULATOR_FAIL_WITH`: fail the first N calls with the named error
 //!   (default `ServiceUnavailableError`)
@@ -45,7 +49,7 @@ async fn run() -> Result<(), String> {
         .parse()
         .map_err(|e| format!("EMULATOR_ADDR={raw_addr:?} is not a socket address: {e}"))?;
 
-    let config = EmulatorConfig::from_env();
+    let config = EmulatorConfig::try_from_env()?;
     let emulator = Emulator::new(config.clone());
     apply_env_controls(&emulator)?;
 
@@ -62,7 +66,9 @@ async fn run() -> Result<(), String> {
     tracing::info!(
         %addr,
         mysql = %config.redacted_mysql_url(),
-        "RDS Data API emulator listening (set AWS_ENDPOINT_URL_RDS_DATA=http://{addr})"
+        secrets = config.secrets.len(),
+        "RDS Data API emulator listening (set AWS_ENDPOINT_URL_RDS_DATA=http://{addr}, \
+         AWS_ENDPOINT_URL_SECRETS_MANAGER=http://{addr})"
     );
 
     emulator.serve(listener, shutdown_signal()).await;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::config::EmulatorConfig;
-use crate::db::{self, Databases, Interrupted};
+use crate::db::{self, Databases, Interrupted, Target};
 use crate::error::ApiError;
 use crate::faults::{
     FaultAction, FaultRule, FaultState, FaultUpdate, Faults, InjectedError, Operation,
@@ -32,6 +32,7 @@ use crate::protocol::{
     ExecuteStatementResponse, SqlParameter, TransactionStatusResponse, UpdateResult,
 };
 use crate::results::{self, ResultShape};
+use crate::secrets::Secrets;
 use crate::serve::{self, DropConnection};
 use crate::stats::{bump, EmulatorStats, Stats};
 use crate::transactions::Transactions;
@@ -57,6 +58,7 @@ pub struct Emulator {
 
 struct Inner {
     db: Databases,
+    secrets: Secrets,
     transactions: Transactions,
     faults: Faults,
     stats: Arc<Stats>,
@@ -72,6 +74,7 @@ impl Emulator {
         let emulator = Self {
             inner: Arc::new(Inner {
                 db: Databases::new(&config.mysql_url),
+                secrets: Secrets::new(config.secrets),
                 transactions: Transactions::new(config.transaction_idle_timeout, stats.clone()),
                 faults: Faults::new(config.latency),
                 stats,
@@ -84,8 +87,9 @@ impl Emulator {
     }
 
     /// The whole HTTP surface: the five Data API operations (`POST /Execute`,
-    /// `/BatchExecute`, `/BeginTransaction`, `/CommitTransaction`, `/RollbackTransaction`)
-    /// and the test controls under `/_emulator/`.
+    /// `/BatchExecute`, `/BeginTransaction`, `/CommitTransaction`, `/RollbackTransaction`),
+    /// Secrets Manager's `GetSecretValue` (`POST /`) and the test controls under
+    /// `/_emulator/`.
     ///
     /// Serve it with [`Emulator::serve`]: served any other way (e.g. by `axum::serve`), the
     /// answers [`FaultAction::DropResponse`] rules should drop are sent normally.
@@ -96,6 +100,7 @@ impl Emulator {
             .route("/BeginTransaction", post(begin_transaction))
             .route("/CommitTransaction", post(commit_transaction))
             .route("/RollbackTransaction", post(rollback_transaction))
+            .route("/", post(secrets_manager))
             .route("/_emulator/stats", get(stats))
             .route("/_emulator/faults", get(faults).post(set_faults))
             .route("/_emulator/health", get(health))
@@ -293,12 +298,12 @@ impl Emulator {
         });
     }
 
-    /// Runs `job` on the transaction's connection, or on a pooled connection to `database`,
+    /// Runs `job` on the transaction's connection, or on a pooled connection for `target`,
     /// within the call timeout. A failed statement aborts its transaction.
     async fn run<T, F, Fut>(
         &self,
         transaction_id: Option<&str>,
-        database: Option<&str>,
+        target: &Target,
         continue_after_timeout: bool,
         job: F,
     ) -> Result<T, ApiError>
@@ -309,7 +314,7 @@ impl Emulator {
     {
         let limit = self.statement_timeout();
         let Some(id) = transaction_id else {
-            let conn = self.inner.db.connect(database).await?;
+            let conn = self.inner.db.connect(target).await?;
             return match db::run_with_timeout(conn, limit, job).await {
                 Ok((_conn, result)) => result.map_err(ApiError::from),
                 Err(interrupted) => Err(self.interrupted(interrupted, continue_after_timeout)),
@@ -341,9 +346,12 @@ impl Emulator {
 
     fn interrupted(&self, interrupted: Interrupted, continue_after_timeout: bool) -> ApiError {
         match interrupted {
-            Interrupted::TimedOut { connection_id } => {
+            Interrupted::TimedOut {
+                connection_id,
+                opts,
+            } => {
                 if !continue_after_timeout {
-                    self.inner.db.kill_query(connection_id);
+                    self.inner.db.kill_query(&opts, connection_id);
                 }
                 ApiError::StatementTimeout {
                     message: format!(
@@ -398,26 +406,32 @@ fn require(value: Option<String>, member: &str) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::BadRequest(format!("The {member} parameter is required.")))
 }
 
-/// Checks the members every statement call shares.
+/// Checks the members every statement call shares; returns whom (the user of the call's
+/// secret) and where its statements run.
 fn check_target(
+    secrets: &Secrets,
     resource_arn: Option<String>,
     secret_arn: Option<String>,
-    database: Option<&str>,
+    database: Option<String>,
     schema: Option<&str>,
-) -> Result<(), ApiError> {
+) -> Result<Target, ApiError> {
     require(resource_arn, "resourceArn")?;
-    require(secret_arn, "secretArn")?;
+    let secret_arn = require(secret_arn, "secretArn")?;
     if schema.is_some() {
         return Err(ApiError::Validation(
             "The schema parameter isn't supported".into(),
         ));
     }
-    if database.is_some_and(|name| name.chars().count() > MAX_DATABASE_NAME) {
+    if database
+        .as_deref()
+        .is_some_and(|name| name.chars().count() > MAX_DATABASE_NAME)
+    {
         return Err(ApiError::BadRequest(format!(
             "The database name must be at most {MAX_DATABASE_NAME} characters."
         )));
     }
-    Ok(())
+    let login = secrets.login(&secret_arn)?;
+    Ok(Target { login, database })
 }
 
 /// Rewrites named parameters and binds their values.
@@ -468,10 +482,11 @@ async fn execute(
 ) -> Result<ExecuteStatementResponse, ApiError> {
     emulator.begin_call().await?;
     let request: ExecuteStatementRequest = parse(body)?;
-    check_target(
+    let target = check_target(
+        &emulator.inner.secrets,
         request.resource_arn,
         request.secret_arn,
-        request.database.as_deref(),
+        request.database,
         request.schema.as_deref(),
     )?;
     let sql = require(request.sql, "sql")?;
@@ -487,7 +502,7 @@ async fn execute(
     let outcome = emulator
         .run(
             request.transaction_id.as_deref(),
-            request.database.as_deref(),
+            &target,
             request.continue_after_timeout.unwrap_or(false),
             move |mut conn| async move {
                 let result = db::run_query(&mut conn, &sql, values).await;
@@ -519,10 +534,11 @@ async fn batch_execute(
 ) -> Result<BatchExecuteStatementResponse, ApiError> {
     emulator.begin_call().await?;
     let request: BatchExecuteStatementRequest = parse(body)?;
-    check_target(
+    let target = check_target(
+        &emulator.inner.secrets,
         request.resource_arn,
         request.secret_arn,
-        request.database.as_deref(),
+        request.database,
         request.schema.as_deref(),
     )?;
     let sql = require(request.sql, "sql")?;
@@ -541,7 +557,7 @@ async fn batch_execute(
     let ids = emulator
         .run(
             request.transaction_id.as_deref(),
-            request.database.as_deref(),
+            &target,
             false,
             move |mut conn| async move {
                 let result = if in_transaction {
@@ -580,17 +596,14 @@ async fn begin(
 ) -> Result<BeginTransactionResponse, ApiError> {
     emulator.begin_call().await?;
     let request: BeginTransactionRequest = parse(body)?;
-    check_target(
+    let target = check_target(
+        &emulator.inner.secrets,
         request.resource_arn,
         request.secret_arn,
-        request.database.as_deref(),
+        request.database,
         request.schema.as_deref(),
     )?;
-    let mut conn = emulator
-        .inner
-        .db
-        .connect(request.database.as_deref())
-        .await?;
+    let mut conn = emulator.inner.db.connect(&target).await?;
     conn.query_drop("START TRANSACTION").await?;
     bump(&emulator.inner.stats.transactions_begun);
     let transaction_id = emulator.inner.transactions.insert(conn);
@@ -628,7 +641,10 @@ async fn end(
     emulator.begin_call().await?;
     let request: EndTransactionRequest = parse(body)?;
     require(request.resource_arn, "resourceArn")?;
-    require(request.secret_arn, "secretArn")?;
+    let secret_arn = require(request.secret_arn, "secretArn")?;
+    // The transaction keeps the connection it began with, but the secret must still be one
+    // the call may use, as on every other call.
+    emulator.inner.secrets.login(&secret_arn)?;
     let id = require(request.transaction_id, "transactionId")?;
     let mut conn = emulator.inner.transactions.end(&id)?;
     let stats = &emulator.inner.stats;
@@ -674,9 +690,18 @@ async fn set_faults(
 
 /// `200 {"status":"ok"}` when the default database answers `SELECT 1`.
 async fn health(State(emulator): State<Emulator>) -> Result<Json<serde_json::Value>, ApiError> {
-    let mut conn = emulator.inner.db.connect(None).await?;
+    let mut conn = emulator.inner.db.connect(&Target::default()).await?;
     conn.query_drop("SELECT 1").await?;
     Ok(Json(serde_json::json!({ "status": "ok" })))
+}
+
+/// Secrets Manager (AWS JSON 1.1): `POST /` with the operation in `X-Amz-Target`.
+async fn secrets_manager(
+    State(emulator): State<Emulator>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    emulator.inner.secrets.handle(&headers, &body)
 }
 
 async fn unknown_operation() -> ApiError {

@@ -1,8 +1,10 @@
-//! End-to-end tests: the unmodified `aws-sdk-rdsdata` client against an in-process emulator.
+//! End-to-end tests: the unmodified `aws-sdk-rdsdata` and `aws-sdk-secretsmanager` clients
+//! against an in-process emulator.
 //!
 //! They need a MySQL/MariaDB server at `EMULATOR_MYSQL_URL` (default
-//! `mysql://mcp:mcp@127.0.0.1:3306/mcp`) whose user may create tables, and fail (they do not
-//! skip) when it is unreachable. Every test works on its own uniquely named table.
+//! `mysql://mcp:mcp@127.0.0.1:3306/mcp`) whose user may create tables and, for the secrets
+//! tests, users (`CREATE USER` on `*.*`, `GRANT OPTION` on its database), and fail (they do
+//! not skip) when it is unreachable. Every test works on its own uniquely named table.
 
 use std::time::Duration;
 
@@ -12,6 +14,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_sdk_rdsdata::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
 use aws_sdk_rdsdata::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_rdsdata::operation::batch_execute_statement::BatchExecuteStatementError;
+use aws_sdk_rdsdata::operation::begin_transaction::BeginTransactionError;
 use aws_sdk_rdsdata::operation::commit_transaction::CommitTransactionError;
 use aws_sdk_rdsdata::operation::execute_statement::{
     ExecuteStatementError, ExecuteStatementOutput,
@@ -22,7 +25,11 @@ use aws_sdk_rdsdata::types::{
     Field, LongReturnType, RecordsFormatType, ResultSetOptions, SqlParameter, TypeHint,
 };
 use aws_sdk_rdsdata::Client;
-use data_api_emulator::{Emulator, EmulatorConfig, FaultRule, InjectedError, Operation};
+use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
+use data_api_emulator::{
+    Emulator, EmulatorConfig, FaultRule, InjectedError, Operation, SecretValue,
+};
+use mysql_async::prelude::Queryable;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -131,10 +138,22 @@ impl Harness {
         parameters: Vec<SqlParameter>,
         transaction_id: Option<&str>,
     ) -> Result<ExecuteStatementOutput, SdkError<ExecuteStatementError>> {
+        self.execute_as(SECRET_ARN, sql, parameters, transaction_id)
+            .await
+    }
+
+    /// [`Harness::execute`] with the given secret.
+    async fn execute_as(
+        &self,
+        secret_arn: &str,
+        sql: &str,
+        parameters: Vec<SqlParameter>,
+        transaction_id: Option<&str>,
+    ) -> Result<ExecuteStatementOutput, SdkError<ExecuteStatementError>> {
         self.client
             .execute_statement()
             .resource_arn(RESOURCE_ARN)
-            .secret_arn(SECRET_ARN)
+            .secret_arn(secret_arn)
             .sql(sql.replace("{t}", &self.table))
             .set_parameters(Some(parameters))
             .set_transaction_id(transaction_id.map(str::to_owned))
@@ -154,16 +173,40 @@ impl Harness {
     }
 
     async fn begin(&self) -> String {
-        self.client
+        self.begin_as(SECRET_ARN).await.expect("begin transaction")
+    }
+
+    /// Begins a transaction with the given secret; returns its id.
+    async fn begin_as(&self, secret_arn: &str) -> Result<String, SdkError<BeginTransactionError>> {
+        let output = self
+            .client
             .begin_transaction()
             .resource_arn(RESOURCE_ARN)
-            .secret_arn(SECRET_ARN)
+            .secret_arn(secret_arn)
             .send()
-            .await
-            .expect("begin transaction")
-            .transaction_id()
-            .expect("transaction id")
-            .to_owned()
+            .await?;
+        Ok(output.transaction_id().expect("transaction id").to_owned())
+    }
+
+    /// Waits up to 2 s for the statement that timed out on `connection_id` to be killed;
+    /// `false` when it is still running (looked up as the user of `secret_arn`, who sees
+    /// its own connections).
+    async fn statement_killed(&self, secret_arn: &str, connection_id: i64) -> bool {
+        let sleeping = format!(
+            "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
+             WHERE ID = {connection_id} AND INFO LIKE 'SELECT SLEEP%'"
+        );
+        for _ in 0..40 {
+            let output = self
+                .execute_as(secret_arn, &sleeping, vec![], None)
+                .await
+                .expect("processlist");
+            if output.records() == [vec![Field::LongValue(0)]] {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
     }
 
     async fn drop_table(&self) {
@@ -678,24 +721,11 @@ async fn injected_faults_and_timeouts_are_typed_errors() {
 
     // Without continueAfterTimeout the statement is killed on the server.
     h.emulator.set_statement_timeout(Duration::from_secs(45));
-    let sleeping = format!(
-        "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
-         WHERE ID = {} AND INFO LIKE 'SELECT SLEEP%'",
-        exception.db_connection_id()
+    assert!(
+        h.statement_killed(SECRET_ARN, exception.db_connection_id())
+            .await,
+        "the timed-out statement is still running"
     );
-    let mut running = true;
-    for _ in 0..40 {
-        let output = h
-            .execute(&sleeping, vec![], None)
-            .await
-            .expect("processlist");
-        if output.records() == [vec![Field::LongValue(0)]] {
-            running = false;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(!running, "the timed-out statement is still running");
 }
 
 #[tokio::test]
@@ -972,6 +1002,263 @@ async fn http_controls_arm_rules_and_a_dropped_answer_is_a_silent_close() {
     let answer = raw_http(h.addr, &[("GET", "/_emulator/stats", None)]).await;
     assert!(
         answer.contains(r#""droppedResponses":1,"delayedResponses":0"#),
+        "{answer}"
+    );
+}
+
+/// A secret of a MariaDB user that may only `SELECT` from one table, both created for the
+/// test with the user of the MySQL URL (which needs `CREATE USER` and `GRANT OPTION` on its
+/// database for it).
+struct ReadOnlyUser {
+    admin: mysql_async::Conn,
+    user: String,
+    table: String,
+    secret: SecretValue,
+}
+
+impl ReadOnlyUser {
+    async fn create() -> Self {
+        let config = EmulatorConfig::from_env();
+        let admin = mysql_async::Conn::from_url(&config.mysql_url)
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", config.redacted_mysql_url()));
+        let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
+        let password = uuid::Uuid::new_v4().simple().to_string();
+        let mut reader = Self {
+            admin,
+            user: format!("emu_ro_{suffix}"),
+            table: format!("emu_secret_{suffix}"),
+            secret: SecretValue::Credentials {
+                username: format!("emu_ro_{suffix}"),
+                password: password.clone(),
+            },
+        };
+        let (user, table) = (&reader.user, &reader.table);
+        let setup = [
+            format!("CREATE TABLE {table} (id INT NOT NULL PRIMARY KEY, name VARCHAR(50))"),
+            format!("INSERT INTO {table} VALUES (1, 'one')"),
+            format!("CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'"),
+            format!("GRANT SELECT ON {table} TO '{user}'@'%'"),
+        ];
+        for statement in setup {
+            if let Err(error) = reader.admin.query_drop(&statement).await {
+                reader.drop().await;
+                panic!(
+                    "{statement}: {error} (the URL's user needs CREATE USER on *.* and \
+                     GRANT OPTION on its database)"
+                );
+            }
+        }
+        reader
+    }
+
+    async fn drop(mut self) {
+        for statement in [
+            format!("DROP USER IF EXISTS '{}'@'%'", self.user),
+            format!("DROP TABLE IF EXISTS {}", self.table),
+        ] {
+            if let Err(error) = self.admin.query_drop(&statement).await {
+                eprintln!("cleanup: {statement}: {error}");
+            }
+        }
+        let _ = self.admin.disconnect().await;
+    }
+}
+
+const READER_ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:emulator-reader";
+const TEXT_ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:emulator-jwt-key";
+const UNKNOWN_ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope";
+
+/// A harness whose emulator knows `secrets` (the statement timeout is 1 s).
+async fn harness_with_secrets(secrets: Vec<(&str, SecretValue)>) -> Harness {
+    let config = EmulatorConfig {
+        secrets: secrets
+            .into_iter()
+            .map(|(arn, secret)| (arn.to_owned(), secret))
+            .collect(),
+        ..EmulatorConfig::from_env()
+    };
+    let h = Harness::with_config(config).await;
+    h.emulator.set_statement_timeout(Duration::from_secs(1));
+    h
+}
+
+/// The message of a `DatabaseErrorException`; panics on anything else.
+fn database_error_message(error: ExecuteStatementError) -> String {
+    match error {
+        ExecuteStatementError::DatabaseErrorException(exception) => {
+            exception.message().unwrap_or_default().to_owned()
+        }
+        other => panic!("expected DatabaseErrorException, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_secret_runs_statements_as_its_database_user() {
+    let reader = ReadOnlyUser::create().await;
+    let h = harness_with_secrets(vec![(READER_ARN, reader.secret.clone())]).await;
+    let select = format!("SELECT name, CURRENT_USER() AS user FROM {}", reader.table);
+    let insert = format!("INSERT INTO {} VALUES (2, 'two')", reader.table);
+
+    // Run everything first, so that the user and table are dropped even if a check fails.
+    let selected = h.execute_as(READER_ARN, &select, vec![], None).await;
+    let inserted = h.execute_as(READER_ARN, &insert, vec![], None).await;
+    let tx = h.begin_as(READER_ARN).await.expect("begin as the reader");
+    let selected_in_tx = h.execute_as(READER_ARN, &select, vec![], Some(&tx)).await;
+    let inserted_in_tx = h.execute_as(READER_ARN, &insert, vec![], Some(&tx)).await;
+    let timed_out = h
+        .execute_as(READER_ARN, "SELECT SLEEP(10)", vec![], None)
+        .await;
+    let killed = match &timed_out {
+        Err(SdkError::ServiceError(error)) => match error.err() {
+            ExecuteStatementError::StatementTimeoutException(exception) => Some(
+                h.statement_killed(READER_ARN, exception.db_connection_id())
+                    .await,
+            ),
+            _ => None,
+        },
+        _ => None,
+    };
+    reader.drop().await;
+
+    let rows = selected.expect("the reader may SELECT").records().to_vec();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0][0], Field::StringValue("one".into()));
+    let Field::StringValue(current_user) = &rows[0][1] else {
+        panic!("unexpected CURRENT_USER() {:?}", rows[0][1]);
+    };
+    assert!(
+        current_user.starts_with("emu_ro_"),
+        "the statement ran as {current_user}"
+    );
+    let message = database_error_message(service_error(inserted));
+    assert!(message.contains("INSERT command denied"), "{message}");
+
+    assert_eq!(
+        selected_in_tx
+            .expect("the reader may SELECT in its transaction")
+            .records(),
+        rows
+    );
+    let message = database_error_message(service_error(inserted_in_tx));
+    assert!(message.contains("INSERT command denied"), "{message}");
+    assert_eq!(h.emulator.stats().transactions_aborted, 1);
+
+    assert_eq!(
+        killed,
+        Some(true),
+        "a timed-out statement of the reader is killed: {timed_out:?}"
+    );
+}
+
+#[tokio::test]
+async fn unusable_secrets_are_bad_requests_and_wrong_passwords_database_errors() {
+    let url = EmulatorConfig::from_env().mysql_url;
+    let url_user = mysql_async::Opts::from_url(&url)
+        .expect("EMULATOR_MYSQL_URL")
+        .user()
+        .expect("a user in EMULATOR_MYSQL_URL")
+        .to_owned();
+    let wrong_password = SecretValue::Credentials {
+        username: url_user,
+        password: "not-the-password".into(),
+    };
+    let h = harness_with_secrets(vec![
+        (SECRET_ARN, wrong_password),
+        (TEXT_ARN, SecretValue::Text("a signing key".into())),
+    ])
+    .await;
+
+    for arn in [UNKNOWN_ARN, TEXT_ARN] {
+        let error = service_error(h.execute_as(arn, "SELECT 1", vec![], None).await);
+        let ExecuteStatementError::BadRequestException(ref exception) = error else {
+            panic!("expected BadRequestException for {arn}, got {error:?}");
+        };
+        let message = exception.message().unwrap_or_default();
+        assert!(
+            message.starts_with(&format!("Error fetching secret {arn} : ")),
+            "{message}"
+        );
+        let error = service_error(h.begin_as(arn).await);
+        assert!(error.is_bad_request_exception(), "{error:?}");
+    }
+    let error = service_error(h.execute_as(UNKNOWN_ARN, "SELECT 1", vec![], None).await);
+    assert_eq!(
+        error.message(),
+        Some(
+            "Error fetching secret arn:aws:secretsmanager:us-east-1:123456789012:secret:nope : \
+             Secrets Manager can't find the specified secret."
+        )
+    );
+
+    let message = database_error_message(service_error(h.execute("SELECT 1", vec![], None).await));
+    assert!(message.contains("Access denied for user"), "{message}");
+    assert_eq!(h.emulator.stats().open_transactions, 0);
+}
+
+#[tokio::test]
+async fn get_secret_value_serves_the_configured_secrets_to_the_sdk() {
+    let credentials = SecretValue::Credentials {
+        username: "reader".into(),
+        password: "p@ss \"word\"".into(),
+    };
+    let h = harness_with_secrets(vec![
+        (READER_ARN, credentials),
+        (TEXT_ARN, SecretValue::Text("a signing key".into())),
+    ])
+    .await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&h.sdk_config);
+
+    let output = secrets
+        .get_secret_value()
+        .secret_id(READER_ARN)
+        .send()
+        .await
+        .expect("credentials secret by ARN");
+    assert_eq!(output.arn(), Some(READER_ARN));
+    assert_eq!(output.name(), Some("emulator-reader"));
+    let secret_string: Value =
+        serde_json::from_str(output.secret_string().expect("SecretString")).expect("JSON");
+    assert_eq!(
+        secret_string,
+        json!({"username": "reader", "password": "p@ss \"word\""})
+    );
+    assert_eq!(output.version_stages(), ["AWSCURRENT"]);
+    assert!(output.version_id().is_some_and(|id| !id.is_empty()));
+    assert!(output.created_date().is_some_and(|date| date.secs() > 0));
+
+    let output = secrets
+        .get_secret_value()
+        .secret_id("emulator-jwt-key")
+        .send()
+        .await
+        .expect("text secret by name");
+    assert_eq!(output.arn(), Some(TEXT_ARN));
+    assert_eq!(output.secret_string(), Some("a signing key"));
+
+    let error = service_error(
+        secrets
+            .get_secret_value()
+            .secret_id(UNKNOWN_ARN)
+            .send()
+            .await,
+    );
+    let GetSecretValueError::ResourceNotFoundException(ref exception) = error else {
+        panic!("expected ResourceNotFoundException, got {error:?}");
+    };
+    assert_eq!(
+        exception.message(),
+        Some("Secrets Manager can't find the specified secret.")
+    );
+
+    let answer = raw_http(
+        h.addr,
+        &[("POST", "/", Some(json!({"SecretId": READER_ARN})))],
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    assert!(
+        answer.ends_with(r#"{"__type":"UnknownOperationException"}"#),
         "{answer}"
     );
 }
