@@ -77,10 +77,13 @@ CREATE DATABASE IF NOT EXISTS mcp CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
 CREATE DATABASE IF NOT EXISTS mcp_test CHARACTER SET utf8mb4 COLLATE utf8mb4_bin;
 CREATE USER IF NOT EXISTS 'mcp'@'127.0.0.1' IDENTIFIED BY 'mcp';
 CREATE USER IF NOT EXISTS 'mcp'@'localhost' IDENTIFIED BY 'mcp';
-GRANT ALL PRIVILEGES ON mcp.* TO 'mcp'@'127.0.0.1', 'mcp'@'localhost';
-GRANT ALL PRIVILEGES ON mcp_test.* TO 'mcp'@'127.0.0.1', 'mcp'@'localhost';
+-- `mcp` is the administrator (as the master user on Aurora): it runs the migrations, which create
+-- one user per function and grant it only what that function needs.
+GRANT CREATE USER ON *.* TO 'mcp'@'127.0.0.1', 'mcp'@'localhost';
+GRANT ALL PRIVILEGES ON mcp.* TO 'mcp'@'127.0.0.1', 'mcp'@'localhost' WITH GRANT OPTION;
+GRANT ALL PRIVILEGES ON mcp_test.* TO 'mcp'@'127.0.0.1', 'mcp'@'localhost' WITH GRANT OPTION;
 -- Each test run creates databases of its own (mcp_test_<id>): isolated outboxes, as deployments.
-GRANT ALL PRIVILEGES ON `mcp\_test\_%`.* TO 'mcp'@'127.0.0.1', 'mcp'@'localhost';
+GRANT ALL PRIVILEGES ON `mcp\_test\_%`.* TO 'mcp'@'127.0.0.1', 'mcp'@'localhost' WITH GRANT OPTION;
 FLUSH PRIVILEGES;
 SQL
   log "MariaDB on 127.0.0.1:$MYSQL_PORT (databases mcp, mcp_test; user mcp/mcp)"

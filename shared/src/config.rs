@@ -217,47 +217,106 @@ pub struct Config {
     pub sweeper: SweeperConfig,
     /// Login and registration limits.
     pub throttle: ThrottleConfig,
+    /// `CURSOR_SECRET`: the key list cursors are signed with (tools-read's own, at least 32
+    /// bytes); on AWS read at start from the secret `CURSOR_SECRET_ARN` instead.
+    pub cursor_secret: Secret,
+    /// `CURSOR_SECRET_ARN`: where [`Config::load`] reads the cursor key from.
+    pub cursor_secret_arn: Option<String>,
 }
 
 /// The JWT secret used when `JWT_SECRET` is unset: only acceptable locally, so it says so.
 pub const DEV_JWT_SECRET: &str = "local-development-secret-change-me-0123456789";
 
-impl Config {
-    /// Reads the configuration from the process environment (without fetching secrets).
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+/// The cursor-signing key used when `CURSOR_SECRET` is unset: only acceptable locally.
+pub const DEV_CURSOR_SECRET: &str = "local-cursor-signing-key-change-me-0123456789";
+
+/// The process a configuration is for. Each function reaches the database as a user of its own,
+/// with only the rights it needs, and loads only the keys it uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Function {
+    /// `GET /tools`, `GET /tools/{id}`.
+    ToolsRead,
+    /// `POST /tools`, `PATCH` and `DELETE /tools/{id}`.
+    ToolsWrite,
+    /// `/auth/*`.
+    Auth,
+    /// The scheduled outbox sweeper.
+    CacheSweeper,
+    /// `mcp-admin` (migrations, seed): the database's administrator.
+    Admin,
+}
+
+impl Function {
+    /// The four Lambda functions.
+    pub const LAMBDAS: [Self; 4] = [
+        Self::ToolsRead,
+        Self::ToolsWrite,
+        Self::Auth,
+        Self::CacheSweeper,
+    ];
+
+    /// The function's name, as in the workspace and the template.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ToolsRead => "tools-read",
+            Self::ToolsWrite => "tools-write",
+            Self::Auth => "auth",
+            Self::CacheSweeper => "cache-sweeper",
+            Self::Admin => "admin",
+        }
     }
 
-    /// The configuration of a function at start: the environment, plus the JWT signing key from
-    /// Secrets Manager when `JWT_SECRET_ARN` names one.
-    pub async fn load() -> Result<Self, ConfigError> {
-        let mut config = Self::from_env()?;
-        if let Some(arn) = config.auth.jwt_secret_arn.clone() {
+    /// Whether it issues or checks access tokens (needs the JWT key).
+    pub fn checks_tokens(self) -> bool {
+        matches!(self, Self::ToolsWrite | Self::Auth)
+    }
+
+    /// The local stack's secret of its database credentials (`dev/secrets.json`), used when
+    /// `DB_SECRET_ARN` is unset.
+    pub fn local_secret_arn(self) -> String {
+        let base = "arn:aws:secretsmanager:us-east-1:123456789012:secret:local";
+        match self {
+            Self::Admin => base.to_owned(),
+            other => format!("{base}-{}", other.name()),
+        }
+    }
+}
+
+impl Config {
+    /// Reads the configuration of `function` from the process environment (without fetching
+    /// secrets). Without `DB_SECRET_ARN` it uses the function's own local database user.
+    pub fn from_env(function: Function) -> Result<Self, ConfigError> {
+        let mut config = Self::from_lookup(|name| std::env::var(name).ok())?;
+        if std::env::var_os("DB_SECRET_ARN").is_none() {
+            config.database.secret_arn = function.local_secret_arn();
+        }
+        Ok(config)
+    }
+
+    /// The configuration of `function` at start: the environment, plus the signing keys it uses
+    /// from Secrets Manager when their ARNs are set (`JWT_SECRET_ARN` for the functions that
+    /// issue or check access tokens, `CURSOR_SECRET_ARN` for tools-read).
+    pub async fn load(function: Function) -> Result<Self, ConfigError> {
+        let mut config = Self::from_env(function)?;
+        let wanted = [
+            (function.checks_tokens(), config.auth.jwt_secret_arn.clone()),
+            (function == Function::ToolsRead, config.cursor_secret_arn.clone()),
+        ];
+        if wanted.iter().any(|(uses, arn)| *uses && arn.is_some()) {
             let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
                 .load()
                 .await;
-            let secret = aws_sdk_secretsmanager::Client::new(&sdk)
-                .get_secret_value()
-                .secret_id(&arn)
-                .send()
-                .await
-                .map_err(|e| ConfigError::Secret {
-                    arn: arn.clone(),
-                    reason: aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string(),
-                })?
-                .secret_string
-                .ok_or_else(|| ConfigError::Secret {
-                    arn: arn.clone(),
-                    reason: "not a string secret".into(),
-                })?;
-            if secret.len() < 32 {
-                return Err(ConfigError::Secret {
-                    arn,
-                    reason: "shorter than 32 bytes".into(),
-                });
+            let client = aws_sdk_secretsmanager::Client::new(&sdk);
+            if let (true, Some(arn)) = &wanted[0] {
+                config.auth.jwt_secret = signing_key(&client, arn).await?;
             }
-            config.auth.jwt_secret = Secret::new(secret);
-        } else if std::env::var_os("JWT_SECRET").is_none() {
+            if let (true, Some(arn)) = &wanted[1] {
+                config.cursor_secret = signing_key(&client, arn).await?;
+            }
+        }
+        if function.checks_tokens() && config.auth.jwt_secret_arn.is_none()
+            && std::env::var_os("JWT_SECRET").is_none()
+        {
             tracing::warn!("JWT_SECRET and JWT_SECRET_ARN unset: using the local development key");
         }
         Ok(config)
@@ -266,13 +325,8 @@ impl Config {
     /// Reads the configuration through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(&lookup);
-        let jwt_secret = env.string("JWT_SECRET", DEV_JWT_SECRET);
-        if jwt_secret.len() < 32 {
-            return Err(ConfigError::Invalid {
-                name: "JWT_SECRET",
-                reason: "must be at least 32 bytes".into(),
-            });
-        }
+        let jwt_secret = env.key("JWT_SECRET", DEV_JWT_SECRET)?;
+        let cursor_secret = env.key("CURSOR_SECRET", DEV_CURSOR_SECRET)?;
         Ok(Self {
             cache: CacheConfig {
                 redis_url: env.string("REDIS_URL", "redis://127.0.0.1:6379"),
@@ -308,7 +362,7 @@ impl Config {
                 list_page_bytes: env.number("LIST_PAGE_BYTES", 512 * 1024)?,
             },
             auth: AuthConfig {
-                jwt_secret: Secret::new(jwt_secret),
+                jwt_secret,
                 jwt_secret_arn: (lookup)("JWT_SECRET_ARN").filter(|v| !v.is_empty()),
                 issuer: env.string("JWT_ISSUER", "mcp-registry"),
                 audience: env.string("JWT_AUDIENCE", "mcp-registry-api"),
@@ -333,8 +387,33 @@ impl Config {
                 registrations_per_address: env.count("REGISTRATIONS_PER_ADDRESS", 20)?,
                 registration_window: env.seconds("REGISTRATION_WINDOW_SECS", 3_600)?,
             },
+            cursor_secret,
+            cursor_secret_arn: (lookup)("CURSOR_SECRET_ARN").filter(|v| !v.is_empty()),
         })
     }
+}
+
+/// Reads a signing key (at least 32 bytes) from Secrets Manager.
+async fn signing_key(
+    client: &aws_sdk_secretsmanager::Client,
+    arn: &str,
+) -> Result<Secret, ConfigError> {
+    let failed = |reason: String| ConfigError::Secret {
+        arn: arn.to_owned(),
+        reason,
+    };
+    let secret = client
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .map_err(|e| failed(aws_sdk_secretsmanager::error::DisplayErrorContext(&e).to_string()))?
+        .secret_string
+        .ok_or_else(|| failed("not a string secret".into()))?;
+    if secret.len() < 32 {
+        return Err(failed("shorter than 32 bytes".into()));
+    }
+    Ok(Secret::new(secret))
 }
 
 struct Env<'a, F: Fn(&str) -> Option<String>>(&'a F);
@@ -354,6 +433,18 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
                 reason: "expected a non-negative integer".into(),
             }),
         }
+    }
+
+    /// A signing key of at least 32 bytes.
+    fn key(&self, name: &'static str, default: &str) -> Result<Secret, ConfigError> {
+        let key = self.string(name, default);
+        if key.len() < 32 {
+            return Err(ConfigError::Invalid {
+                name,
+                reason: "must be at least 32 bytes".into(),
+            });
+        }
+        Ok(Secret::new(key))
     }
 
     /// A positive count that fits a `u32`.

@@ -3,6 +3,7 @@
 //! MariaDB at `TEST_MYSQL_URL` (default `mysql://mcp:mcp@127.0.0.1:3306/mcp_test`), reached only
 //! through a private in-process Data API emulator per test. A missing service fails the test.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,13 +11,13 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::Router;
 use bytes::Bytes;
-use data_api_emulator::{Emulator, EmulatorConfig};
+use data_api_emulator::{Emulator, EmulatorConfig, SecretValue};
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use shared::auth::{AuthService, ClientInfo, PasswordHasher, Role, TokenKeys};
 use shared::cache::CacheService;
-use shared::config::Config;
+use shared::config::{Config, Function, Secret};
 use shared::store::{migrations, param, AccountStore, DataApi, DataApiToolStore, ToolStore};
 use shared::tools::ToolManager;
 use tower::ServiceExt;
@@ -81,7 +82,35 @@ pub struct TestApp {
     pub db: DataApi,
 }
 
+/// The local stack's secrets (`dev/secrets.json`): the emulator's, as in `make dev`.
+fn local_secrets() -> BTreeMap<String, SecretValue> {
+    serde_json::from_str(include_str!("../../dev/secrets.json")).expect("dev/secrets.json")
+}
+
+/// The database user of each Lambda function and its password, from the local secrets.
+fn function_users() -> Vec<(Function, Secret)> {
+    let secrets = local_secrets();
+    Function::LAMBDAS
+        .into_iter()
+        .map(|function| match &secrets[&function.local_secret_arn()] {
+            SecretValue::Credentials { username, password } => {
+                assert_eq!(username, migrations::database_user(function));
+                (function, Secret::new(password.clone()))
+            }
+            SecretValue::Text(_) => panic!("{function:?}: not a database secret"),
+        })
+        .collect()
+}
+
+/// `config` as `function` sees it: its own database user, as on AWS.
+pub fn as_function(config: &Config, function: Function) -> Config {
+    let mut config = config.clone();
+    config.database.secret_arn = function.local_secret_arn();
+    config
+}
+
 fn auth_service(addr: SocketAddr, config: &Config) -> AuthService {
+    let config = &as_function(config, Function::Auth);
     AuthService::new(
         AccountStore::new(data_api(addr, config)),
         CacheService::new(&config.cache),
@@ -124,6 +153,7 @@ impl TestApp {
     pub async fn with_config(config: Config) -> Self {
         let (emulator, emulator_addr) = Emulator::spawn_local(EmulatorConfig {
             mysql_url: mysql_url(),
+            secrets: local_secrets(),
             ..EmulatorConfig::from_env()
         })
         .await
@@ -145,12 +175,15 @@ impl TestApp {
         migrations::migrate(&db)
             .await
             .expect("MariaDB must be running (make test starts it): migrations failed");
-        let tools = Arc::new(tool_manager(emulator_addr, &config));
+        migrations::grant_function_users(&db, &function_users())
+            .await
+            .expect("the function users and their grants");
+        let tools = Arc::new(tool_manager(emulator_addr, &config, Function::ToolsRead));
         let tokens = TokenKeys::new(&config.auth);
         // As on AWS, the write function is another process: its own Data API client and cache
         // instance (connection, breaker), the same Redis.
         let write = tools_write::router(Arc::new(tools_write::WriteState {
-            tools: tool_manager(emulator_addr, &config),
+            tools: tool_manager(emulator_addr, &config, Function::ToolsWrite),
             auth: auth_service(emulator_addr, &config),
         }));
         let read = tools_read::router(tools.clone());
@@ -186,10 +219,18 @@ impl TestApp {
     /// Another Lambda environment of this registry: its own tools-read and tools-write
     /// processes, each with its own Redis connection, breaker and Data API client.
     pub fn instance(&self) -> Instance {
-        let read_tools = Arc::new(tool_manager(self.emulator_addr, &self.config));
-        let write_tools = Arc::new(tool_manager(self.emulator_addr, &self.config));
+        let read_tools = Arc::new(tool_manager(
+            self.emulator_addr,
+            &self.config,
+            Function::ToolsRead,
+        ));
+        let write_tools = Arc::new(tool_manager(
+            self.emulator_addr,
+            &self.config,
+            Function::ToolsWrite,
+        ));
         let write = tools_write::router(Arc::new(tools_write::WriteState {
-            tools: tool_manager(self.emulator_addr, &self.config),
+            tools: tool_manager(self.emulator_addr, &self.config, Function::ToolsWrite),
             auth: auth_service(self.emulator_addr, &self.config),
         }));
         Instance {
@@ -203,7 +244,7 @@ impl TestApp {
     /// A cache sweeper of this registry (its own cache instance and Data API client).
     pub fn sweeper(&self) -> cache_sweeper::Sweeper {
         cache_sweeper::Sweeper::new(
-            tool_manager(self.emulator_addr, &self.config),
+            tool_manager(self.emulator_addr, &self.config, Function::CacheSweeper),
             self.config.sweeper.clone(),
         )
     }
@@ -318,12 +359,17 @@ impl TestApp {
     }
 }
 
-/// A tool manager of its own (a Lambda environment's): its own cache instance and Data API client.
-pub fn tool_manager(addr: SocketAddr, config: &Config) -> ToolManager<DataApiToolStore> {
+/// A tool manager of its own (a Lambda environment's): its own cache instance and Data API client,
+/// connected as `function`'s database user.
+pub fn tool_manager(
+    addr: SocketAddr,
+    config: &Config,
+    function: Function,
+) -> ToolManager<DataApiToolStore> {
     ToolManager::new(
-        DataApiToolStore::new(data_api(addr, config)),
+        DataApiToolStore::new(data_api(addr, &as_function(config, function))),
         CacheService::new(&config.cache),
-        config.auth.jwt_secret.expose(),
+        config.cursor_secret.expose(),
         config.database.budget.request_budget,
     )
 }

@@ -1,6 +1,7 @@
 //! One client cannot hurt the others: lists of the largest tools the API accepts stay answerable
 //! (the Data API's 1 MiB result limit, Lambda's 6 MB response limit), and failed logins and
-//! registrations are throttled per account and per address, against the real services.
+//! registrations are throttled per account and per address, and each function's database user can
+//! do only its job, against the real services.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -8,9 +9,13 @@ use std::time::Duration;
 
 use axum::body::Body;
 use http::{Method, Request, StatusCode};
-use integration_tests::{redis_url, refused_url, test_config, tool_body, TestApp, TestResponse};
+use integration_tests::{
+    as_function, data_api, redis_url, refused_url, test_config, tool_body, TestApp, TestResponse,
+};
 use serde_json::{json, Value};
+use shared::config::Function;
 use shared::http::MAX_BODY_BYTES;
+use shared::store::{DataApiToolStore, StoreError, ToolStore};
 use uuid::Uuid;
 
 /// A valid tool body of exactly `bytes` bytes, most of them in its input schema (with quotes and
@@ -323,4 +328,88 @@ async fn registrations_are_limited_per_address() {
     assert_throttled(&register(&app, "198.51.100.6").await.1, window);
     let (_, elsewhere) = register(&app, "198.51.100.9").await;
     assert_eq!(elsewhere.status, StatusCode::CREATED);
+}
+
+/// What `function`'s database user gets from `sql`: `Ok` or the database's refusal.
+async fn run_as(app: &TestApp, function: Function, sql: &str) -> Result<(), String> {
+    let db = data_api(app.emulator_addr, &as_function(&app.config, function));
+    match db.execute(sql, vec![]).await {
+        Ok(_) => Ok(()),
+        Err(StoreError::Database(message)) => Err(message),
+        Err(other) => panic!("{function:?}: {sql}: not a refusal: {other}"),
+    }
+}
+
+#[tokio::test]
+async fn each_function_user_can_do_only_its_job() {
+    let app = TestApp::start().await;
+    let (token, _) = app.user().await;
+    let tool = app.create(&token, &tool_body("grants")).await;
+    let id = tool["id"].as_str().unwrap();
+
+    // tools-read reads tools and nothing else; a write is the database's refusal.
+    let read = Function::ToolsRead;
+    run_as(&app, read, "SELECT id FROM tools").await.unwrap();
+    for sql in [
+        format!("UPDATE tools SET description = 'x' WHERE id = '{id}'"),
+        format!("DELETE FROM tools WHERE id = '{id}'"),
+        "SELECT password_hash FROM users".to_owned(),
+        "SELECT id FROM sessions".to_owned(),
+        "DELETE FROM cache_outbox".to_owned(),
+        "CREATE TABLE intruder (id INT)".to_owned(),
+    ] {
+        let refused = run_as(&app, read, &sql).await.expect_err(&sql);
+        assert!(refused.contains("denied"), "{sql}: {refused}");
+    }
+    // Through the store, as the function would: the insert is refused, nothing is written.
+    let store = DataApiToolStore::new(data_api(app.emulator_addr, &as_function(&app.config, read)));
+    let mut copy: shared::tools::Tool = serde_json::from_value(tool.clone()).unwrap();
+    copy.id = Uuid::now_v7();
+    copy.name = format!("{}-copy", copy.name);
+    let refused = store.insert(&copy, Uuid::now_v7()).await.unwrap_err();
+    assert!(
+        matches!(&refused, StoreError::Database(m) if m.contains("denied")),
+        "{refused}"
+    );
+    assert_eq!(
+        app.get(&format!("/tools/{}", copy.id)).await.status,
+        StatusCode::NOT_FOUND
+    );
+
+    // tools-write sees who a session belongs to and its role, never a password hash.
+    run_as(&app, Function::ToolsWrite, "SELECT id, role FROM users")
+        .await
+        .unwrap();
+    let hash = run_as(
+        &app,
+        Function::ToolsWrite,
+        "SELECT password_hash FROM users",
+    )
+    .await;
+    assert!(hash.unwrap_err().contains("denied"));
+    let tokens = run_as(
+        &app,
+        Function::ToolsWrite,
+        "SELECT token_hash FROM refresh_tokens",
+    )
+    .await;
+    assert!(tokens.unwrap_err().contains("denied"));
+
+    // The sweeper: the outbox, and reads of tools.
+    run_as(&app, Function::CacheSweeper, "SELECT seq FROM cache_outbox")
+        .await
+        .unwrap();
+    let users = run_as(&app, Function::CacheSweeper, "SELECT id FROM users").await;
+    assert!(users.unwrap_err().contains("denied"));
+    let write = run_as(
+        &app,
+        Function::CacheSweeper,
+        &format!("DELETE FROM tools WHERE id = '{id}'"),
+    )
+    .await;
+    assert!(write.unwrap_err().contains("denied"));
+
+    // auth: accounts and sessions, no tools.
+    let tools = run_as(&app, Function::Auth, "SELECT id FROM tools").await;
+    assert!(tools.unwrap_err().contains("denied"));
 }

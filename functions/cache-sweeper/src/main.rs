@@ -6,13 +6,13 @@ use std::sync::Arc;
 use cache_sweeper::Sweeper;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde_json::Value;
-use shared::config::Config;
+use shared::config::{Config, Function};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     shared::telemetry::init();
     // The sweeper needs Redis and the Data API, not the JWT key: the environment is enough.
-    let config = Config::from_env()?;
+    let config = Config::from_env(Function::CacheSweeper)?;
     let sweeper = Arc::new(Sweeper::from_config(&config));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let sweeper = sweeper.clone();

@@ -8,6 +8,7 @@
 use serde::Deserialize;
 
 use super::{param, DataApi, StoreError};
+use crate::config::{Function, Secret};
 use crate::time::Timestamp;
 
 /// A migration: version, name and SQL.
@@ -101,9 +102,95 @@ pub async fn migrate(db: &DataApi) -> Result<Vec<i64>, StoreError> {
     Ok(done)
 }
 
+/// The database user `function` connects as (through its own Data API secret).
+pub fn database_user(function: Function) -> &'static str {
+    match function {
+        Function::ToolsRead => "registry_tools_read",
+        Function::ToolsWrite => "registry_tools_write",
+        Function::Auth => "registry_auth",
+        Function::CacheSweeper => "registry_cache_sweeper",
+        Function::Admin => "registry_admin",
+    }
+}
+
+/// What each function's user may do, table by table, and nothing more. tools-read only reads,
+/// except that it marks outbox rows applied when it replays them after a Redis outage; no
+/// function but auth sees a password hash.
+fn grants(function: Function) -> &'static [&'static str] {
+    match function {
+        Function::ToolsRead => &["SELECT ON tools", "SELECT, UPDATE (applied_at) ON cache_outbox"],
+        Function::ToolsWrite => &[
+            "SELECT, INSERT, UPDATE, DELETE ON tools",
+            "SELECT, INSERT, UPDATE ON cache_outbox",
+            "SELECT ON sessions",
+            "SELECT (id, role) ON users",
+        ],
+        Function::Auth => &[
+            "SELECT, INSERT ON users",
+            "SELECT, INSERT, UPDATE ON sessions",
+            "SELECT, INSERT, UPDATE ON refresh_tokens",
+            "SELECT, INSERT, UPDATE, DELETE ON login_failures",
+        ],
+        Function::CacheSweeper => &["SELECT ON tools", "SELECT, UPDATE, DELETE ON cache_outbox"],
+        Function::Admin => &[],
+    }
+}
+
+/// A quoted SQL string literal (the statements that set passwords take no parameters).
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+/// Creates the database user of each function in `users` (or sets its password to the one given,
+/// which is how a rotated secret takes effect) and grants it its rights on this database. Run
+/// after [`migrate`], as an administrator; idempotent.
+pub async fn grant_function_users(
+    db: &DataApi,
+    users: &[(Function, Secret)],
+) -> Result<(), StoreError> {
+    for (function, password) in users {
+        let password = std::str::from_utf8(password.expose())
+            .map_err(|_| StoreError::Database("a database password must be UTF-8".into()))?;
+        let user = format!("{}@'%'", literal(database_user(*function)));
+        let password = literal(password);
+        db.execute(
+            &format!("CREATE USER IF NOT EXISTS {user} IDENTIFIED BY {password}"),
+            vec![],
+        )
+        .await?;
+        db.execute(&format!("ALTER USER {user} IDENTIFIED BY {password}"), vec![])
+            .await?;
+        for grant in grants(*function) {
+            db.execute(&format!("GRANT {grant} TO {user}"), vec![])
+                .await?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwords_are_quoted_as_sql_literals() {
+        assert_eq!(literal("plain"), "'plain'");
+        assert_eq!(literal(r"it's \ here"), r"'it\'s \\ here'");
+    }
+
+    #[test]
+    fn each_lambda_has_a_user_with_rights_and_only_auth_reads_password_hashes() {
+        for function in Function::LAMBDAS {
+            assert!(!grants(function).is_empty(), "{function:?}");
+            let sees_users = grants(function)
+                .iter()
+                .any(|g| g.ends_with("ON users") && !g.contains("(id, role)"));
+            assert_eq!(sees_users, function == Function::Auth, "{function:?}");
+        }
+        assert!(grants(Function::ToolsRead)
+            .iter()
+            .all(|g| g.starts_with("SELECT ON") || g.contains("UPDATE (applied_at)")));
+    }
 
     #[test]
     fn every_migration_splits_into_schema_statements() {

@@ -569,7 +569,7 @@ fn to_json(value: &impl Serialize) -> Result<Vec<u8>, ToolError> {
 
 impl ToolManager<crate::store::DataApiToolStore> {
     /// The production wiring: Redis from `config.cache`, the Data API from `config.database`
-    /// (its client built lazily, on the first cache miss), cursors keyed from the JWT secret.
+    /// (its client built lazily, on the first cache miss), cursors signed with the cursor key.
     pub fn from_config(config: &crate::config::Config) -> Self {
         let store = crate::store::DataApiToolStore::new(crate::store::DataApi::new(
             config.database.clone(),
@@ -577,7 +577,7 @@ impl ToolManager<crate::store::DataApiToolStore> {
         Self::new(
             store,
             CacheService::new(&config.cache),
-            config.auth.jwt_secret.expose(),
+            config.cursor_secret.expose(),
             config.database.budget.request_budget,
         )
     }
