@@ -16,6 +16,10 @@ export AWS_EC2_METADATA_DISABLED=true
 export EMULATOR_ADDR=${EMULATOR_ADDR:-127.0.0.1:8080}
 export AWS_ENDPOINT_URL_RDS_DATA=${AWS_ENDPOINT_URL_RDS_DATA:-http://$EMULATOR_ADDR}
 export EMULATOR_MYSQL_URL=${EMULATOR_MYSQL_URL:-mysql://mcp:mcp@127.0.0.1:${MYSQL_PORT:-3306}/mcp}
+# The Data API runs each call as the database user of its secret, and serves the secrets to
+# Secrets Manager clients (mcp-admin reads the functions' passwords from them), as on AWS.
+export EMULATOR_SECRETS_FILE=${EMULATOR_SECRETS_FILE:-$ROOT/dev/secrets.json}
+export AWS_ENDPOINT_URL_SECRETS_MANAGER=${AWS_ENDPOINT_URL_SECRETS_MANAGER:-http://$EMULATOR_ADDR}
 export DB_NAME=${DB_NAME:-mcp}
 
 # Stop on exit only what this run started: services that were already up stay up.
