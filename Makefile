@@ -1,5 +1,5 @@
 # The two commands of the README, and a few more. Everything installs what it needs.
-.PHONY: dev test stop bench lint fmt services contract template lambda-build
+.PHONY: dev test stop bench lint fmt services contract load template lambda-build
 
 # Start Redis, MariaDB, the Data API emulator, migrate + seed, serve the API on 127.0.0.1:9000.
 dev:
@@ -32,6 +32,10 @@ fmt:
 # schemathesis: openapi.yaml against `make dev` (no server errors, no contradictions).
 contract:
 	dev/contract.sh
+
+# 8 clients x 30 s of mixed reads and writes against a running `make dev`; fails on any error.
+load:
+	dev/load.py --clients 8 --seconds 30
 
 # cfn-lint and sam validate --lint of template.yaml.
 template:
