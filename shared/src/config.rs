@@ -300,7 +300,10 @@ impl Config {
         let mut config = Self::from_env(function)?;
         let wanted = [
             (function.checks_tokens(), config.auth.jwt_secret_arn.clone()),
-            (function == Function::ToolsRead, config.cursor_secret_arn.clone()),
+            (
+                function == Function::ToolsRead,
+                config.cursor_secret_arn.clone(),
+            ),
         ];
         if wanted.iter().any(|(uses, arn)| *uses && arn.is_some()) {
             let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -314,7 +317,8 @@ impl Config {
                 config.cursor_secret = signing_key(&client, arn).await?;
             }
         }
-        if function.checks_tokens() && config.auth.jwt_secret_arn.is_none()
+        if function.checks_tokens()
+            && config.auth.jwt_secret_arn.is_none()
             && std::env::var_os("JWT_SECRET").is_none()
         {
             tracing::warn!("JWT_SECRET and JWT_SECRET_ARN unset: using the local development key");

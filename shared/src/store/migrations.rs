@@ -118,7 +118,10 @@ pub fn database_user(function: Function) -> &'static str {
 /// function but auth sees a password hash.
 fn grants(function: Function) -> &'static [&'static str] {
     match function {
-        Function::ToolsRead => &["SELECT ON tools", "SELECT, UPDATE (applied_at) ON cache_outbox"],
+        Function::ToolsRead => &[
+            "SELECT ON tools",
+            "SELECT, UPDATE (applied_at) ON cache_outbox",
+        ],
         Function::ToolsWrite => &[
             "SELECT, INSERT, UPDATE, DELETE ON tools",
             "SELECT, INSERT, UPDATE ON cache_outbox",
@@ -158,8 +161,11 @@ pub async fn grant_function_users(
             vec![],
         )
         .await?;
-        db.execute(&format!("ALTER USER {user} IDENTIFIED BY {password}"), vec![])
-            .await?;
+        db.execute(
+            &format!("ALTER USER {user} IDENTIFIED BY {password}"),
+            vec![],
+        )
+        .await?;
         for grant in grants(*function) {
             db.execute(&format!("GRANT {grant} TO {user}"), vec![])
                 .await?;
