@@ -75,11 +75,15 @@ def run_client(number, args, deadline, seed_ids, results, errors, lock):
             if status not in ALLOWED[kind]:
                 errors.append(f"client {number}: {kind} -> {status}: {body[:300]!r}")
 
-    email = f"load-{uuid.uuid4().hex}@example.com"
-    status, body = client.request("POST", "/auth/register", {"email": email, "password": "load test password"})
-    record("auth", status, body)
-    status, body = client.request("POST", "/auth/login", {"email": email, "password": "load test password"})
-    record("auth", status, body)
+    credentials = {"email": f"load-{uuid.uuid4().hex}@example.com", "password": "load test password"}
+    try:
+        for path in ("/auth/register", "/auth/login"):
+            status, body = client.request("POST", path, credentials)
+            record("auth", status, body)
+    except (OSError, http.client.HTTPException) as error:
+        with lock:
+            errors.append(f"client {number}: {type(error).__name__}: {error}")
+        return
     if status != 200:
         return
     client.token = json.loads(body)["accessToken"]
@@ -116,7 +120,6 @@ def run_client(number, args, deadline, seed_ids, results, errors, lock):
         except (OSError, http.client.HTTPException) as error:
             with lock:
                 errors.append(f"client {number}: {type(error).__name__}: {error}")
-    client.request("GET", "/tools?limit=1")
 
 
 def main():

@@ -304,7 +304,6 @@ impl AuthService {
                 tracing::debug!(%error, "pruning ended login-failure windows failed");
             }
         }
-        let now = Timestamp::now();
         let session = SessionRecord {
             session_id: Uuid::now_v7(),
             user_id: user.id,
