@@ -29,13 +29,14 @@ lint:
 fmt:
 	cargo fmt --all
 
-# schemathesis: openapi.yaml against `make dev` (no server errors, no contradictions).
+# schemathesis: openapi.yaml against `make dev` (no server errors, no contradictions). This target
+# and `load` use the `make dev` already running, or start one for their run.
 contract:
-	dev/contract.sh
+	dev/with-dev.sh dev/contract.sh
 
-# 8 clients x 30 s of mixed reads and writes against a running `make dev`; fails on any error.
+# 8 clients x 30 s of mixed reads and writes against `make dev`; fails on any error.
 load:
-	dev/load.py --clients 8 --seconds 30
+	dev/with-dev.sh dev/load.py --clients 8 --seconds 30
 
 # cfn-lint and sam validate --lint of template.yaml.
 template:

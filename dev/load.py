@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""`make load`: N clients send mixed reads and writes to a running `make dev` for a while and
+"""`make load`: N clients send mixed reads and writes to `make dev` for a while and
 fail on any error (a 5xx, a connection failure or an answer the contract does not allow).
 
 Each client registers and logs in as a user of its own, then loops: reads of single tools and of
@@ -35,6 +35,7 @@ class Client:
         self.host, self.port = parsed.hostname, parsed.port or 80
         self.connection = None
         self.token = None
+        self.last = None
 
     def request(self, method, path, body=None, headers=None):
         headers = dict(headers or {})
@@ -43,6 +44,7 @@ class Client:
             body = json.dumps(body)
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
+        self.last = f"{method} {path}"
         for attempt in range(2):
             if self.connection is None:
                 self.connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
@@ -119,7 +121,7 @@ def run_client(number, args, deadline, seed_ids, results, errors, lock):
                 record("delete", status, body)
         except (OSError, http.client.HTTPException) as error:
             with lock:
-                errors.append(f"client {number}: {type(error).__name__}: {error}")
+                errors.append(f"client {number}: {client.last} at {time.strftime('%T')}: {type(error).__name__}: {error}")
 
 
 def main():
