@@ -5,14 +5,21 @@
 dev:
 	dev/run.sh
 
-# Start what the tests need (Redis, MariaDB) and run every test.
+# The suites that use Redis run a second time with REDIS_MODE=cluster: against the local
+# three-primary cluster, and (the fault tests) against single-node clusters like ElastiCache
+# Serverless.
+CLUSTER_SUITES = --test properties --test fleet --test fleet_properties --test auth --test limits \
+	--test api --test metrics
+
+# Start what the tests need (Redis, the Redis Cluster, MariaDB) and run every test.
 test: services
 	dev/stack.sh clean-test-dbs
 	cargo test --workspace --no-fail-fast -- --test-threads=4
+	TEST_REDIS_MODE=cluster cargo test -p integration-tests --no-fail-fast $(CLUSTER_SUITES) -- --test-threads=4
 
-# Start Redis and MariaDB only (idempotent).
+# Start Redis, the local Redis Cluster and MariaDB only (idempotent).
 services:
-	dev/stack.sh up
+	dev/stack.sh up redis redis-cluster mariadb
 
 # Stop what `make dev` / `make test` started, and nothing else.
 stop:

@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
 # The local stack: Redis and MariaDB on loopback, data under .local/ (ignored by git).
 #
-#   dev/stack.sh up      install (as root, via apt) if missing, start what is not running, create
-#                        the databases and the `mcp` user; records what it started in .local/started
+#   dev/stack.sh up [redis] [redis-cluster] [mariadb]
+#                        install (as root, via apt) if missing, start what is not running (by
+#                        default Redis and MariaDB, plus the Redis Cluster when REDIS_MODE=cluster),
+#                        create the databases and the `mcp` user; records what it started in
+#                        .local/started
 #   dev/stack.sh clean-test-dbs
 #                        drop the per-test databases (mcp_test_*) earlier test runs left
-#   dev/stack.sh down [redis|mariadb|emulator ...]
+#   dev/stack.sh down [redis|redis-cluster|mariadb|emulator ...]
 #                        stop what `up` started (all of it by default, or only the named), and
 #                        nothing else
 #
-# Ports and credentials follow API.md; override with REDIS_PORT, MYSQL_PORT.
+# The Redis Cluster is three primaries on 127.0.0.1:7000-7002 (REDIS_CLUSTER_PORTS), no replicas,
+# no persistence: what REDIS_MODE=cluster talks to locally.
+#
+# Ports and credentials follow API.md; override with REDIS_PORT, REDIS_CLUSTER_PORTS, MYSQL_PORT.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 STATE=${STACK_DIR:-$ROOT/.local}
 REDIS_PORT=${REDIS_PORT:-6379}
+REDIS_CLUSTER_PORTS=${REDIS_CLUSTER_PORTS:-7000 7001 7002}
 MYSQL_PORT=${MYSQL_PORT:-3306}
 MYSQL_SOCKET=$STATE/mysql.sock
 STARTED=$STATE/started
@@ -50,6 +57,41 @@ start_redis() {
   port_open "$REDIS_PORT" || { log "redis did not start; see $STATE/redis.log"; exit 1; }
   echo redis >>"$STARTED"
   log "redis on 127.0.0.1:$REDIS_PORT"
+}
+
+cluster_ok() { redis-cli -p "$1" cluster info 2>/dev/null | grep -q '^cluster_state:ok'; }
+
+start_redis_cluster() {
+  local ports=($REDIS_CLUSTER_PORTS) open=0 port
+  for port in "${ports[@]}"; do port_open "$port" && open=$((open + 1)); done
+  if [ "$open" -eq "${#ports[@]}" ] && cluster_ok "${ports[0]}"; then
+    log "Redis Cluster already on 127.0.0.1:${ports[*]}; using it"
+    return
+  fi
+  if [ "$open" -ne 0 ]; then
+    log "some of the ports ${ports[*]} are taken, but not by a working Redis Cluster"
+    exit 1
+  fi
+  local nodes=()
+  for port in "${ports[@]}"; do
+    local dir=$STATE/redis-cluster/$port
+    rm -rf "$dir" && mkdir -p "$dir"
+    redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+      --cluster-enabled yes --cluster-config-file "$dir/nodes.conf" --cluster-node-timeout 2000 \
+      --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir"
+    nodes+=("127.0.0.1:$port")
+  done
+  for port in "${ports[@]}"; do
+    for _ in $(seq 50); do port_open "$port" && break; sleep 0.1; done
+  done
+  echo redis-cluster >>"$STARTED"
+  redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >"$STATE/redis-cluster/create.log" 2>&1 ||
+    { log "redis-cli --cluster create failed; see $STATE/redis-cluster/create.log"; exit 1; }
+  for port in "${ports[@]}"; do
+    for _ in $(seq 100); do cluster_ok "$port" && break; sleep 0.1; done
+    cluster_ok "$port" || { log "the Redis Cluster did not settle; see $STATE/redis-cluster/$port/redis.log"; exit 1; }
+  done
+  log "Redis Cluster on 127.0.0.1:${ports[*]} (three primaries)"
 }
 
 start_mariadb() {
@@ -103,10 +145,19 @@ stop_pidfile() {
 
 case "${1:-}" in
   up)
+    shift
+    default="redis mariadb"
+    [ "${REDIS_MODE:-standalone}" = cluster ] && default="redis redis-cluster mariadb"
     mkdir -p "$STATE"
     install_missing
-    start_redis
-    start_mariadb
+    for service in ${*:-$default}; do
+      case "$service" in
+        redis) start_redis ;;
+        redis-cluster) start_redis_cluster ;;
+        mariadb) start_mariadb ;;
+        *) log "unknown service $service" && exit 2 ;;
+      esac
+    done
     ;;
   clean-test-dbs)
     client=(mariadb --socket="$MYSQL_SOCKET" -uroot)
@@ -117,12 +168,20 @@ case "${1:-}" in
     ;;
   down)
     shift
-    wanted=${*:-redis mariadb emulator}
+    wanted=${*:-redis redis-cluster mariadb emulator}
     for service in $wanted; do
       case "$service" in
-        redis | mariadb)
+        redis | redis-cluster | mariadb)
           [ -f "$STARTED" ] && grep -qx "$service" "$STARTED" || continue
-          if [ "$service" = redis ]; then stop_pidfile redis "$STATE/redis.pid"; else stop_pidfile MariaDB "$STATE/mysql.pid"; fi
+          case "$service" in
+            redis) stop_pidfile redis "$STATE/redis.pid" ;;
+            redis-cluster)
+              for port in $REDIS_CLUSTER_PORTS; do
+                stop_pidfile "Redis Cluster node $port" "$STATE/redis-cluster/$port/redis.pid"
+              done
+              ;;
+            mariadb) stop_pidfile MariaDB "$STATE/mysql.pid" ;;
+          esac
           grep -vx "$service" "$STARTED" >"$STARTED.tmp" || true
           mv "$STARTED.tmp" "$STARTED"
           ;;
@@ -131,7 +190,7 @@ case "${1:-}" in
     done
     ;;
   *)
-    echo "usage: $0 up|down" >&2
+    echo "usage: $0 up|down|clean-test-dbs [service...]" >&2
     exit 2
     ;;
 esac

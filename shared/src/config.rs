@@ -53,7 +53,11 @@ impl std::fmt::Debug for Secret {
 /// Redis connection and cache settings.
 #[derive(Clone, Debug)]
 pub struct CacheConfig {
-    /// `REDIS_URL`: `redis://` locally, `rediss://` on ElastiCache with in-transit encryption.
+    /// `REDIS_MODE`: `standalone` (one server, or a primary endpoint) or `cluster` (the cluster
+    /// protocol: ElastiCache Serverless, or a replication group with cluster mode enabled).
+    pub mode: RedisMode,
+    /// `REDIS_URL`: `redis://` locally, `rediss://` on ElastiCache with in-transit encryption. In
+    /// cluster mode, one or more seed nodes separated by commas (the client discovers the rest).
     pub redis_url: String,
     /// `CACHE_PREFIX`: first segment of every key, so several stacks can share one Redis.
     pub prefix: String,
@@ -80,6 +84,29 @@ pub struct CacheConfig {
     pub lease_wait: Duration,
     /// `NEGATIVE_CACHE_TTL` (seconds): how long an unknown or deleted tool id is cached as absent.
     pub negative_ttl: Duration,
+}
+
+/// How the cache talks to Redis.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum RedisMode {
+    /// One server (or a replication group's primary endpoint).
+    #[default]
+    Standalone,
+    /// The cluster protocol: keys live in 16,384 slots spread over shards, and a script or a
+    /// transaction may only touch keys of one slot.
+    Cluster,
+}
+
+impl std::str::FromStr for RedisMode {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "standalone" => Ok(Self::Standalone),
+            "cluster" => Ok(Self::Cluster),
+            _ => Err("expected `standalone` or `cluster`".into()),
+        }
+    }
 }
 
 /// The Data API client's time budget. A request's database work must end (answer or 503) well
@@ -333,8 +360,9 @@ impl Config {
         let cursor_secret = env.key("CURSOR_SECRET", DEV_CURSOR_SECRET)?;
         Ok(Self {
             cache: CacheConfig {
+                mode: env.parsed("REDIS_MODE", RedisMode::Standalone)?,
                 redis_url: env.string("REDIS_URL", "redis://127.0.0.1:6379"),
-                prefix: env.string("CACHE_PREFIX", "mcp"),
+                prefix: env.prefix("CACHE_PREFIX", "mcp")?,
                 tool_ttl: env.seconds("TOOL_CACHE_TTL", 3600)?,
                 list_ttl: env.seconds("LIST_CACHE_TTL", 300)?,
                 connect_timeout: env.millis("REDIS_CONNECT_TIMEOUT_MS", 100)?,
@@ -439,6 +467,33 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
         }
     }
 
+    /// A key prefix: no braces, which would make it every key's hash tag (all keys in one
+    /// cluster slot).
+    fn prefix(&self, name: &'static str, default: &str) -> Result<String, ConfigError> {
+        let prefix = self.string(name, default);
+        if prefix.contains(['{', '}']) {
+            return Err(ConfigError::Invalid {
+                name,
+                reason: "must not contain `{` or `}`".into(),
+            });
+        }
+        Ok(prefix)
+    }
+
+    /// A value of a type that parses itself (its error says what was expected).
+    fn parsed<T: std::str::FromStr<Err = String>>(
+        &self,
+        name: &'static str,
+        default: T,
+    ) -> Result<T, ConfigError> {
+        match (self.0)(name).filter(|v| !v.is_empty()) {
+            None => Ok(default),
+            Some(v) => v
+                .parse()
+                .map_err(|reason| ConfigError::Invalid { name, reason }),
+        }
+    }
+
     /// A signing key of at least 32 bytes.
     fn key(&self, name: &'static str, default: &str) -> Result<Secret, ConfigError> {
         let key = self.string(name, default);
@@ -484,6 +539,25 @@ mod tests {
         assert_eq!(config.auth.session_ttl, Duration::from_secs(604_800));
         assert_eq!(config.cache.connect_timeout, Duration::from_millis(100));
         assert_eq!(config.cache.response_timeout, Duration::from_millis(50));
+        assert_eq!(config.cache.mode, RedisMode::Standalone);
+    }
+
+    #[test]
+    fn redis_mode_is_standalone_or_cluster_and_nothing_else() {
+        let mode = |value: &'static str| {
+            Config::from_lookup(move |name| (name == "REDIS_MODE").then(|| value.to_owned()))
+                .map(|config| config.cache.mode)
+        };
+        assert_eq!(mode("cluster").unwrap(), RedisMode::Cluster);
+        assert_eq!(mode(" Cluster ").unwrap(), RedisMode::Cluster);
+        assert_eq!(mode("standalone").unwrap(), RedisMode::Standalone);
+        let refused = mode("sentinel").unwrap_err().to_string();
+        assert!(refused.contains("REDIS_MODE"), "{refused}");
+        let braced = Config::from_lookup(|name| (name == "CACHE_PREFIX").then(|| "a{b}".into()));
+        assert!(
+            braced.is_err(),
+            "a braced prefix would put every key in one slot"
+        );
     }
 
     #[test]

@@ -2,14 +2,22 @@
 //!
 //! | data | key |
 //! |---|---|
-//! | one tool | `{prefix}:tool:{id}` |
-//! | a tool's write marker | `{prefix}:tool:{id}:rev` |
-//! | a tool's fill lease | `{prefix}:tool:{id}:lease` |
-//! | a list page | `{prefix}:tools:list:{generation}:{md5 of the canonical query}` |
-//! | a list page's fill lease | `{prefix}:tools:list:{generation}:{md5}:lease` |
-//! | list generation | `{prefix}:tools:list:gen` |
-//! | session | `{prefix}:session:{session_id}` |
-//! | refresh token | `{prefix}:refresh:{sha256 of the token}` |
+//! | one tool | `<prefix>:tool:{<id>}` |
+//! | a tool's write marker | `<prefix>:tool:{<id>}:rev` |
+//! | a tool's fill lease | `<prefix>:tool:{<id>}:lease` |
+//! | a list page | `<prefix>:tools:list:{<generation>:<md5 of the canonical query>}` |
+//! | a list page's fill lease | `<prefix>:tools:list:{<generation>:<md5>}:lease` |
+//! | list generation | `<prefix>:tools:list:gen` |
+//! | session | `<prefix>:session:<session id>` |
+//! | refresh token | `<prefix>:refresh:<sha256 of the token>` |
+//! | login / registration attempts | `<prefix>:attempts:<kind>:<digest>` |
+//!
+//! The braces are literal: a Redis Cluster (and ElastiCache Serverless) puts a key in the
+//! slot of its *hash tag*, the text between its first `{` and the next `}`, and a script or a
+//! pipeline with a transaction may only touch keys of one slot. So the keys one operation touches
+//! together share a tag: a tool with its write marker and its lease (the guarded fill), a list
+//! page with its lease (set and release in one round trip). Every other operation touches one key.
+//! Tags are ids and digests, so keys still spread over every shard.
 
 use std::time::Duration;
 
@@ -35,18 +43,18 @@ impl CacheKeys {
 
     /// The cached JSON of one tool.
     pub fn tool(&self, id: Uuid) -> String {
-        format!("{}:tool:{}", self.prefix, id.hyphenated())
+        format!("{}:tool:{}", self.prefix, tool_tag(id))
     }
 
     /// The short-lived marker a writer leaves with the newest revision of a tool, so a reader that
     /// loaded an older revision before the write cannot put it back into the cache.
     pub fn tool_write_marker(&self, id: Uuid) -> String {
-        format!("{}:tool:{}:rev", self.prefix, id.hyphenated())
+        format!("{}:tool:{}:rev", self.prefix, tool_tag(id))
     }
 
     /// The lease a reader takes on a miss of tool `id`, so one reader across the fleet fills it.
     pub fn tool_lease(&self, id: Uuid) -> String {
-        format!("{}:tool:{}:lease", self.prefix, id.hyphenated())
+        format!("{}:tool:{}:lease", self.prefix, tool_tag(id))
     }
 
     /// The counter whose increment invalidates every cached list page at once.
@@ -57,7 +65,7 @@ impl CacheKeys {
     /// One cached list page of `generation`.
     pub fn list_page(&self, generation: u64, query: &ListQuery) -> String {
         format!(
-            "{}:tools:list:{}:{}",
+            "{}:tools:list:{{{}:{}}}",
             self.prefix,
             generation,
             query_digest(query)
@@ -84,6 +92,11 @@ impl CacheKeys {
     pub fn refresh_token(&self, token_sha256_hex: &str) -> String {
         format!("{}:refresh:{}", self.prefix, token_sha256_hex)
     }
+}
+
+/// The hash tag of the keys of tool `id`: `{id}`.
+fn tool_tag(id: Uuid) -> String {
+    format!("{{{}}}", id.hyphenated())
 }
 
 /// The hex MD5 of the canonical form of `query`: equal for equivalent queries.
@@ -117,18 +130,56 @@ mod tests {
     use super::*;
 
     #[test]
-    fn key_shapes_follow_the_design() {
+    fn key_shapes_follow_the_table() {
         let keys = CacheKeys::new("mcp");
         let id = Uuid::nil();
-        assert_eq!(
-            keys.tool(id),
-            "mcp:tool:00000000-0000-0000-0000-000000000000"
-        );
+        let tool = "mcp:tool:{00000000-0000-0000-0000-000000000000}";
+        assert_eq!(keys.tool(id), tool);
+        assert_eq!(keys.tool_write_marker(id), format!("{tool}:rev"));
+        assert_eq!(keys.tool_lease(id), format!("{tool}:lease"));
         assert_eq!(keys.list_generation(), "mcp:tools:list:gen");
         assert_eq!(keys.refresh_token("ab"), "mcp:refresh:ab");
         let page = keys.list_page(7, &ListQuery::default());
-        assert!(page.starts_with("mcp:tools:list:7:"));
-        assert_eq!(page.len(), "mcp:tools:list:7:".len() + 32);
+        let digest = query_digest(&ListQuery::default());
+        assert_eq!(page, format!("mcp:tools:list:{{7:{digest}}}"));
+        assert_eq!(
+            keys.list_lease(7, &ListQuery::default()),
+            format!("{page}:lease")
+        );
+    }
+
+    /// The text Redis Cluster hashes for `key` (its first `{…}` with something inside, else all).
+    fn hash_tag(key: &str) -> &str {
+        key.find('{')
+            .and_then(|open| {
+                let close = open + 1 + key[open + 1..].find('}')?;
+                (close > open + 1).then(|| &key[open + 1..close])
+            })
+            .unwrap_or(key)
+    }
+
+    #[test]
+    fn keys_used_together_share_a_hash_tag_and_others_spread() {
+        let keys = CacheKeys::new("mcp");
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        let tool = hash_tag(&keys.tool(a)).to_owned();
+        assert_eq!(tool, a.hyphenated().to_string());
+        assert_eq!(hash_tag(&keys.tool_write_marker(a)), tool);
+        assert_eq!(hash_tag(&keys.tool_lease(a)), tool);
+        assert_ne!(
+            hash_tag(&keys.tool(b)),
+            tool,
+            "each tool has a slot of its own"
+        );
+
+        let query = ListQuery::default();
+        let page = hash_tag(&keys.list_page(3, &query)).to_owned();
+        assert_eq!(hash_tag(&keys.list_lease(3, &query)), page);
+        assert_ne!(
+            hash_tag(&keys.list_page(4, &query)),
+            page,
+            "generations spread"
+        );
     }
 
     #[test]

@@ -1,7 +1,12 @@
 //! Harness of the integration, property and fault tests. They run against the real local services
-//! (`make test` starts them): Redis at `TEST_REDIS_URL` (default `redis://127.0.0.1:6379`) and
-//! MariaDB at `TEST_MYSQL_URL` (default `mysql://mcp:mcp@127.0.0.1:3306/mcp_test`), reached only
-//! through a private in-process Data API emulator per test. A missing service fails the test.
+//! (`make test` starts them): Redis at `TEST_REDIS_URL` and MariaDB at `TEST_MYSQL_URL` (default
+//! `mysql://mcp:mcp@127.0.0.1:3306/mcp_test`), reached only through a private in-process Data API
+//! emulator per test. A missing service fails the test.
+//!
+//! `TEST_REDIS_MODE` (`standalone`, the default, or `cluster`) is the `REDIS_MODE` every app of the
+//! run uses: `make test` runs the cache suites in both. In cluster mode the shared Redis is the
+//! local three-primary cluster (`redis://127.0.0.1:7000,…7002`), and each [`OwnedRedis`] is a
+//! single-node cluster owning every slot, which is what ElastiCache Serverless looks like.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -16,16 +21,32 @@ use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use shared::auth::{AuthService, ClientInfo, PasswordHasher, Role, TokenKeys};
-use shared::cache::CacheService;
-use shared::config::{Config, Function, Secret};
+use shared::cache::{CacheService, RedisClient, RedisConnection};
+use shared::config::{Config, Function, RedisMode, Secret};
 use shared::store::{migrations, param, AccountStore, DataApi, DataApiToolStore, ToolStore};
 use shared::tools::ToolManager;
 use tower::ServiceExt;
 use uuid::Uuid;
 
-/// Redis used by the tests.
+/// The `REDIS_MODE` of this run (`TEST_REDIS_MODE`).
+pub fn redis_mode() -> RedisMode {
+    std::env::var("TEST_REDIS_MODE")
+        .ok()
+        .filter(|mode| !mode.is_empty())
+        .map_or(RedisMode::Standalone, |mode| {
+            mode.parse()
+                .unwrap_or_else(|reason| panic!("TEST_REDIS_MODE={mode}: {reason}"))
+        })
+}
+
+/// Redis used by the tests: the local server, or the local cluster's three primaries.
 pub fn redis_url() -> String {
-    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+    std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| match redis_mode() {
+        RedisMode::Standalone => "redis://127.0.0.1:6379".into(),
+        RedisMode::Cluster => {
+            "redis://127.0.0.1:7000,redis://127.0.0.1:7001,redis://127.0.0.1:7002".into()
+        }
+    })
 }
 
 /// MariaDB used by the tests (through the emulator).
@@ -42,7 +63,12 @@ pub fn test_config(redis_url: &str) -> Config {
     let prefix = format!("test-{unique}");
     let database = format!("mcp_test_{unique}");
     let redis_url = redis_url.to_owned();
+    let mode = match redis_mode() {
+        RedisMode::Standalone => "standalone",
+        RedisMode::Cluster => "cluster",
+    };
     Config::from_lookup(move |name| match name {
+        "REDIS_MODE" => Some(mode.into()),
         "REDIS_URL" => Some(redis_url.clone()),
         "CACHE_PREFIX" => Some(prefix.clone()),
         "DB_NAME" => Some(database.clone()),
@@ -349,13 +375,9 @@ impl TestApp {
         self.emulator.stats().execute_statements
     }
 
-    /// A direct Redis connection (for test set-up, e.g. evicting a key).
-    pub async fn redis(&self) -> redis::aio::MultiplexedConnection {
-        redis::Client::open(self.config.cache.redis_url.as_str())
-            .expect("redis url")
-            .get_multiplexed_async_connection()
-            .await
-            .expect("Redis must be running (make test starts it)")
+    /// A direct Redis connection of this app's mode (for test set-up, e.g. evicting a key).
+    pub async fn redis(&self) -> RedisConnection {
+        direct_connection(&self.config.cache.redis_url).await
     }
 }
 
@@ -472,16 +494,24 @@ impl TestResponse {
     }
 }
 
+/// A connection to `url` in this run's mode, with timeouts generous enough for set-up work on a
+/// busy machine (the apps keep the production ones).
+pub async fn direct_connection(url: &str) -> RedisConnection {
+    let mut config = test_config(url).cache;
+    config.connect_timeout = Duration::from_secs(2);
+    config.response_timeout = Duration::from_secs(2);
+    let client = RedisClient::open(&config).expect("redis url");
+    tokio::time::timeout(Duration::from_secs(5), client.connect(&config))
+        .await
+        .unwrap_or_else(|_| panic!("Redis at {url} did not answer; start it with `make test`"))
+        .unwrap_or_else(|e| {
+            panic!("Redis at {url} is not reachable ({e}); start it with `make test`")
+        })
+}
+
 /// Fails fast, with a clear message, when a required service is not running.
 pub async fn require_redis(url: &str) {
-    let client = redis::Client::open(url).expect("redis url");
-    let mut connection = tokio::time::timeout(
-        Duration::from_secs(2),
-        client.get_multiplexed_async_connection(),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("Redis at {url} did not answer; start it with `make test`"))
-    .unwrap_or_else(|e| panic!("Redis at {url} is not reachable ({e}); start it with `make test`"));
+    let mut connection = direct_connection(url).await;
     let _: String = redis::cmd("PING")
         .query_async(&mut connection)
         .await
@@ -489,20 +519,39 @@ pub async fn require_redis(url: &str) {
 }
 
 /// A Redis server owned by one test, on its own port, that can be stopped, restarted and paused.
+/// In cluster mode it is a single-node cluster that owns every slot.
 pub struct OwnedRedis {
     /// Its port.
     pub port: u16,
+    mode: RedisMode,
+    /// Its working directory (a cluster node's `nodes.conf`: its identity and slots survive a
+    /// restart, as a node's do; its data does not).
+    dir: std::path::PathBuf,
     child: Option<std::process::Child>,
 }
 
 impl OwnedRedis {
-    /// Starts `redis-server` on a free port (fails the test if the binary is missing).
+    /// Starts `redis-server` on a free port in this run's mode (fails the test if the binary is
+    /// missing).
     pub async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("free port")
-            .port();
-        let mut redis = Self { port, child: None };
+        let redis = Self::spawned(redis_mode()).await;
+        if redis.mode == RedisMode::Cluster {
+            redis.cluster_cmd(&["ADDSLOTSRANGE", "0", "16383"]).await;
+            redis.await_cluster_ok().await;
+        }
+        redis
+    }
+
+    async fn spawned(mode: RedisMode) -> Self {
+        let port = free_port();
+        let dir = std::env::temp_dir().join(format!("owned-redis-{port}-{}", Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).expect("a directory for the owned redis");
+        let mut redis = Self {
+            port,
+            mode,
+            dir,
+            child: None,
+        };
         redis.spawn().await;
         redis
     }
@@ -513,17 +562,34 @@ impl OwnedRedis {
     }
 
     async fn spawn(&mut self) {
-        let child = std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
+        let port = self.port.to_string();
+        let mut args = vec![
+            "--port",
+            &port,
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ];
+        let dir = self.dir.to_string_lossy().into_owned();
+        if self.mode == RedisMode::Cluster {
+            args.extend([
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-node-timeout",
+                "1000",
+                // Surviving shards keep serving their slots while one is down.
+                "--cluster-require-full-coverage",
                 "no",
-            ])
+            ]);
+        }
+        args.extend(["--dir", &dir]);
+        let child = std::process::Command::new("redis-server")
+            .args(&args)
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("redis-server must be installed (make test installs it)");
@@ -548,10 +614,13 @@ impl OwnedRedis {
         }
     }
 
-    /// Starts it again on the same port.
+    /// Starts it again on the same port (a cluster node with its slots, and no data).
     pub async fn restart(&mut self) {
         self.stop();
         self.spawn().await;
+        if self.mode == RedisMode::Cluster {
+            self.await_cluster_ok().await;
+        }
     }
 
     /// `CLIENT PAUSE millis ALL`: the server accepts commands but answers none until then.
@@ -565,25 +634,115 @@ impl OwnedRedis {
     }
 
     async fn client_pause(&self, millis: u64, mode: &str) {
-        let mut c = redis::Client::open(self.url())
-            .unwrap()
-            .get_multiplexed_async_connection()
-            .await
-            .expect("connect to owned redis");
         let _: () = redis::cmd("CLIENT")
             .arg("PAUSE")
             .arg(millis)
             .arg(mode)
-            .query_async(&mut c)
+            .query_async(&mut self.node().await)
             .await
             .expect("CLIENT PAUSE");
+    }
+
+    /// A plain connection to this one server (also when it is a cluster node).
+    async fn node(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.url())
+            .unwrap()
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect to owned redis")
+    }
+
+    async fn cluster_cmd(&self, args: &[&str]) -> redis::Value {
+        redis::cmd("CLUSTER")
+            .arg(args)
+            .query_async(&mut self.node().await)
+            .await
+            .unwrap_or_else(|e| panic!("CLUSTER {args:?} on {}: {e}", self.port))
+    }
+
+    /// Waits until this node says the cluster serves every slot.
+    async fn await_cluster_ok(&self) {
+        for _ in 0..200 {
+            let info: String = redis::cmd("CLUSTER")
+                .arg("INFO")
+                .query_async(&mut self.node().await)
+                .await
+                .unwrap_or_default();
+            if info.contains("cluster_state:ok") {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!(
+            "the cluster node on port {} did not reach cluster_state:ok",
+            self.port
+        );
     }
 }
 
 impl Drop for OwnedRedis {
     fn drop(&mut self) {
         self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// A Redis Cluster owned by one test: three primaries on free ports, slots split evenly, no
+/// replicas. Shards keep serving their slots while another is down.
+pub struct OwnedCluster {
+    /// Its nodes; each can be stopped and restarted.
+    pub nodes: Vec<OwnedRedis>,
+}
+
+impl OwnedCluster {
+    /// Starts three nodes and joins them (fails the test if `redis-server` is missing).
+    pub async fn start() -> Self {
+        let mut nodes = Vec::new();
+        for _ in 0..3 {
+            nodes.push(OwnedRedis::spawned(RedisMode::Cluster).await);
+        }
+        let ranges = [("0", "5460"), ("5461", "10922"), ("10923", "16383")];
+        for (node, (first, last)) in nodes.iter().zip(ranges) {
+            node.cluster_cmd(&["ADDSLOTSRANGE", first, last]).await;
+        }
+        for node in &nodes[1..] {
+            let port = nodes[0].port.to_string();
+            node.cluster_cmd(&["MEET", "127.0.0.1", &port]).await;
+        }
+        for node in &nodes {
+            node.await_cluster_ok().await;
+        }
+        Self { nodes }
+    }
+
+    /// Its seed URLs, as `REDIS_URL` lists them in cluster mode.
+    pub fn url(&self) -> String {
+        let seeds: Vec<String> = self.nodes.iter().map(OwnedRedis::url).collect();
+        seeds.join(",")
+    }
+
+    /// The node that owns `key`'s slot.
+    pub async fn owner_of(&self, key: &str) -> usize {
+        let slot: i64 = redis::cmd("CLUSTER")
+            .arg("KEYSLOT")
+            .arg(key)
+            .query_async(&mut self.nodes[0].node().await)
+            .await
+            .expect("CLUSTER KEYSLOT");
+        match slot {
+            0..=5460 => 0,
+            5461..=10922 => 1,
+            _ => 2,
+        }
+    }
+}
+
+/// A free loopback port.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("free port")
+        .port()
 }
 
 /// A TCP server that accepts connections and never answers: Redis "up" but hung.
@@ -601,9 +760,5 @@ pub async fn blackhole() -> (SocketAddr, tokio::task::JoinHandle<()>) {
 
 /// A loopback port with nothing listening: connections are refused.
 pub fn refused_url() -> String {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("free port")
-        .port();
-    format!("redis://127.0.0.1:{port}")
+    format!("redis://127.0.0.1:{}", free_port())
 }

@@ -12,14 +12,17 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use redis::aio::MultiplexedConnection;
-use redis::{AsyncConnectionConfig, Script};
+use redis::Script;
 use uuid::Uuid;
 
 use crate::config::CacheConfig;
 use crate::keys::{jittered, CacheKeys};
 use crate::time::Timestamp;
 use crate::tools::ListQuery;
+
+mod connection;
+
+pub use connection::{RedisClient, RedisConnection};
 
 /// How a read was answered, as reported in `X-Cache`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -298,8 +301,8 @@ pub struct CacheService {
 }
 
 struct Inner {
-    client: Option<redis::Client>,
-    connection: Mutex<Option<MultiplexedConnection>>,
+    client: Option<RedisClient>,
+    connection: Mutex<Option<RedisConnection>>,
     connecting: tokio::sync::Mutex<()>,
     breaker: Breaker,
     keys: CacheKeys,
@@ -322,7 +325,7 @@ impl CacheService {
         // `rediss://` (ElastiCache in-transit encryption) needs a process-wide rustls provider;
         // installing it twice is harmless.
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-        let client = match redis::Client::open(config.redis_url.as_str()) {
+        let client = match RedisClient::open(config) {
             Ok(client) => Some(client),
             Err(error) => {
                 tracing::error!(%error, "REDIS_URL is not usable; the cache is disabled");
@@ -378,7 +381,7 @@ impl CacheService {
             .fetch_max(mark, Ordering::AcqRel);
     }
 
-    async fn connection(&self) -> Result<MultiplexedConnection, CacheError> {
+    async fn connection(&self) -> Result<RedisConnection, CacheError> {
         if let Some(connection) = self.cached_connection() {
             return Ok(connection);
         }
@@ -388,10 +391,7 @@ impl CacheService {
         }
         let client = self.inner.client.as_ref().ok_or(CacheError::BreakerOpen)?;
         let config = &self.inner.config;
-        let settings = AsyncConnectionConfig::new()
-            .set_connection_timeout(Some(config.connect_timeout))
-            .set_response_timeout(Some(config.response_timeout));
-        let connect = client.get_multiplexed_async_connection_with_config(&settings);
+        let connect = client.connect(config);
         let connection =
             tokio::time::timeout(config.connect_timeout + config.response_timeout, connect)
                 .await
@@ -400,14 +400,14 @@ impl CacheService {
         Ok(connection)
     }
 
-    fn lock_connection(&self) -> std::sync::MutexGuard<'_, Option<MultiplexedConnection>> {
+    fn lock_connection(&self) -> std::sync::MutexGuard<'_, Option<RedisConnection>> {
         self.inner
             .connection
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn cached_connection(&self) -> Option<MultiplexedConnection> {
+    fn cached_connection(&self) -> Option<RedisConnection> {
         self.lock_connection().clone()
     }
 
@@ -415,7 +415,7 @@ impl CacheService {
     /// drop the connection (the next call reconnects) and feed the breaker.
     async fn run<T, F, Fut>(&self, what: &'static str, op: F) -> Result<T, CacheError>
     where
-        F: FnOnce(MultiplexedConnection) -> Fut,
+        F: FnOnce(RedisConnection) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
         if !self.inner.breaker.allow() {
