@@ -25,9 +25,11 @@ services:
 stop:
 	dev/stack.sh down
 
-# In-process latency figures for cache hit / miss / list hit beside a bare Redis GET.
+# In-process latency figures for cache hit / miss / list hit beside a bare Redis GET, in both
+# Redis modes.
 bench: services
 	cargo bench -p integration-tests --bench cache
+	TEST_REDIS_MODE=cluster cargo bench -p integration-tests --bench cache
 
 lint:
 	cargo fmt --all --check

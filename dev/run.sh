@@ -21,6 +21,13 @@ export EMULATOR_MYSQL_URL=${EMULATOR_MYSQL_URL:-mysql://mcp:mcp@127.0.0.1:${MYSQ
 export EMULATOR_SECRETS_FILE=${EMULATOR_SECRETS_FILE:-$ROOT/dev/secrets.json}
 export AWS_ENDPOINT_URL_SECRETS_MANAGER=${AWS_ENDPOINT_URL_SECRETS_MANAGER:-http://$EMULATOR_ADDR}
 export DB_NAME=${DB_NAME:-mcp}
+# REDIS_MODE=cluster make dev: the functions use the local three-primary Redis Cluster.
+export REDIS_MODE=${REDIS_MODE:-standalone}
+case "$REDIS_MODE" in
+  standalone) export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379} ;;
+  cluster) export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:7000,redis://127.0.0.1:7001,redis://127.0.0.1:7002} ;;
+  *) echo "REDIS_MODE must be standalone or cluster" >&2 && exit 2 ;;
+esac
 
 # Stop on exit only what this run started: services that were already up stay up.
 STARTED_BEFORE=$(cat "$STATE/started" 2>/dev/null || true)
@@ -63,5 +70,5 @@ SWEEPER_LOOP=$!
 HOST_TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
 export "CARGO_TARGET_$(tr 'a-z-' 'A-Z_' <<<"$HOST_TRIPLE")_RUNNER=$ROOT/dev/function-runner.sh"
 
-echo "[dev] serving the API on http://127.0.0.1:9000 (try: curl 127.0.0.1:9000/tools); Ctrl-C stops"
+echo "[dev] serving the API on http://127.0.0.1:9000 (Redis: $REDIS_MODE; try: curl 127.0.0.1:9000/tools); Ctrl-C stops"
 cargo lambda watch --invoke-address 127.0.0.1 --invoke-port 9000

@@ -78,6 +78,7 @@ start_redis_cluster() {
     rm -rf "$dir" && mkdir -p "$dir"
     redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
       --cluster-enabled yes --cluster-config-file "$dir/nodes.conf" --cluster-node-timeout 2000 \
+      --cluster-require-full-coverage no \
       --daemonize yes --pidfile "$dir/redis.pid" --logfile "$dir/redis.log" --dir "$dir"
     nodes+=("127.0.0.1:$port")
   done
