@@ -12,8 +12,8 @@
 # With room for a few idle connections the client no longer closes the connections it has just used
 # (0 dropped connections in a traced 30 s run, against 241 before), and the lost requests fall from
 # about 1 in 1,000 to 1 in tens of thousands; what remains needs the fix in cargo-lambda (read the
-# body before answering, in `respond_to_next_invocation`). The function still runs one invocation at a time (lambda_runtime says so at start-up: the
-# concurrency-tokio feature is off). On AWS the Runtime API reads the body before it answers, and
-# this script is not involved.
+# body before answering, in `respond_to_next_invocation`). The function still runs one invocation
+# at a time (lambda_runtime says so at start-up: the concurrency-tokio feature is off). On AWS the
+# Runtime API reads the body before it answers, and this script is not involved.
 export AWS_LAMBDA_MAX_CONCURRENCY=8
 exec "$@"
