@@ -66,9 +66,5 @@ sweep() {
 sweep &
 SWEEPER_LOOP=$!
 
-# Each function binary starts through dev/function-runner.sh (why: see that file).
-HOST_TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
-export "CARGO_TARGET_$(tr 'a-z-' 'A-Z_' <<<"$HOST_TRIPLE")_RUNNER=$ROOT/dev/function-runner.sh"
-
 echo "[dev] serving the API on http://127.0.0.1:9000 (Redis: $REDIS_MODE; try: curl 127.0.0.1:9000/tools); Ctrl-C stops"
 cargo lambda watch --invoke-address 127.0.0.1 --invoke-port 9000
