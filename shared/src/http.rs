@@ -170,6 +170,9 @@ impl IntoResponse for ApiError {
         )
             .into_response();
         let headers = response.headers_mut();
+        // A problem is an answer about this moment (a 404 for a tool created a moment later, a
+        // 503): no cache keeps it.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         match self {
             Self::Unauthorized(_) => {
                 headers.insert(

@@ -53,7 +53,17 @@ impl Timestamp {
     /// Parses an RFC 3339 time (any offset), truncated to milliseconds.
     pub fn parse_rfc3339(text: &str) -> Option<Self> {
         let t = OffsetDateTime::parse(text, &Rfc3339).ok()?;
-        Some(Self((t.unix_timestamp_nanos() / 1_000_000) as i64))
+        Some(Self(t.unix_timestamp_nanos().div_euclid(1_000_000) as i64))
+    }
+
+    /// Parses an RFC 3339 time (any offset), rounded up to the next millisecond: the earliest
+    /// stored time that is not before it (for "at or after" filters).
+    pub fn parse_rfc3339_ceil(text: &str) -> Option<Self> {
+        let t = OffsetDateTime::parse(text, &Rfc3339).ok()?;
+        let nanos = t.unix_timestamp_nanos();
+        Some(Self(
+            nanos.div_euclid(1_000_000) as i64 + i64::from(nanos.rem_euclid(1_000_000) != 0),
+        ))
     }
 }
 
@@ -79,5 +89,15 @@ mod tests {
         let t = Timestamp::from_millis(1_795_471_200_123);
         assert_eq!(t.to_rfc3339(), "2026-11-23T22:00:00.123Z");
         assert_eq!(Timestamp::parse_rfc3339(&t.to_rfc3339()), Some(t));
+    }
+
+    #[test]
+    fn ceil_parsing_rounds_sub_millisecond_times_up() {
+        let at = |text| Timestamp::parse_rfc3339_ceil(text).map(Timestamp::millis);
+        assert_eq!(at("2026-11-23T22:00:00.123Z"), Some(1_795_471_200_123));
+        assert_eq!(at("2026-11-23T22:00:00.1231Z"), Some(1_795_471_200_124));
+        assert_eq!(at("2026-11-23T23:00:00.123+01:00"), Some(1_795_471_200_123));
+        assert_eq!(at("1969-12-31T23:59:59.9995Z"), Some(0));
+        assert_eq!(at("yesterday"), None);
     }
 }

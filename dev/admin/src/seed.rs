@@ -10,7 +10,42 @@ use uuid::Uuid;
 /// The demo user's fixed id.
 pub const DEMO_USER_ID: Uuid = Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0001);
 
+/// A 16x16 SVG magnifier, as a `data:` URI icon.
+const SEARCH_ICON_SVG: &str = "PHN2ZyB4bWxucz0iaHR0cDovL3d3dy53My5vcmcvMjAwMC9zdmciIHZpZXdCb3g9IjAgMCAxNiAxNiI+PGNpcmNsZSBjeD0iNyIgY3k9IjciIHI9IjUiIGZpbGw9Im5vbmUiIHN0cm9rZT0iIzMzMyIgc3Ryb2tlLXdpZHRoPSIyIi8+PHBhdGggZD0iTTExIDExbDQgNCIgc3Ryb2tlPSIjMzMzIiBzdHJva2Utd2lkdGg9IjIiLz48L3N2Zz4=";
+
+/// The MCP 2025-11-25 fields some catalogue tools carry (icons, execution, `_meta`), by name.
+fn mcp_extras(name: &str) -> Option<Value> {
+    let icon = |path: &str, theme: &str| json!({"src": format!("https://icons.example.com/{path}"), "mimeType": "image/png", "sizes": ["48x48", "96x96"], "theme": theme});
+    Some(match name {
+        "web.search" => json!({
+            "icons": [{"src": format!("data:image/svg+xml;base64,{SEARCH_ICON_SVG}"), "mimeType": "image/svg+xml", "sizes": ["any"]}],
+            "_meta": {"com.example.registry/provider": "Example Search", "com.example.registry/rateLimitPerMinute": 60}
+        }),
+        "github.create_issue" => json!({
+            "icons": [icon("github-light.png", "light"), icon("github-dark.png", "dark")],
+            "_meta": {"com.example.registry/docs": "https://docs.example.com/tools/github"}
+        }),
+        "sql.query" => json!({
+            "execution": {"taskSupport": "optional"},
+            "_meta": {"com.example.registry/owner-team": "analytics"}
+        }),
+        "weather.forecast" => json!({"icons": [icon("weather.png", "light")]}),
+        _ => return None,
+    })
+}
+
 fn catalogue() -> Vec<Value> {
+    let mut tools = listed();
+    for tool in &mut tools {
+        let extras = tool["name"].as_str().and_then(mcp_extras);
+        if let (Some(fields), Some(Value::Object(extras))) = (tool.as_object_mut(), extras) {
+            fields.extend(extras);
+        }
+    }
+    tools
+}
+
+fn listed() -> Vec<Value> {
     let object = |props: Value, required: Value| json!({"type": "object", "properties": props, "required": required});
     let s = |d: &str| json!({"type": "string", "description": d});
     vec![

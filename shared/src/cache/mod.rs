@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use md5::Digest as _;
 use redis::Script;
 use uuid::Uuid;
 
@@ -65,6 +66,55 @@ pub struct CachedTool {
     pub revision: i64,
     /// The response body, as it was serialized when cached.
     pub body: Bytes,
+}
+
+/// A list page as cached: the exact JSON of the response and its entity tag, computed once when
+/// the page was built so a hit never hashes the body again.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CachedPage {
+    /// The page's strong entity tag, quoted: an MD5 digest of the body.
+    pub etag: String,
+    /// The response body.
+    pub body: Bytes,
+}
+
+impl CachedPage {
+    /// A page of `body`, tagged with its digest.
+    pub fn new(body: Bytes) -> Self {
+        let etag = format!("\"p{}\"", crate::keys::hex(&md5::Md5::digest(&body)));
+        Self { etag, body }
+    }
+
+    /// Stored form: the entity tag, a newline, then the JSON.
+    fn encode(&self) -> Vec<u8> {
+        let mut value = Vec::with_capacity(self.etag.len() + 1 + self.body.len());
+        value.extend_from_slice(self.etag.as_bytes());
+        value.push(b'\n');
+        value.extend_from_slice(&self.body);
+        value
+    }
+
+    fn decode(value: Bytes) -> Option<Self> {
+        let newline = value.iter().position(|&b| b == b'\n')?;
+        let etag = std::str::from_utf8(&value[..newline]).ok()?;
+        if !(etag.len() > 2 && etag.starts_with('"') && etag.ends_with('"')) {
+            return None;
+        }
+        Some(Self {
+            etag: etag.to_owned(),
+            body: value.slice(newline + 1..),
+        })
+    }
+}
+
+/// A page lookup from the stored bytes; a value that does not decode (written by an older
+/// version, say) is a miss.
+fn page_lookup(lookup: Lookup<Bytes>) -> Lookup<CachedPage> {
+    match lookup {
+        Lookup::Hit(value) => CachedPage::decode(value).map_or(Lookup::Miss, Lookup::Hit),
+        Lookup::Miss => Lookup::Miss,
+        Lookup::Unavailable => Lookup::Unavailable,
+    }
 }
 
 /// What taking a fill lease on a missing key gave.
@@ -611,9 +661,9 @@ impl CacheService {
     }
 
     /// The cached page for `query` in `generation`.
-    pub async fn get_list(&self, generation: u64, query: &ListQuery) -> Lookup<Bytes> {
+    pub async fn get_list(&self, generation: u64, query: &ListQuery) -> Lookup<CachedPage> {
         let key = self.inner.keys.list_page(generation, query);
-        let lookup = self.get_bytes(key, "get_list").await;
+        let lookup = page_lookup(self.get_bytes(key, "get_list").await);
         self.count(&lookup);
         lookup
     }
@@ -625,11 +675,11 @@ impl CacheService {
     }
 
     /// Waits, up to the lease wait, for another reader to fill the page for `query`.
-    pub async fn await_list(&self, generation: u64, query: &ListQuery) -> Option<Bytes> {
+    pub async fn await_list(&self, generation: u64, query: &ListQuery) -> Option<CachedPage> {
         let found = self
             .await_fill(|| async {
                 let key = self.inner.keys.list_page(generation, query);
-                match self.get_bytes(key, "get_list").await {
+                match page_lookup(self.get_bytes(key, "get_list").await) {
                     Lookup::Hit(page) => Some(Some(page)),
                     Lookup::Miss => None,
                     Lookup::Unavailable => Some(None),
@@ -643,8 +693,9 @@ impl CacheService {
     /// Caches the page for `query` under `generation` (read before the database query, so a page
     /// computed before a write lands in a generation nobody reads any more) and releases the
     /// page's fill lease, in one round trip.
-    pub async fn set_list(&self, generation: u64, query: &ListQuery, body: &[u8]) {
+    pub async fn set_list(&self, generation: u64, query: &ListQuery, page: &CachedPage) {
         let key = self.inner.keys.list_page(generation, query);
+        let value = page.encode();
         let lease = self.inner.keys.list_lease(generation, query);
         let ttl = jittered(self.inner.config.list_ttl).as_secs().max(1);
         let _ = self
@@ -652,7 +703,7 @@ impl CacheService {
                 redis::pipe()
                     .cmd("SET")
                     .arg(&key)
-                    .arg(body)
+                    .arg(&value)
                     .arg("EX")
                     .arg(ttl)
                     .ignore()

@@ -43,6 +43,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "login_failures",
         sql: include_str!("sql/0004_login_failures.sql"),
     },
+    Migration {
+        version: 5,
+        name: "tool_mcp_fields",
+        sql: include_str!("sql/0005_tool_mcp_fields.sql"),
+    },
 ];
 
 /// Splits a migration into statements, dropping `--` comment lines.

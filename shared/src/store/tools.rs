@@ -9,6 +9,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use serde::Deserialize;
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::{param, DataApi, StoreError, Transaction};
@@ -134,8 +135,8 @@ impl DataApiToolStore {
 }
 
 const COLUMNS: &str = "id, name, title, description, category, tags, version, \
-    input_schema AS inputSchema, output_schema AS outputSchema, annotations, status, \
-    owner_id AS ownerId, revision, created_at AS createdAt, updated_at AS updatedAt";
+    input_schema AS inputSchema, output_schema AS outputSchema, annotations, icons, execution, \
+    meta, status, owner_id AS ownerId, revision, created_at AS createdAt, updated_at AS updatedAt";
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -150,6 +151,9 @@ struct ToolRow {
     input_schema: String,
     output_schema: Option<String>,
     annotations: Option<String>,
+    icons: Option<String>,
+    execution: Option<String>,
+    meta: Option<String>,
     status: String,
     owner_id: String,
     revision: i64,
@@ -171,6 +175,13 @@ impl TryFrom<ToolRow> for Tool {
             serde_json::from_str(text)
                 .map_err(|_| StoreError::Corrupt(format!("tool {id}: bad {what}")))
         }
+        fn optional_json(
+            text: &Option<String>,
+            what: &str,
+            id: &str,
+        ) -> Result<Option<Value>, StoreError> {
+            text.as_deref().map(|t| json(t, what, id)).transpose()
+        }
         Ok(Tool {
             id: Uuid::try_parse(&row.id).map_err(|_| corrupt("id"))?,
             name: row.name.clone(),
@@ -180,16 +191,11 @@ impl TryFrom<ToolRow> for Tool {
             tags: json(&row.tags, "tags", &id)?,
             version: row.version.clone(),
             input_schema: json(&row.input_schema, "inputSchema", &id)?,
-            output_schema: row
-                .output_schema
-                .as_deref()
-                .map(|t| json(t, "outputSchema", &id))
-                .transpose()?,
-            annotations: row
-                .annotations
-                .as_deref()
-                .map(|t| json(t, "annotations", &id))
-                .transpose()?,
+            output_schema: optional_json(&row.output_schema, "outputSchema", &id)?,
+            annotations: optional_json(&row.annotations, "annotations", &id)?,
+            icons: optional_json(&row.icons, "icons", &id)?,
+            execution: optional_json(&row.execution, "execution", &id)?,
+            meta: optional_json(&row.meta, "_meta", &id)?,
             status: ToolStatus::parse(&row.status).ok_or_else(|| corrupt("status"))?,
             owner_id: Uuid::try_parse(&row.owner_id).map_err(|_| corrupt("ownerId"))?,
             revision: row.revision,
@@ -215,7 +221,8 @@ struct PageRow {
 /// `LENGTH` counts them) plus a fixed allowance for ids, numbers and the record's framing.
 const ROW_BYTES: &str = "(LENGTH(name) + COALESCE(LENGTH(title), 0) + LENGTH(description) \
     + LENGTH(category) + LENGTH(tags) + LENGTH(version) + LENGTH(input_schema) \
-    + COALESCE(LENGTH(output_schema), 0) + COALESCE(LENGTH(annotations), 0) + 512)";
+    + COALESCE(LENGTH(output_schema), 0) + COALESCE(LENGTH(annotations), 0) \
+    + COALESCE(LENGTH(icons), 0) + COALESCE(LENGTH(execution), 0) + COALESCE(LENGTH(meta), 0) + 512)";
 
 /// Escapes `%`, `_` and the escape character itself for `LIKE … ESCAPE '!'`.
 fn like_pattern(text: &str) -> String {
@@ -266,11 +273,11 @@ impl ToolStore for DataApiToolStore {
 
     async fn insert(&self, tool: &Tool, write: Uuid) -> Result<(), StoreError> {
         let sql = "INSERT INTO tools (id, name, title, description, category, tags, version, \
-            input_schema, output_schema, annotations, status, owner_id, revision, created_at, \
-            updated_at, write_id) \
+            input_schema, output_schema, annotations, icons, execution, meta, status, owner_id, \
+            revision, created_at, updated_at, write_id) \
             VALUES (:id, :name, :title, :description, :category, :tags, :version, :inputSchema, \
-            :outputSchema, :annotations, :status, :ownerId, :revision, :createdAt, :updatedAt, \
-            :writeId)";
+            :outputSchema, :annotations, :icons, :execution, :meta, :status, :ownerId, :revision, \
+            :createdAt, :updatedAt, :writeId)";
         for _ in 0..TRANSACTION_ATTEMPTS {
             let tx = self.db.begin().await?;
             let mut params = tool_params(tool);
@@ -304,8 +311,8 @@ impl ToolStore for DataApiToolStore {
     async fn update(&self, tool: &Tool, write: Uuid) -> Result<bool, StoreError> {
         let sql = "UPDATE tools SET name = :name, title = :title, description = :description, \
             category = :category, tags = :tags, version = :version, input_schema = :inputSchema, \
-            output_schema = :outputSchema, annotations = :annotations, status = :status, \
-            revision = :revision, updated_at = :updatedAt, write_id = :writeId \
+            output_schema = :outputSchema, annotations = :annotations, icons = :icons, \
+            execution = :execution, meta = :meta, status = :status, revision = :revision, updated_at = :updatedAt, write_id = :writeId \
             WHERE id = :id AND revision = :expectedRevision";
         for _ in 0..TRANSACTION_ATTEMPTS {
             let tx = self.db.begin().await?;
@@ -510,6 +517,10 @@ impl DataApiToolStore {
             filters.push_str(" AND JSON_CONTAINS(tags, :tag)");
             params.push(param("tag", to_json(tag)));
         }
+        if let Some(since) = query.updated_since {
+            filters.push_str(" AND updated_at >= :since");
+            params.push(param("since", since));
+        }
         if let Some(q) = &query.q {
             filters.push_str(
                 " AND (LOWER(name) LIKE :q ESCAPE '!' OR LOWER(COALESCE(title, '')) LIKE :q ESCAPE '!' \
@@ -704,6 +715,9 @@ fn tool_params(tool: &Tool) -> Vec<aws_sdk_rdsdata::types::SqlParameter> {
         param("inputSchema", to_json(&tool.input_schema)),
         param("outputSchema", tool.output_schema.as_ref().map(to_json)),
         param("annotations", tool.annotations.as_ref().map(to_json)),
+        param("icons", tool.icons.as_ref().map(to_json)),
+        param("execution", tool.execution.as_ref().map(to_json)),
+        param("meta", tool.meta.as_ref().map(to_json)),
         param("status", tool.status.as_str()),
         param("ownerId", tool.owner_id),
         param("revision", tool.revision),

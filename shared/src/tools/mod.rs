@@ -1,6 +1,7 @@
 //! The tool manager: read-through caching of tools and list pages, and writes that commit the row
 //! and its invalidation (the outbox) in one transaction, then apply the invalidation to Redis.
 
+mod mcp;
 mod model;
 mod query;
 
@@ -19,7 +20,7 @@ pub use query::{Cursor, CursorCodec, ListQuery, Sort, SortKey, DEFAULT_LIMIT, MA
 
 use crate::auth::Actor;
 use crate::cache::{
-    CacheError, CacheService, CacheStatus, CachedTool, Lease, Lookup, DELETED_REVISION,
+    CacheError, CacheService, CacheStatus, CachedPage, CachedTool, Lease, Lookup, DELETED_REVISION,
 };
 use crate::store::{StoreError, ToolStore};
 use crate::time::Timestamp;
@@ -213,8 +214,8 @@ impl<S: ToolStore> ToolManager<S> {
         }
     }
 
-    /// One page of a list, as response JSON.
-    pub async fn list(&self, query: &ListQuery) -> Result<(Bytes, CacheStatus), ToolError> {
+    /// One page of a list: its response JSON and entity tag.
+    pub async fn list(&self, query: &ListQuery) -> Result<(CachedPage, CacheStatus), ToolError> {
         let deadline = self.deadline();
         // The generation is read before the database, so a page computed from data older than a
         // concurrent write is stored under a generation that write already retired.
@@ -222,15 +223,15 @@ impl<S: ToolStore> ToolManager<S> {
         let mut status = CacheStatus::Bypass;
         if let Some(generation) = generation {
             match self.cache.get_list(generation, query).await {
-                Lookup::Hit(body) => return Ok((body, CacheStatus::Hit)),
+                Lookup::Hit(page) => return Ok((page, CacheStatus::Hit)),
                 Lookup::Miss => status = CacheStatus::Miss,
                 Lookup::Unavailable => {}
             }
             if status == CacheStatus::Miss
                 && self.cache.lease_list(generation, query).await == Lease::Held
             {
-                if let Some(body) = self.cache.await_list(generation, query).await {
-                    return Ok((body, CacheStatus::Hit));
+                if let Some(page) = self.cache.await_list(generation, query).await {
+                    return Ok((page, CacheStatus::Hit));
                 }
             }
         }
@@ -255,14 +256,14 @@ impl<S: ToolStore> ToolManager<S> {
             }
             _ => None,
         };
-        let body = to_json(&Page {
+        let page = CachedPage::new(Bytes::from(to_json(&Page {
             items: &items,
             next_cursor,
-        })?;
+        })?));
         if let (CacheStatus::Miss, Some(generation)) = (status, generation) {
-            self.cache.set_list(generation, query, &body).await;
+            self.cache.set_list(generation, query, &page).await;
         }
-        Ok((Bytes::from(body), status))
+        Ok((page, status))
     }
 
     /// The list generation, after replaying the outbox if this instance owes it.

@@ -4,9 +4,15 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::mcp::{
+    validate_annotations, validate_execution, validate_icons, validate_meta, validate_schema,
+};
 use crate::time::Timestamp;
 
-/// A published MCP tool definition, as stored and as returned by the API.
+/// A published MCP tool definition, as stored and as returned by the API. Its MCP fields (`name`,
+/// `title`, `description`, `inputSchema`, `outputSchema`, `annotations`, `icons`, `execution`,
+/// `_meta`) are an MCP 2025-11-25 `Tool`; an optional field that is not set is left out rather
+/// than sent as `null`, so that the document validates against the MCP schema as it is.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Tool {
@@ -15,6 +21,7 @@ pub struct Tool {
     /// Unique, case-sensitive name.
     pub name: String,
     /// Human-readable title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// What the tool does.
     pub description: String,
@@ -27,9 +34,20 @@ pub struct Tool {
     /// JSON Schema of the tool's arguments (`type: object`).
     pub input_schema: Value,
     /// JSON Schema of the tool's structured result (`type: object`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_schema: Option<Value>,
     /// MCP tool annotations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotations: Option<Value>,
+    /// MCP icons (`src`, `mimeType`, `sizes`, `theme`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icons: Option<Value>,
+    /// MCP execution properties (`taskSupport`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution: Option<Value>,
+    /// MCP `_meta`: metadata under namespaced keys.
+    #[serde(default, rename = "_meta", skip_serializing_if = "Option::is_none")]
+    pub meta: Option<Value>,
     /// Lifecycle status.
     pub status: ToolStatus,
     /// The user who created the tool.
@@ -125,17 +143,17 @@ pub struct ToolChanges {
     pub output_schema: Option<Option<Value>>,
     /// New annotations, or `Some(None)` to clear them.
     pub annotations: Option<Option<Value>>,
+    /// New icons, or `Some(None)` to clear them.
+    pub icons: Option<Option<Value>>,
+    /// New execution properties, or `Some(None)` to clear them.
+    pub execution: Option<Option<Value>>,
+    /// New `_meta`, or `Some(None)` to clear it.
+    pub meta: Option<Option<Value>>,
     /// New status.
     pub status: Option<ToolStatus>,
 }
 
 const SERVER_SET: [&str; 5] = ["id", "ownerId", "revision", "createdAt", "updatedAt"];
-const ANNOTATION_HINTS: [&str; 4] = [
-    "readOnlyHint",
-    "destructiveHint",
-    "idempotentHint",
-    "openWorldHint",
-];
 
 impl ToolChanges {
     /// Validates a JSON body. Every problem found is reported, not just the first.
@@ -167,6 +185,11 @@ impl ToolChanges {
                 "annotations" => {
                     nullable(value, validate_annotations).map(|v| changes.annotations = Some(v))
                 }
+                "icons" => nullable(value, validate_icons).map(|v| changes.icons = Some(v)),
+                "execution" => {
+                    nullable(value, validate_execution).map(|v| changes.execution = Some(v))
+                }
+                "_meta" => nullable(value, validate_meta).map(|v| changes.meta = Some(v)),
                 "status" => required(value, validate_status).map(|v| changes.status = Some(v)),
                 f if SERVER_SET.contains(&f) => Err("is set by the server".to_owned()),
                 _ => Err("is not a field of a tool".to_owned()),
@@ -217,6 +240,9 @@ impl ToolChanges {
                 .unwrap_or_else(|| Value::Object(Map::new())),
             output_schema: self.output_schema.flatten(),
             annotations: self.annotations.flatten(),
+            icons: self.icons.flatten(),
+            execution: self.execution.flatten(),
+            meta: self.meta.flatten(),
             status: self.status.unwrap_or_default(),
             owner_id,
             revision: 1,
@@ -255,6 +281,15 @@ impl ToolChanges {
         }
         if let Some(v) = c.annotations {
             next.annotations = v;
+        }
+        if let Some(v) = c.icons {
+            next.icons = v;
+        }
+        if let Some(v) = c.execution {
+            next.execution = v;
+        }
+        if let Some(v) = c.meta {
+            next.meta = v;
         }
         if let Some(v) = c.status {
             next.status = v;
@@ -373,42 +408,6 @@ fn validate_version(value: &Value) -> Result<String, String> {
     Ok(text.to_owned())
 }
 
-fn validate_schema(value: &Value) -> Result<Value, String> {
-    let schema = value
-        .as_object()
-        .ok_or_else(|| "must be a JSON Schema object".to_owned())?;
-    if schema.get("type").and_then(Value::as_str) != Some("object") {
-        return Err("must be a JSON Schema whose \"type\" is \"object\"".to_owned());
-    }
-    if let Some(properties) = schema.get("properties") {
-        if !properties.is_object() {
-            return Err("\"properties\" must be an object".to_owned());
-        }
-    }
-    Ok(value.clone())
-}
-
-fn validate_annotations(value: &Value) -> Result<Value, String> {
-    let fields = value
-        .as_object()
-        .ok_or_else(|| "must be an object".to_owned())?;
-    for (key, v) in fields {
-        if key == "title" {
-            let title = v
-                .as_str()
-                .ok_or_else(|| "\"title\" must be a string".to_owned())?;
-            length_between(title, 0, 200).map_err(|m| format!("\"title\" {m}"))?;
-        } else if ANNOTATION_HINTS.contains(&key.as_str()) {
-            if !v.is_boolean() {
-                return Err(format!("\"{key}\" must be a boolean"));
-            }
-        } else {
-            return Err(format!("\"{key}\" is not an MCP tool annotation"));
-        }
-    }
-    Ok(value.clone())
-}
-
 fn validate_status(value: &Value) -> Result<ToolStatus, String> {
     ToolStatus::parse(string(value)?)
         .ok_or_else(|| "must be \"active\" or \"deprecated\"".to_owned())
@@ -456,13 +455,6 @@ mod tests {
         assert_eq!(changes.title, Some(None));
         let errors = ToolChanges::from_json(&json!({"description": null})).unwrap_err();
         assert_eq!(fields(errors), ["description"]);
-    }
-
-    #[test]
-    fn annotations_accept_only_mcp_keys() {
-        assert!(validate_annotations(&json!({"title": "t", "readOnlyHint": true})).is_ok());
-        assert!(validate_annotations(&json!({"readOnlyHint": "yes"})).is_err());
-        assert!(validate_annotations(&json!({"sneaky": true})).is_err());
     }
 
     #[test]

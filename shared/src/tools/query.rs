@@ -8,6 +8,7 @@ use sha2::Sha256;
 use uuid::Uuid;
 
 use super::model::{is_slug, FieldError, Tool, ToolStatus};
+use crate::time::Timestamp;
 
 /// Default page size.
 pub const DEFAULT_LIMIT: u32 = 20;
@@ -87,6 +88,10 @@ pub struct ListQuery {
     pub status: Option<ToolStatus>,
     /// `tag` filter.
     pub tag: Option<String>,
+    /// `updatedSince` filter: tools updated at or after this time (epoch milliseconds, rounded
+    /// up, so every spelling of one instant is one cache key).
+    #[serde(rename = "updatedSince")]
+    pub updated_since: Option<i64>,
 }
 
 impl Default for ListQuery {
@@ -100,6 +105,7 @@ impl Default for ListQuery {
             sort: Sort::default(),
             status: None,
             tag: None,
+            updated_since: None,
         }
     }
 }
@@ -144,6 +150,9 @@ impl ListQuery {
                         Err("must be 1 to 100 characters long")
                     }
                 }
+                "updatedSince" => Timestamp::parse_rfc3339_ceil(v)
+                    .map(|t| query.updated_since = Some(t.millis()))
+                    .ok_or("must be an RFC 3339 time, such as 2026-11-23T22:00:00Z"),
                 "sort" => Sort::parse(v).map(|s| query.sort = s).ok_or(
                     "must be one of name, -name, createdAt, -createdAt, updatedAt, -updatedAt",
                 ),
@@ -303,6 +312,18 @@ mod tests {
         );
         assert_eq!(parse("q=HeLLo").canonical(), parse("q=hello").canonical());
         assert_eq!(parse("").canonical(), ListQuery::default().canonical());
+        assert_eq!(
+            parse("updatedSince=2026-11-23T22:00:00.123Z").canonical(),
+            parse("updatedSince=2026-11-23T23:00:00.1225%2B01:00").canonical()
+        );
+        assert_ne!(
+            parse("updatedSince=2026-11-23T22:00:00.123Z").canonical(),
+            parse("updatedSince=2026-11-23T22:00:00.124Z").canonical()
+        );
+        assert_ne!(
+            parse("updatedSince=2026-11-23T22:00:00Z").canonical(),
+            parse("").canonical()
+        );
     }
 
     #[test]
@@ -315,6 +336,9 @@ mod tests {
             "sort=size",
             "ownerId=x",
             "q=",
+            "updatedSince=yesterday",
+            "updatedSince=2026-11-23",
+            "updatedSince=2026-11-23T22:00:00",
         ] {
             assert!(ListQuery::parse(Some(raw)).is_err(), "{raw}");
         }

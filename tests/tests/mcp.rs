@@ -1,0 +1,710 @@
+//! MCP 2025-11-25 tool fields (icons, execution, `_meta`, `$schema`), conditional list reads
+//! (page ETags, 304, Cache-Control) and incremental sync (`updatedSince`), against the real
+//! services. Every tool the API serves here is checked against the MCP Tool JSON schema in
+//! `tests/data/mcp-2025-11-25-tool.schema.json`.
+
+use std::sync::OnceLock;
+
+use axum::body::Body;
+use http::{Method, Request, StatusCode};
+use integration_tests::{refused_url, tool_body, TestApp, TestResponse};
+use proptest::prelude::*;
+use proptest::test_runner::{Config as ProptestConfig, TestRunner};
+use serde_json::{json, Value};
+use shared::keys::CacheKeys;
+use shared::tools::ListQuery;
+use uuid::Uuid;
+
+/// The MCP 2025-11-25 `Tool` schema, compiled once.
+fn mcp_tool_schema() -> &'static jsonschema::Validator {
+    static SCHEMA: OnceLock<jsonschema::Validator> = OnceLock::new();
+    SCHEMA.get_or_init(|| {
+        let schema: Value =
+            serde_json::from_str(include_str!("../data/mcp-2025-11-25-tool.schema.json"))
+                .expect("the Tool schema is JSON");
+        jsonschema::options()
+            .should_validate_formats(true)
+            .build(&schema)
+            .expect("the Tool schema compiles")
+    })
+}
+
+/// Panics, naming every violation, unless `tool` is an MCP 2025-11-25 Tool.
+fn assert_mcp_tool(tool: &Value) {
+    let errors: Vec<String> = mcp_tool_schema()
+        .iter_errors(tool)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "not an MCP Tool: {errors:?}\n{tool}");
+}
+
+const PNG_1X1: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg==";
+
+/// A body using every MCP field the registry stores.
+fn full_mcp_body(prefix: &str) -> Value {
+    let mut body = tool_body(prefix);
+    body["title"] = json!("Full MCP tool");
+    body["inputSchema"] = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "type": "object",
+        "properties": {"city": {"type": "string"}},
+        "required": ["city"]
+    });
+    body["outputSchema"] = json!({
+        "$schema": "http://json-schema.org/draft-07/schema#",
+        "type": "object",
+        "properties": {"temperature": {"type": "number"}}
+    });
+    body["annotations"] = json!({"readOnlyHint": true, "openWorldHint": true});
+    body["icons"] = json!([
+        {"src": "https://example.com/icon-light.png", "mimeType": "image/png", "sizes": ["48x48", "96x96"], "theme": "light"},
+        {"src": format!("data:image/png;base64,{PNG_1X1}"), "sizes": ["any"], "theme": "dark"}
+    ]);
+    body["execution"] = json!({"taskSupport": "optional"});
+    body["_meta"] = json!({
+        "com.example/team": "weather",
+        "com.example.mcp/nested": {"a": [1, 2, {"b": null}]},
+        "plain-key": true
+    });
+    body
+}
+
+const MCP_FIELDS: [&str; 9] = [
+    "name",
+    "title",
+    "description",
+    "inputSchema",
+    "outputSchema",
+    "annotations",
+    "icons",
+    "execution",
+    "_meta",
+];
+
+fn assert_same_mcp_fields(served: &Value, sent: &Value) {
+    for field in MCP_FIELDS {
+        assert_eq!(served[field], sent[field], "{field}");
+    }
+}
+
+async fn get_with(app: &TestApp, path: &str, if_none_match: &str) -> TestResponse {
+    app.send(
+        Request::get(path)
+            .header("if-none-match", if_none_match)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await
+}
+
+/// Every item of every page of `path` (following `nextCursor`), each checked against the MCP
+/// Tool schema.
+async fn walk(app: &TestApp, path: &str) -> Vec<Value> {
+    let mut items = Vec::new();
+    let mut next = path.to_owned();
+    loop {
+        let page = app.get(&next).await;
+        assert_eq!(page.status, StatusCode::OK, "{next}: {}", page.text());
+        let page = page.json();
+        for item in page["items"].as_array().unwrap() {
+            assert_mcp_tool(item);
+            items.push(item.clone());
+        }
+        match page["nextCursor"].as_str() {
+            Some(cursor) => {
+                let sep = if path.contains('?') { '&' } else { '?' };
+                next = format!("{path}{sep}cursor={cursor}");
+            }
+            None => return items,
+        }
+    }
+}
+
+#[tokio::test]
+async fn mcp_fields_round_trip_through_create_patch_the_cache_and_lists() {
+    let app = TestApp::start().await;
+    let (token, owner) = app.user().await;
+    let body = full_mcp_body("mcp.full");
+    let created = app.create(&token, &body).await;
+    assert_same_mcp_fields(&created, &body);
+    assert_mcp_tool(&created);
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    // The write published the tool: read it from the cache, and from the database beside it.
+    let hit = app.get(&format!("/tools/{id}")).await;
+    assert_eq!(hit.cache(), "HIT");
+    assert_eq!(hit.json(), created);
+    let database = app.beside(&refused_url()).await;
+    let direct = database.get(&format!("/tools/{id}")).await;
+    assert_eq!(direct.cache(), "BYPASS");
+    assert_eq!(direct.json(), created);
+    assert_eq!(
+        walk(&database, &format!("/tools?ownerId={owner}")).await,
+        std::slice::from_ref(&created)
+    );
+    let listed = walk(&app, &format!("/tools?ownerId={owner}")).await;
+    assert_eq!(listed, std::slice::from_ref(&created));
+
+    // A patch replaces a field; null clears it (and a cleared field is left out, as MCP wants).
+    let patch = json!({
+        "icons": [{"src": "https://example.com/other.svg", "mimeType": "image/svg+xml"}],
+        "execution": null,
+        "_meta": null,
+        "outputSchema": null
+    });
+    let patched = app
+        .json(Method::PATCH, &format!("/tools/{id}"), &token, &patch)
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text());
+    let patched = patched.json();
+    assert_eq!(patched["icons"], patch["icons"]);
+    for cleared in ["execution", "_meta", "outputSchema"] {
+        assert!(
+            patched.get(cleared).is_none(),
+            "{cleared} is still sent: {patched}"
+        );
+    }
+    assert_eq!(patched["inputSchema"], body["inputSchema"]);
+    assert_eq!(patched["annotations"], body["annotations"]);
+    assert_mcp_tool(&patched);
+    assert_eq!(app.get(&format!("/tools/{id}")).await.json(), patched);
+    assert_eq!(
+        walk(&app, &format!("/tools?ownerId={owner}")).await,
+        std::slice::from_ref(&patched)
+    );
+    // Every list shape serves the same document.
+    let name = patched["name"].as_str().unwrap().to_lowercase();
+    for query in [
+        format!("/tools?q={name}"),
+        format!("/tools?ownerId={owner}&sort=-updatedAt&limit=1"),
+        "/tools?limit=100".to_owned(),
+    ] {
+        let items = walk(&app, &query).await;
+        assert!(items.contains(&patched), "{query}");
+    }
+}
+
+#[tokio::test]
+async fn every_mcp_field_rule_is_a_422_naming_the_field() {
+    let app = TestApp::start().await;
+    let (token, _) = app.user().await;
+    let cases: Vec<(&str, Value)> = vec![
+        ("icons", json!({"src": "https://example.com/i.png"})),
+        ("icons", json!([{"src": "http://example.com/i.png"}])),
+        ("icons", json!([{"src": "javascript:alert(1)"}])),
+        ("icons", json!([{"src": "data:text/html;base64,PGI+"}])),
+        (
+            "icons",
+            json!([{"src": "data:image/png;base64,not base64!"}]),
+        ),
+        ("icons", json!([{"mimeType": "image/png"}])),
+        (
+            "icons",
+            json!([{"src": "https://e.com/i", "mimeType": "text/plain"}]),
+        ),
+        (
+            "icons",
+            json!([{"src": "https://e.com/i", "sizes": "48x48"}]),
+        ),
+        (
+            "icons",
+            json!([{"src": "https://e.com/i", "sizes": ["big"]}]),
+        ),
+        (
+            "icons",
+            json!([{"src": "https://e.com/i", "theme": "blue"}]),
+        ),
+        ("icons", json!([{"src": "https://e.com/i", "alt": "icon"}])),
+        ("icons", json!(vec![json!({"src": "https://e.com/i"}); 9])),
+        ("execution", json!({"taskSupport": "sometimes"})),
+        ("execution", json!({"taskSupport": "optional", "ttl": 5})),
+        ("execution", json!("optional")),
+        ("_meta", json!(["com.example/a"])),
+        ("_meta", json!({"io.modelcontextprotocol/official": true})),
+        ("_meta", json!({"dev.mcp/x": 1})),
+        ("_meta", json!({"9com.example/x": 1})),
+        ("_meta", json!({"com.example/-x": 1})),
+        ("_meta", json!({"com.example/x": "v".repeat(9000)})),
+        ("inputSchema", json!({"type": "object", "$schema": 2020})),
+        (
+            "inputSchema",
+            json!({"type": "object", "properties": {"a": true}}),
+        ),
+        ("inputSchema", json!({"type": "object", "required": "a"})),
+        ("outputSchema", json!({"type": "object", "required": [1]})),
+    ];
+    for (field, value) in cases {
+        let mut body = tool_body("mcp.invalid");
+        body[field] = value.clone();
+        let response = app.json(Method::POST, "/tools", &token, &body).await;
+        assert_eq!(
+            response.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{field} = {value}: {}",
+            response.text()
+        );
+        let problem = response.json();
+        let errors = problem["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), 1, "{problem}");
+        assert_eq!(errors[0]["field"], field, "{field} = {value}");
+        assert!(errors[0]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    // A patch is held to the same rules, and a refused patch changes nothing.
+    let tool = app.create(&token, &full_mcp_body("mcp.patch")).await;
+    let id = tool["id"].as_str().unwrap();
+    let response = app
+        .json(
+            Method::PATCH,
+            &format!("/tools/{id}"),
+            &token,
+            &json!({"icons": [{"src": "file:///etc/passwd"}], "title": "changed"}),
+        )
+        .await;
+    assert_eq!(response.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.get(&format!("/tools/{id}")).await.json(), tool);
+    // The limits are inclusive, and any dialect is taken as given.
+    let mut body = tool_body("mcp.limits");
+    body["icons"] = json!(vec![json!({"src": "https://e.com/i"}); 8]);
+    body["_meta"] = json!({"com.example/x": "v".repeat(8 * 1024 - 20)});
+    body["inputSchema"] = json!({"type": "object", "$schema": "https://example.com/my-dialect"});
+    let created = app.create(&token, &body).await;
+    assert_eq!(created["inputSchema"], body["inputSchema"]);
+    assert_mcp_tool(&created);
+}
+
+#[tokio::test]
+async fn tools_without_optional_fields_are_mcp_tools_too() {
+    let app = TestApp::start().await;
+    let (token, owner) = app.user().await;
+    let mut body = tool_body("mcp.minimal");
+    body["title"] = Value::Null;
+    let tool = app.create(&token, &body).await;
+    assert_mcp_tool(&tool);
+    for absent in [
+        "title",
+        "outputSchema",
+        "annotations",
+        "icons",
+        "execution",
+        "_meta",
+    ] {
+        assert!(tool.get(absent).is_none(), "{absent} is sent: {tool}");
+    }
+    assert_eq!(walk(&app, &format!("/tools?ownerId={owner}")).await, [tool]);
+}
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    })
+}
+
+fn icon_strategy() -> impl Strategy<Value = Value> {
+    (
+        prop_oneof![
+            "[a-z]{1,12}(/[a-z0-9_.-]{1,12}){0,3}"
+                .prop_map(|p| format!("https://icons.example.com/{p}")),
+            proptest::collection::vec(any::<u8>(), 1..48).prop_map(|bytes| {
+                use base64::Engine as _;
+                let data = base64::engine::general_purpose::STANDARD.encode(bytes);
+                format!("data:image/png;base64,{data}")
+            }),
+        ],
+        proptest::option::of(prop_oneof![
+            Just("image/png"),
+            Just("image/svg+xml"),
+            Just("image/webp")
+        ]),
+        proptest::option::of(proptest::collection::vec(
+            prop_oneof![
+                Just("any".to_owned()),
+                (1u32..1024, 1u32..1024).prop_map(|(w, h)| format!("{w}x{h}"))
+            ],
+            0..4,
+        )),
+        proptest::option::of(prop_oneof![Just("light"), Just("dark")]),
+    )
+        .prop_map(|(src, mime, sizes, theme)| {
+            let mut icon = json!({"src": src});
+            if let Some(mime) = mime {
+                icon["mimeType"] = json!(mime);
+            }
+            if let Some(sizes) = sizes {
+                icon["sizes"] = json!(sizes);
+            }
+            if let Some(theme) = theme {
+                icon["theme"] = json!(theme);
+            }
+            icon
+        })
+}
+
+fn meta_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i32>().prop_map(Value::from),
+        "[ -~é]{0,16}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(2, 8, 3, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..3).prop_map(Value::from),
+            proptest::collection::btree_map("[a-z]{1,6}", inner, 0..3)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// Random valid tools using the MCP fields.
+fn mcp_tool_strategy() -> impl Strategy<Value = Value> {
+    (
+        proptest::option::of(proptest::collection::vec(icon_strategy(), 0..4)),
+        proptest::option::of(prop_oneof![
+            Just(json!({})),
+            Just(json!({"taskSupport": "forbidden"})),
+            Just(json!({"taskSupport": "optional"})),
+            Just(json!({"taskSupport": "required"})),
+        ]),
+        proptest::option::of(proptest::collection::btree_map(
+            "([a-z][a-z0-9-]{0,6}[a-z0-9]\\.){1,2}[a-z][a-z0-9]{0,6}/[A-Za-z0-9]([A-Za-z0-9._-]{0,8}[A-Za-z0-9])?",
+            meta_value(),
+            0..4,
+        )),
+        proptest::option::of(prop_oneof![
+            Just("https://json-schema.org/draft/2020-12/schema"),
+            Just("http://json-schema.org/draft-07/schema#"),
+        ]),
+        proptest::option::of("[ -~]{1,30}"),
+    )
+        .prop_filter("second label reserved for MCP", |(_, _, meta, _, _)| {
+            meta.as_ref().is_none_or(|m| {
+                m.keys().all(|k| {
+                    let second = k.split('/').next().unwrap().split('.').nth(1);
+                    !matches!(second, Some("mcp" | "modelcontextprotocol"))
+                })
+            })
+        })
+        .prop_map(|(icons, execution, meta, dialect, title)| {
+            let mut body = tool_body("mcp.prop");
+            if let Some(icons) = icons {
+                body["icons"] = json!(icons);
+            }
+            if let Some(execution) = execution {
+                body["execution"] = execution;
+            }
+            if let Some(meta) = meta {
+                body["_meta"] = Value::Object(meta.into_iter().collect());
+            }
+            if let Some(dialect) = dialect {
+                body["inputSchema"]["$schema"] = json!(dialect);
+            }
+            if let Some(title) = title {
+                body["title"] = json!(title);
+            }
+            body
+        })
+}
+
+/// Create → read from the cache → read from the database → list: the same MCP fields every time,
+/// and an MCP Tool every time.
+#[test]
+fn random_mcp_tools_round_trip_unchanged() {
+    let rt = runtime();
+    let app = rt.block_on(TestApp::start());
+    let database = rt.block_on(app.beside(&refused_url()));
+    let (token, owner) = rt.block_on(app.user());
+    let mut runner = TestRunner::new(ProptestConfig {
+        cases: 64,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    });
+    runner
+        .run(&mcp_tool_strategy(), |body| {
+            rt.block_on(async {
+                let created = app.create(&token, &body).await;
+                assert_same_mcp_fields(&created, &body);
+                assert_mcp_tool(&created);
+                let id = created["id"].as_str().unwrap();
+                let path = format!("/tools/{id}");
+                let cached = app.get(&path).await;
+                assert_eq!(cached.cache(), "HIT");
+                assert_eq!(cached.json(), created);
+                let direct = database.get(&path).await;
+                assert_eq!(direct.cache(), "BYPASS");
+                assert_eq!(direct.json(), created);
+                let page = app
+                    .get(&format!("/tools?ownerId={owner}&sort=-createdAt&limit=1"))
+                    .await
+                    .json();
+                assert_eq!(page["items"][0], created);
+            });
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[tokio::test]
+async fn list_pages_carry_an_etag_and_answer_304_until_they_change() {
+    let app = TestApp::start().await;
+    let (token, owner) = app.user().await;
+    app.create(&token, &tool_body("etag.a")).await;
+    let path = format!("/tools?ownerId={owner}");
+
+    let first = app.get(&path).await;
+    let etag = first.header("etag").expect("a page ETag").to_owned();
+    assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+    assert_eq!(first.header("cache-control"), Some("public, no-cache"));
+    // A hit serves the tag stored with the page; an equivalent query shares the entry.
+    let hit = app.get(&format!("{path}&limit=20&sort=name")).await;
+    assert_eq!(hit.cache(), "HIT");
+    assert_eq!(hit.header("etag"), Some(etag.as_str()));
+    assert_eq!(hit.body, first.body);
+
+    for condition in [
+        etag.clone(),
+        format!("W/{etag}"),
+        format!("\"x\", {etag}"),
+        "*".into(),
+    ] {
+        let not_modified = get_with(&app, &path, &condition).await;
+        assert_eq!(not_modified.status, StatusCode::NOT_MODIFIED, "{condition}");
+        assert!(not_modified.body.is_empty());
+        assert_eq!(not_modified.header("etag"), Some(etag.as_str()));
+        assert_eq!(
+            not_modified.header("cache-control"),
+            Some("public, no-cache")
+        );
+    }
+    assert_eq!(get_with(&app, &path, "\"p0\"").await.status, StatusCode::OK);
+
+    // Without Redis the page is built from the database: same body, same tag.
+    let bypass = app.beside(&refused_url()).await;
+    let direct = get_with(&bypass, &path, &etag).await;
+    assert_eq!(direct.cache(), "BYPASS");
+    assert_eq!(direct.status, StatusCode::NOT_MODIFIED);
+
+    // A write that changes the page changes its tag at once; the old tag no longer matches.
+    app.create(&token, &tool_body("etag.b")).await;
+    let changed = get_with(&app, &path, &etag).await;
+    assert_eq!(changed.status, StatusCode::OK);
+    let new_etag = changed.header("etag").unwrap().to_owned();
+    assert_ne!(new_etag, etag);
+    assert_eq!(changed.json()["items"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        get_with(&app, &path, &new_etag).await.status,
+        StatusCode::NOT_MODIFIED
+    );
+    let tool = changed.json()["items"][0].clone();
+    let id = tool["id"].as_str().unwrap();
+    let patched = app
+        .json(
+            Method::PATCH,
+            &format!("/tools/{id}"),
+            &token,
+            &json!({"_meta": {"com.example/v": 2}}),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK);
+    let after_patch = get_with(&app, &path, &new_etag).await;
+    assert_eq!(after_patch.status, StatusCode::OK);
+    assert_ne!(after_patch.header("etag"), Some(new_etag.as_str()));
+    assert_eq!(
+        after_patch.json()["items"][0]["_meta"],
+        json!({"com.example/v": 2})
+    );
+}
+
+#[tokio::test]
+async fn reads_say_how_shared_caches_may_keep_them_and_problems_are_not_kept() {
+    let app = TestApp::start().await;
+    let (token, _) = app.user().await;
+    let tool = app.create(&token, &tool_body("cc")).await;
+    let id = tool["id"].as_str().unwrap();
+    for path in [format!("/tools/{id}"), "/tools".to_owned()] {
+        let response = app.get(&path).await;
+        assert_eq!(response.status, StatusCode::OK);
+        assert_eq!(
+            response.header("cache-control"),
+            Some("public, no-cache"),
+            "{path}"
+        );
+    }
+    for path in [
+        format!("/tools/{}", Uuid::now_v7()),
+        "/tools/not-a-uuid".to_owned(),
+        "/tools?limit=0".to_owned(),
+    ] {
+        let response = app.get(&path).await;
+        assert!(response.status.is_client_error(), "{path}");
+        assert_eq!(response.header("cache-control"), Some("no-store"), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn updated_since_keeps_only_what_changed_and_combines_with_filters_and_cursors() {
+    let app = TestApp::start().await;
+    let (token, owner) = app.user().await;
+    let (other_token, _) = app.user().await;
+    let mut old = Vec::new();
+    for i in 0..3 {
+        old.push(
+            app.create(&token, &tool_body(&format!("since.old{i}")))
+                .await,
+        );
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let mark = shared::time::Timestamp::now();
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let mut new = Vec::new();
+    for i in 0..5 {
+        let mut body = tool_body(&format!("since.new{i}"));
+        body["category"] = json!(if i % 2 == 0 { "even" } else { "odd" });
+        new.push(app.create(&token, &body).await);
+    }
+    // Someone else's recent tool matches the time but not the owner filter.
+    app.create(&other_token, &tool_body("since.other")).await;
+    // An old tool updated after the mark counts as changed.
+    let id = old[0]["id"].as_str().unwrap();
+    let touched = app
+        .json(
+            Method::PATCH,
+            &format!("/tools/{id}"),
+            &token,
+            &json!({"version": "2.0.0"}),
+        )
+        .await
+        .json();
+    // A deleted recent tool stays invisible.
+    let gone = new.pop().unwrap();
+    let gone_id = gone["id"].as_str().unwrap();
+    assert_eq!(
+        app.delete(&format!("/tools/{gone_id}"), &token)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+
+    let since = mark.to_rfc3339();
+    let names = |items: &[Value]| {
+        let mut names: Vec<String> = items
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let mut expected: Vec<Value> = new.clone();
+    expected.push(touched.clone());
+    // Two to a page, so the walk crosses cursors.
+    let changed = walk(
+        &app,
+        &format!("/tools?ownerId={owner}&updatedSince={since}&limit=2"),
+    )
+    .await;
+    assert_eq!(names(&changed), names(&expected));
+    let even = walk(
+        &app,
+        &format!("/tools?ownerId={owner}&updatedSince={since}&category=even&sort=-updatedAt"),
+    )
+    .await;
+    assert_eq!(
+        names(&even),
+        names(
+            &new.iter()
+                .filter(|t| t["category"] == "even")
+                .cloned()
+                .collect::<Vec<_>>()
+        )
+    );
+    let everything = walk(&app, &format!("/tools?ownerId={owner}")).await;
+    assert_eq!(everything.len(), old.len() + new.len());
+    // A time after every write: nothing changed since.
+    let later = shared::time::Timestamp::now()
+        .plus(std::time::Duration::from_secs(1))
+        .to_rfc3339();
+    let none = app
+        .get(&format!("/tools?ownerId={owner}&updatedSince={later}"))
+        .await
+        .json();
+    assert_eq!(none, json!({"items": [], "nextCursor": null}));
+    // Other offsets name the same instant (a `+` is sent as %2B).
+    let shifted =
+        time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(mark.millis()) * 1_000_000)
+            .unwrap()
+            .to_offset(time::UtcOffset::from_hms(2, 0, 0).unwrap())
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+            .replace('+', "%2B");
+    let same = walk(
+        &app,
+        &format!("/tools?ownerId={owner}&updatedSince={shifted}&limit=2"),
+    )
+    .await;
+    assert_eq!(names(&same), names(&expected));
+
+    for bad in [
+        "yesterday",
+        "2026-11-23",
+        "2026-11-23T22:00:00",
+        "2026-13-01T00:00:00Z",
+    ] {
+        let response = app.get(&format!("/tools?updatedSince={bad}")).await;
+        assert_eq!(response.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(response.json()["errors"][0]["field"], "updatedSince");
+    }
+}
+
+#[test]
+fn updated_since_is_part_of_the_canonical_cached_query() {
+    let keys = CacheKeys::new("p");
+    let key = |raw: &str| keys.list_page(7, &ListQuery::parse(Some(raw)).unwrap());
+    let base = key("category=x");
+    let since = key("category=x&updatedSince=2026-11-23T22:00:00.000Z");
+    assert_ne!(base, since);
+    assert_eq!(
+        since,
+        key("updatedSince=2026-11-23T23:00:00%2B01:00&category=x&limit=20")
+    );
+    assert_eq!(
+        since,
+        key("updatedSince=2026-11-23T21:59:59.9999Z&category=x")
+    );
+    assert_ne!(
+        since,
+        key("category=x&updatedSince=2026-11-23T22:00:00.001Z")
+    );
+}
+
+/// The schema the served tools are checked against does refuse what MCP refuses (so the checks
+/// above can fail).
+#[test]
+fn the_mcp_tool_schema_refuses_non_tools() {
+    let valid = json!({"name": "t", "inputSchema": {"type": "object"}});
+    assert!(mcp_tool_schema().is_valid(&valid));
+    for (field, value) in [
+        ("title", Value::Null),
+        ("outputSchema", Value::Null),
+        ("inputSchema", json!({"type": "array"})),
+        ("icons", json!([{"mimeType": "image/png"}])),
+        (
+            "icons",
+            json!([{"src": "https://e.com/i", "theme": "blue"}]),
+        ),
+        (
+            "icons",
+            json!([{"src": "https://e.com/i", "sizes": "48x48"}]),
+        ),
+        ("execution", json!({"taskSupport": "always"})),
+        ("annotations", json!({"readOnlyHint": "yes"})),
+        ("_meta", json!([])),
+    ] {
+        let mut tool = valid.clone();
+        tool[field] = value.clone();
+        assert!(!mcp_tool_schema().is_valid(&tool), "{field} = {value}");
+    }
+}
