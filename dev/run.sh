@@ -34,7 +34,7 @@ STARTED_BEFORE=$(cat "$STATE/started" 2>/dev/null || true)
 cleanup() {
   trap - EXIT INT TERM
   [ -n "${SWEEPER_LOOP:-}" ] && kill "$SWEEPER_LOOP" 2>/dev/null
-  local ours=(emulator)
+  local ours=(emulator relay)
   for service in $(cat "$STATE/started" 2>/dev/null); do
     grep -qx "$service" <<<"$STARTED_BEFORE" || ours+=("$service")
   done
@@ -45,7 +45,7 @@ trap cleanup EXIT INT TERM
 "$ROOT/dev/install-tools.sh" cargo-lambda
 "$ROOT/dev/stack.sh" up
 
-cargo build --quiet -p data-api-emulator -p admin
+cargo build --quiet -p data-api-emulator -p admin -p runtime-relay
 "$ROOT/target/debug/data-api-emulator" >"$STATE/emulator.log" 2>&1 &
 echo $! >"$STATE/emulator.pid"
 for _ in $(seq 50); do (exec 3<>"/dev/tcp/${EMULATOR_ADDR%:*}/${EMULATOR_ADDR#*:}") 2>/dev/null && break; sleep 0.1; done
@@ -65,6 +65,17 @@ sweep() {
 }
 sweep &
 SWEEPER_LOOP=$!
+
+# Each function reaches the Runtime API of `cargo lambda watch` through dev/runtime-relay, which
+# makes sure the emulator reads every answer whole (why: see dev/runtime-relay/src/lib.rs).
+# RUNTIME_RELAY=off leaves it out (to compare).
+if [ "${RUNTIME_RELAY:-on}" != off ]; then
+  export RUNTIME_RELAY_ADDR=${RUNTIME_RELAY_ADDR:-127.0.0.1:9009} RUNTIME_RELAY_UPSTREAM=127.0.0.1:9000
+  "$ROOT/target/debug/runtime-relay" >"$STATE/relay.log" 2>&1 &
+  echo $! >"$STATE/relay.pid"
+  HOST_TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
+  export "CARGO_TARGET_$(tr 'a-z-' 'A-Z_' <<<"$HOST_TRIPLE")_RUNNER=$ROOT/dev/function-runner.sh"
+fi
 
 echo "[dev] serving the API on http://127.0.0.1:9000 (Redis: $REDIS_MODE; try: curl 127.0.0.1:9000/tools); Ctrl-C stops"
 cargo lambda watch --invoke-address 127.0.0.1 --invoke-port 9000

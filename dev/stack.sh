@@ -8,7 +8,7 @@
 #                        .local/started
 #   dev/stack.sh clean-test-dbs
 #                        drop the per-test databases (mcp_test_*) earlier test runs left
-#   dev/stack.sh down [redis|redis-cluster|mariadb|emulator ...]
+#   dev/stack.sh down [redis|redis-cluster|mariadb|emulator|relay ...]
 #                        stop what `up` started (all of it by default, or only the named), and
 #                        nothing else
 #
@@ -169,7 +169,7 @@ case "${1:-}" in
     ;;
   down)
     shift
-    wanted=${*:-redis redis-cluster mariadb emulator}
+    wanted=${*:-redis redis-cluster mariadb emulator relay}
     for service in $wanted; do
       case "$service" in
         redis | redis-cluster | mariadb)
@@ -187,6 +187,7 @@ case "${1:-}" in
           mv "$STARTED.tmp" "$STARTED"
           ;;
         emulator) stop_pidfile "Data API emulator" "$STATE/emulator.pid" ;;
+        relay) stop_pidfile "Runtime API relay" "$STATE/relay.pid" ;;
       esac
     done
     ;;
