@@ -73,6 +73,12 @@ if [ "${RUNTIME_RELAY:-on}" != off ]; then
   export RUNTIME_RELAY_ADDR=${RUNTIME_RELAY_ADDR:-127.0.0.1:9009} RUNTIME_RELAY_UPSTREAM=127.0.0.1:9000
   "$ROOT/target/debug/runtime-relay" >"$STATE/relay.log" 2>&1 &
   echo $! >"$STATE/relay.pid"
+  for _ in $(seq 50); do (exec 3<>"/dev/tcp/${RUNTIME_RELAY_ADDR%:*}/${RUNTIME_RELAY_ADDR#*:}") 2>/dev/null && break; sleep 0.1; done
+  kill -0 "$(cat "$STATE/relay.pid")" 2>/dev/null || {
+    cat "$STATE/relay.log" >&2
+    echo "[dev] the runtime relay did not start (is $RUNTIME_RELAY_ADDR taken? make stop)" >&2
+    exit 1
+  }
   HOST_TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
   export "CARGO_TARGET_$(tr 'a-z-' 'A-Z_' <<<"$HOST_TRIPLE")_RUNNER=$ROOT/dev/function-runner.sh"
 fi

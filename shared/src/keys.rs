@@ -5,8 +5,8 @@
 //! | one tool | `<prefix>:tool:{<id>}` |
 //! | a tool's write marker | `<prefix>:tool:{<id>}:rev` |
 //! | a tool's fill lease | `<prefix>:tool:{<id>}:lease` |
-//! | a list page | `<prefix>:tools:list:{<generation>:<md5 of the canonical query>}` |
-//! | a list page's fill lease | `<prefix>:tools:list:{<generation>:<md5>}:lease` |
+//! | a list page (its ETag, then its JSON) | `<prefix>:tools:page:{<generation>:<md5 of the canonical query>}` |
+//! | a list page's fill lease | `<prefix>:tools:page:{<generation>:<md5>}:lease` |
 //! | list generation | `<prefix>:tools:list:gen` |
 //! | session | `<prefix>:session:<session id>` |
 //! | refresh token | `<prefix>:refresh:<sha256 of the token>` |
@@ -62,10 +62,12 @@ impl CacheKeys {
         format!("{}:tools:list:gen", self.prefix)
     }
 
-    /// One cached list page of `generation`.
+    /// One cached list page of `generation`. (`tools:page`, not the `tools:list` of the pages
+    /// stored without their ETag by earlier versions: a function of either version, during a
+    /// deployment, never reads the other's format.)
     pub fn list_page(&self, generation: u64, query: &ListQuery) -> String {
         format!(
-            "{}:tools:list:{{{}:{}}}",
+            "{}:tools:page:{{{}:{}}}",
             self.prefix,
             generation,
             query_digest(query)
@@ -141,7 +143,7 @@ mod tests {
         assert_eq!(keys.refresh_token("ab"), "mcp:refresh:ab");
         let page = keys.list_page(7, &ListQuery::default());
         let digest = query_digest(&ListQuery::default());
-        assert_eq!(page, format!("mcp:tools:list:{{7:{digest}}}"));
+        assert_eq!(page, format!("mcp:tools:page:{{7:{digest}}}"));
         assert_eq!(
             keys.list_lease(7, &ListQuery::default()),
             format!("{page}:lease")

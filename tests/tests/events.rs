@@ -44,6 +44,9 @@ async fn every_event_gets_its_documented_status() {
         .unwrap();
     let expected = [
         ("tools-list.json", StatusCode::OK),
+        ("tools-list-updated-since.json", StatusCode::OK),
+        // `If-None-Match: *` matches any current page.
+        ("tools-list-not-modified.json", StatusCode::NOT_MODIFIED),
         ("tools-list-bad-param.json", StatusCode::BAD_REQUEST),
         ("tools-get-bad-id.json", StatusCode::BAD_REQUEST),
         ("tools-get-missing.json", StatusCode::NOT_FOUND),

