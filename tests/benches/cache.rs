@@ -143,7 +143,7 @@ async fn main() {
     let production = shared::config::Config::from_lookup(|_| None)
         .unwrap()
         .passwords;
-    let hasher = shared::auth::PasswordHasher::new(&production);
+    let hasher = shared::services::auth::PasswordHasher::new(&production).unwrap();
     let phc = hasher.hash("a long enough password").unwrap();
     let mut samples: Vec<Duration> = (0..30)
         .map(|_| {

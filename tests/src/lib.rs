@@ -20,11 +20,12 @@ use data_api_emulator::{Emulator, EmulatorConfig, SecretValue};
 use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value;
-use shared::auth::{AuthService, ClientInfo, PasswordHasher, Role, TokenKeys};
 use shared::cache::{CacheService, RedisClient, RedisConnection};
 use shared::config::{Config, Function, RedisMode, Secret};
-use shared::store::{migrations, param, AccountStore, DataApi, DataApiToolStore, ToolStore};
-use shared::tools::ToolManager;
+use shared::domain::Role;
+use shared::services::auth::{AuthService, ClientInfo, PasswordHasher, TokenKeys};
+use shared::services::ToolService;
+use shared::store::{migrations, param, DataApi, DataApiAccountStore, DataApiToolStore, ToolStore};
 use tower::ServiceExt;
 use uuid::Uuid;
 
@@ -92,8 +93,8 @@ pub struct TestApp {
     pub emulator_addr: SocketAddr,
     /// The configuration the routers use.
     pub config: Config,
-    /// The tool manager behind both routers.
-    pub tools: Arc<ToolManager<DataApiToolStore>>,
+    /// The tool service behind both routers.
+    pub tools: Arc<ToolService>,
     /// `tools-read`.
     pub read: Router,
     /// `tools-write`.
@@ -138,10 +139,10 @@ pub fn as_function(config: &Config, function: Function) -> Config {
 fn auth_service(addr: SocketAddr, config: &Config) -> AuthService {
     let config = &as_function(config, Function::Auth);
     AuthService::new(
-        AccountStore::new(data_api(addr, config)),
+        DataApiAccountStore::new(data_api(addr, config)),
         CacheService::new(&config.cache),
         TokenKeys::new(&config.auth),
-        PasswordHasher::new(&config.passwords),
+        PasswordHasher::new(&config.passwords).expect("valid Argon2 costs"),
         &config.auth,
         config.throttle.clone(),
     )
@@ -204,12 +205,12 @@ impl TestApp {
         migrations::grant_function_users(&db, &function_users())
             .await
             .expect("the function users and their grants");
-        let tools = Arc::new(tool_manager(emulator_addr, &config, Function::ToolsRead));
+        let tools = Arc::new(tool_service(emulator_addr, &config, Function::ToolsRead));
         let tokens = TokenKeys::new(&config.auth);
         // As on AWS, the write function is another process: its own Data API client and cache
         // instance (connection, breaker), the same Redis.
         let write = tools_write::router(Arc::new(tools_write::WriteState {
-            tools: tool_manager(emulator_addr, &config, Function::ToolsWrite),
+            tools: tool_service(emulator_addr, &config, Function::ToolsWrite),
             auth: auth_service(emulator_addr, &config),
         }));
         let read = tools_read::router(tools.clone());
@@ -245,18 +246,18 @@ impl TestApp {
     /// Another Lambda environment of this registry: its own tools-read and tools-write
     /// processes, each with its own Redis connection, breaker and Data API client.
     pub fn instance(&self) -> Instance {
-        let read_tools = Arc::new(tool_manager(
+        let read_tools = Arc::new(tool_service(
             self.emulator_addr,
             &self.config,
             Function::ToolsRead,
         ));
-        let write_tools = Arc::new(tool_manager(
+        let write_tools = Arc::new(tool_service(
             self.emulator_addr,
             &self.config,
             Function::ToolsWrite,
         ));
         let write = tools_write::router(Arc::new(tools_write::WriteState {
-            tools: tool_manager(self.emulator_addr, &self.config, Function::ToolsWrite),
+            tools: tool_service(self.emulator_addr, &self.config, Function::ToolsWrite),
             auth: auth_service(self.emulator_addr, &self.config),
         }));
         Instance {
@@ -270,7 +271,7 @@ impl TestApp {
     /// A cache sweeper of this registry (its own cache instance and Data API client).
     pub fn sweeper(&self) -> cache_sweeper::Sweeper {
         cache_sweeper::Sweeper::new(
-            tool_manager(self.emulator_addr, &self.config, Function::CacheSweeper),
+            tool_service(self.emulator_addr, &self.config, Function::CacheSweeper),
             self.config.sweeper.clone(),
         )
     }
@@ -344,14 +345,8 @@ impl TestApp {
         token: &str,
         body: &Value,
     ) -> TestResponse {
-        let request = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("content-type", "application/json")
-            .header("authorization", format!("Bearer {token}"))
-            .body(Body::from(body.to_string()))
-            .unwrap();
-        self.send(request).await
+        self.send(json_request(method, path, body, Some(token)))
+            .await
     }
 
     /// `DELETE path` with a bearer token.
@@ -381,14 +376,10 @@ impl TestApp {
     }
 }
 
-/// A tool manager of its own (a Lambda environment's): its own cache instance and Data API client,
+/// A tool service of its own (a Lambda environment's): its own cache instance and Data API client,
 /// connected as `function`'s database user.
-pub fn tool_manager(
-    addr: SocketAddr,
-    config: &Config,
-    function: Function,
-) -> ToolManager<DataApiToolStore> {
-    ToolManager::new(
+pub fn tool_service(addr: SocketAddr, config: &Config, function: Function) -> ToolService {
+    ToolService::new(
         DataApiToolStore::new(data_api(addr, &as_function(config, function))),
         CacheService::new(&config.cache),
         config.cursor_secret.expose(),
@@ -402,11 +393,11 @@ pub struct Instance {
     pub read: Router,
     /// Its tools-write router.
     pub write: Router,
-    /// The tool manager behind `read`.
-    pub read_tools: Arc<ToolManager<DataApiToolStore>>,
+    /// The tool service behind `read`.
+    pub read_tools: Arc<ToolService>,
     /// A tool manager of its tools-write process, for driving the two halves of a write
     /// (commit, publish) separately.
-    pub write_tools: Arc<ToolManager<DataApiToolStore>>,
+    pub write_tools: Arc<ToolService>,
 }
 
 impl Instance {
@@ -761,4 +752,21 @@ pub async fn blackhole() -> (SocketAddr, tokio::task::JoinHandle<()>) {
 /// A loopback port with nothing listening: connections are refused.
 pub fn refused_url() -> String {
     format!("redis://127.0.0.1:{}", free_port())
+}
+
+/// A request with a JSON body, and a bearer token if one is given.
+pub fn json_request(
+    method: Method,
+    path: &str,
+    body: &Value,
+    bearer: Option<&str>,
+) -> Request<Body> {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json");
+    if let Some(token) = bearer {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    request.body(Body::from(body.to_string())).unwrap()
 }

@@ -1,10 +1,11 @@
-//! Every route, rule and status code of the tool routes in API.md, against the real services.
+//! Every route, rule and status code of the tool routes (`docs/api.md`), against the real
+//! services.
 
 use axum::body::Body;
 use http::{Method, Request, StatusCode};
 use integration_tests::{tool_body, TestApp};
 use serde_json::{json, Value};
-use shared::auth::Role;
+use shared::domain::Role;
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -239,7 +240,7 @@ async fn writes_need_a_valid_bearer_token() {
         assert_problem(&response, StatusCode::UNAUTHORIZED);
     }
     // A token signed with another key.
-    let other = shared::auth::TokenKeys::new(
+    let other = shared::services::auth::TokenKeys::new(
         &shared::config::Config::from_lookup(|k| {
             (k == "JWT_SECRET").then(|| "another-secret-of-at-least-32-bytes!!".into())
         })
@@ -250,7 +251,7 @@ async fn writes_need_a_valid_bearer_token() {
         uuid::Uuid::now_v7(),
         uuid::Uuid::now_v7(),
         Role::Admin,
-        shared::time::Timestamp::now(),
+        shared::domain::Timestamp::now(),
     );
     assert_problem(
         &app.json(Method::POST, "/tools", &forged, &body).await,

@@ -7,19 +7,16 @@ use axum::body::Body;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use data_api_emulator::{FaultRule, Operation};
 use http::{Method, Request, StatusCode};
-use integration_tests::{tool_body, OwnedRedis, TestApp, TestResponse};
+use integration_tests::{json_request, tool_body, OwnedRedis, TestApp, TestResponse};
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 use serde_json::{json, Value};
-use shared::auth::{Role, TokenKeys};
 use shared::config::Config;
-use shared::time::Timestamp;
+use shared::domain::{Role, Timestamp};
+use shared::services::auth::TokenKeys;
 use uuid::Uuid;
 
 fn post(path: &str, body: &Value) -> Request<Body> {
-    Request::post(path)
-        .header("content-type", "application/json")
-        .body(Body::from(body.to_string()))
-        .unwrap()
+    json_request(Method::POST, path, body, None)
 }
 
 async fn register(app: &TestApp) -> (String, String) {
@@ -553,7 +550,8 @@ async fn auth_survives_redis_outages_and_never_accepts_a_revoked_session() {
     assert_unauthorized(&refresh(&app, next["refreshToken"].as_str().unwrap()).await);
 }
 
-/// The original design's "session storage with TTL", 100 cases.
+/// Sessions are stored with their TTL: in Redis and in the database, alive until they expire or
+/// are revoked, 100 cases.
 #[test]
 fn session_storage_with_ttl() {
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -8,7 +8,7 @@ use http::{Method, StatusCode};
 use integration_tests::{direct_connection, test_config, tool_body, OwnedCluster, TestApp};
 use serde_json::json;
 use shared::config::{Config, RedisMode};
-use shared::tools::ListQuery;
+use shared::domain::ListQuery;
 use uuid::Uuid;
 
 fn cluster_config(cluster: &OwnedCluster) -> Config {
@@ -20,7 +20,7 @@ fn cluster_config(cluster: &OwnedCluster) -> Config {
 #[tokio::test]
 async fn keys_one_operation_touches_together_share_a_slot() {
     let cluster = OwnedCluster::start().await;
-    let keys = shared::keys::CacheKeys::new("mcp");
+    let keys = shared::cache::CacheKeys::new("mcp");
     let mut connection = direct_connection(&cluster.nodes[0].url()).await;
     let mut slot = async |key: String| -> i64 {
         redis::cmd("CLUSTER")

@@ -2,6 +2,8 @@
 
 use std::collections::BTreeSet;
 
+use serde_json::Value;
+
 fn repo_file(name: &str) -> String {
     let path = format!("{}/../{name}", env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
@@ -18,32 +20,63 @@ fn router_routes() -> Routes {
         .collect()
 }
 
-/// `paths:` entries (two-space indent) and their operations (four-space indent).
-fn openapi_routes(text: &str) -> Routes {
-    let mut routes = Routes::new();
-    let mut in_paths = false;
-    let mut path: Option<String> = None;
-    for line in text.lines() {
-        if !line.starts_with(' ') && !line.is_empty() {
-            in_paths = line == "paths:";
-            path = None;
-            continue;
+/// The OpenAPI document, parsed.
+fn openapi() -> Value {
+    serde_yaml_ng::from_str(&repo_file("openapi.yaml")).expect("openapi.yaml is YAML")
+}
+
+/// Every `(METHOD, path)` under `paths`.
+fn openapi_routes(doc: &Value) -> Routes {
+    let paths = doc["paths"].as_object().expect("paths");
+    paths
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .expect("path item")
+                .keys()
+                .filter(|op| ["get", "post", "put", "patch", "delete"].contains(&op.as_str()))
+                .map(move |op| (op.to_uppercase(), path.clone()))
+        })
+        .collect()
+}
+
+/// `value`, or what its `$ref` (`#/a/b/c`) points to in `doc`.
+fn resolve<'a>(doc: &'a Value, value: &'a Value) -> &'a Value {
+    match value["$ref"].as_str() {
+        Some(pointer) => {
+            let target = doc
+                .pointer(pointer.trim_start_matches('#'))
+                .unwrap_or_else(|| panic!("dangling $ref {pointer}"));
+            resolve(doc, target)
         }
-        if !in_paths {
-            continue;
-        }
-        if let Some(p) = line.strip_prefix("  /").and_then(|l| l.strip_suffix(':')) {
-            path = Some(format!("/{p}"));
-        } else if let (Some(p), Some(op)) = (
-            &path,
-            line.strip_prefix("    ").and_then(|l| l.strip_suffix(':')),
-        ) {
-            if ["get", "post", "put", "patch", "delete"].contains(&op) {
-                routes.insert((op.to_uppercase(), p.clone()));
-            }
-        }
+        None => value,
     }
-    routes
+}
+
+/// The response `status` of `method path`, resolved; panics naming what is missing.
+fn response<'a>(doc: &'a Value, method: &str, path: &str, status: &str) -> &'a Value {
+    let operation = &doc["paths"][path][method.to_lowercase()];
+    assert!(operation.is_object(), "{method} {path} is not documented");
+    let response = &operation["responses"][status];
+    assert!(
+        response.is_object(),
+        "{method} {path} does not document {status}"
+    );
+    resolve(doc, response)
+}
+
+/// The names of the header parameters of `method path` (the operation's and the path's).
+fn header_parameters(doc: &Value, method: &str, path: &str) -> BTreeSet<String> {
+    let item = &doc["paths"][path];
+    let operation = &item[method.to_lowercase()];
+    [&item["parameters"], &operation["parameters"]]
+        .into_iter()
+        .filter_map(Value::as_array)
+        .flatten()
+        .map(|p| resolve(doc, p))
+        .filter(|p| p["in"] == "header")
+        .map(|p| p["name"].as_str().expect("parameter name").to_owned())
+        .collect()
 }
 
 /// `Type: HttpApi` events: `Properties: {ApiId: …, Method: GET, Path: /tools}`.
@@ -67,7 +100,7 @@ fn every_route_is_in_the_routers_the_openapi_document_and_the_template() {
     let routers = router_routes();
     assert_eq!(routers.len(), 10, "{routers:?}");
     assert_eq!(
-        openapi_routes(&repo_file("openapi.yaml")),
+        openapi_routes(&openapi()),
         routers,
         "openapi.yaml vs routers"
     );
@@ -78,29 +111,102 @@ fn every_route_is_in_the_routers_the_openapi_document_and_the_template() {
     );
 }
 
+/// Each route's statuses and the headers they carry, as the handlers and `ApiError` answer them.
 #[test]
-fn the_document_describes_the_contract_headers() {
-    let doc = repo_file("openapi.yaml");
-    assert!(doc.starts_with("openapi: 3.1."));
-    for header in [
-        "X-Cache",
-        "ETag",
-        "If-Match",
-        "If-None-Match",
-        "Location",
-        "WWW-Authenticate",
-        "Retry-After",
-    ] {
+fn every_operation_documents_its_statuses_and_headers() {
+    let doc = openapi();
+    assert!(doc["openapi"]
+        .as_str()
+        .is_some_and(|v| v.starts_with("3.1.")));
+    let expected: &[(&str, &str, &str, &[&str])] = &[
+        (
+            "GET",
+            "/tools",
+            "200",
+            &["ETag", "Cache-Control", "X-Cache"],
+        ),
+        (
+            "GET",
+            "/tools",
+            "304",
+            &["ETag", "Cache-Control", "X-Cache"],
+        ),
+        ("GET", "/tools", "400", &[]),
+        ("GET", "/tools", "503", &["Retry-After"]),
+        (
+            "GET",
+            "/tools/{id}",
+            "200",
+            &["ETag", "Cache-Control", "X-Cache"],
+        ),
+        (
+            "GET",
+            "/tools/{id}",
+            "304",
+            &["ETag", "Cache-Control", "X-Cache"],
+        ),
+        ("GET", "/tools/{id}", "404", &[]),
+        ("POST", "/tools", "201", &["Location", "ETag"]),
+        ("POST", "/tools", "401", &["WWW-Authenticate"]),
+        ("POST", "/tools", "409", &[]),
+        ("POST", "/tools", "413", &[]),
+        ("POST", "/tools", "415", &[]),
+        ("POST", "/tools", "422", &[]),
+        ("PATCH", "/tools/{id}", "200", &["ETag"]),
+        ("PATCH", "/tools/{id}", "403", &[]),
+        ("PATCH", "/tools/{id}", "412", &[]),
+        ("DELETE", "/tools/{id}", "204", &[]),
+        ("DELETE", "/tools/{id}", "403", &[]),
+        ("POST", "/auth/register", "429", &["Retry-After"]),
+        ("POST", "/auth/login", "200", &["Cache-Control"]),
+        ("POST", "/auth/login", "401", &["WWW-Authenticate"]),
+        ("POST", "/auth/login", "429", &["Retry-After"]),
+    ];
+    for (method, path, status, headers) in expected {
+        let response = response(&doc, method, path, status);
+        for header in *headers {
+            assert!(
+                response["headers"][header].is_object(),
+                "{method} {path} {status} does not document {header}"
+            );
+        }
+    }
+    let conditional: &[(&str, &str, &str)] = &[
+        ("GET", "/tools", "If-None-Match"),
+        ("GET", "/tools/{id}", "If-None-Match"),
+        ("PATCH", "/tools/{id}", "If-Match"),
+    ];
+    for (method, path, header) in conditional {
         assert!(
-            doc.contains(&format!("{header}:")) || doc.contains(&format!("name: {header},")),
-            "{header}"
+            header_parameters(&doc, method, path).contains(*header),
+            "{method} {path} does not take {header}"
         );
     }
-    for status in [
-        "\"304\"", "\"400\"", "\"401\"", "\"403\"", "\"404\"", "\"409\"", "\"412\"", "\"413\"",
-        "\"415\"", "\"422\"", "\"503\"",
-    ] {
-        assert!(doc.contains(status), "{status}");
+}
+
+/// Every error the API documents is a problem document.
+#[test]
+fn every_documented_error_is_a_problem_document() {
+    let doc = openapi();
+    let mut errors = 0;
+    for (method, path) in openapi_routes(&doc) {
+        let responses = doc["paths"][&path][method.to_lowercase()]["responses"]
+            .as_object()
+            .expect("responses");
+        for (status, response) in responses {
+            if status.as_str() < "400" {
+                continue;
+            }
+            errors += 1;
+            let content = resolve(&doc, response)["content"]
+                .as_object()
+                .unwrap_or_else(|| panic!("{method} {path} {status} has no content"));
+            assert_eq!(
+                content.keys().collect::<Vec<_>>(),
+                ["application/problem+json"],
+                "{method} {path} {status}"
+            );
+        }
     }
-    assert!(doc.contains("application/problem+json"));
+    assert!(errors >= 40, "only {errors} error responses documented");
 }

@@ -110,7 +110,7 @@ struct World {
 struct Owner {
     token: String,
     id: Uuid,
-    actor: shared::auth::Actor,
+    actor: shared::domain::Actor,
 }
 
 impl Owner {
@@ -211,7 +211,7 @@ async fn run_step(world: &World, who: &Owner, model: &mut Model, step: Step, n: 
                         let tool = serde_json::to_value(committed.tool.as_ref().unwrap()).unwrap();
                         model.record(id, Some(tool));
                     }
-                    (Err(shared::tools::ToolError::NotFound), false) => {}
+                    (Err(shared::services::ToolError::NotFound), false) => {}
                     (other, _) => panic!("{step:?}: {other:?}"),
                 }
                 return;
@@ -255,7 +255,7 @@ async fn run_step(world: &World, who: &Owner, model: &mut Model, step: Step, n: 
                     (Ok(_), true) => {
                         model.record(id, None);
                     }
-                    (Err(shared::tools::ToolError::NotFound), false) => {}
+                    (Err(shared::services::ToolError::NotFound), false) => {}
                     (other, _) => panic!("{step:?}: {other:?}"),
                 }
                 return;

@@ -7,10 +7,10 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
-use http::{Method, Request, StatusCode};
+use http::{Method, StatusCode};
 use integration_tests::{
-    as_function, data_api, redis_url, refused_url, test_config, tool_body, TestApp, TestResponse,
+    as_function, data_api, json_request, redis_url, refused_url, test_config, tool_body, TestApp,
+    TestResponse,
 };
 use serde_json::{json, Value};
 use shared::config::Function;
@@ -122,11 +122,9 @@ async fn lists_of_the_largest_tools_answer_and_cursors_walk_them_all() {
 
 /// `POST path` with a JSON body from the source address `address`.
 async fn post_from(app: &TestApp, path: &str, address: &str, body: &Value) -> TestResponse {
-    let request = Request::post(path)
-        .header("content-type", "application/json")
-        .header("x-forwarded-for", address)
-        .body(Body::from(body.to_string()))
-        .unwrap();
+    let mut request = json_request(Method::POST, path, body, None);
+    let address = address.parse().expect("an address header value");
+    request.headers_mut().insert("x-forwarded-for", address);
     app.send(request).await
 }
 
@@ -359,7 +357,7 @@ async fn each_function_user_can_do_only_its_job() {
     }
     // Through the store, as the function would: the insert is refused, nothing is written.
     let store = DataApiToolStore::new(data_api(app.emulator_addr, &as_function(&app.config, read)));
-    let mut copy: shared::tools::Tool = serde_json::from_value(tool.clone()).unwrap();
+    let mut copy: shared::domain::Tool = serde_json::from_value(tool.clone()).unwrap();
     copy.id = Uuid::now_v7();
     copy.name = format!("{}-copy", copy.name);
     let refused = store.insert(&copy, Uuid::now_v7()).await.unwrap_err();

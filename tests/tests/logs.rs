@@ -5,8 +5,8 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
-use http::{Request, StatusCode};
-use integration_tests::TestApp;
+use http::{Method, Request, StatusCode};
+use integration_tests::{json_request, TestApp};
 use serde_json::{json, Value};
 
 #[derive(Clone, Default)]
@@ -23,11 +23,7 @@ impl Write for Captured {
 }
 
 fn post(path: &str, body: Value, bearer: Option<&str>) -> Request<Body> {
-    let mut request = Request::post(path).header("content-type", "application/json");
-    if let Some(token) = bearer {
-        request = request.header("authorization", format!("Bearer {token}"));
-    }
-    request.body(Body::from(body.to_string())).unwrap()
+    json_request(Method::POST, path, &body, bearer)
 }
 
 #[tokio::test]

@@ -11,8 +11,8 @@ use integration_tests::{refused_url, tool_body, TestApp, TestResponse};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 use serde_json::{json, Value};
-use shared::keys::CacheKeys;
-use shared::tools::ListQuery;
+use shared::cache::CacheKeys;
+use shared::domain::ListQuery;
 use uuid::Uuid;
 
 /// The MCP 2025-11-25 `Tool` schema, compiled once.
@@ -558,7 +558,7 @@ async fn updated_since_keeps_only_what_changed_and_combines_with_filters_and_cur
         );
     }
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    let mark = shared::time::Timestamp::now();
+    let mark = shared::domain::Timestamp::now();
     tokio::time::sleep(std::time::Duration::from_millis(5)).await;
     let mut new = Vec::new();
     for i in 0..5 {
@@ -624,7 +624,7 @@ async fn updated_since_keeps_only_what_changed_and_combines_with_filters_and_cur
     let everything = walk(&app, &format!("/tools?ownerId={owner}")).await;
     assert_eq!(everything.len(), old.len() + new.len());
     // A time after every write: nothing changed since.
-    let later = shared::time::Timestamp::now()
+    let later = shared::domain::Timestamp::now()
         .plus(std::time::Duration::from_secs(1))
         .to_rfc3339();
     let none = app

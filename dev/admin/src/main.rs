@@ -49,9 +49,14 @@ async fn main() -> Result<()> {
             );
         }
         "seed" => {
-            let added = seed::seed(db(), &shared::auth::PasswordHasher::new(&config.passwords))
-                .await
-                .context("seeding")?;
+            let added = seed::seed(
+                db(),
+                &shared::services::auth::PasswordHasher::new(&config.passwords).map_err(|e| {
+                    anyhow::anyhow!("ARGON2_MEMORY_KIB / ARGON2_ITERATIONS refused: {e}")
+                })?,
+            )
+            .await
+            .context("seeding")?;
             println!(
                 "seeded {added} new tools; demo user {} / {}",
                 seed::DEMO_EMAIL,

@@ -1,10 +1,10 @@
 //! The demo user and catalogue loaded by `make dev`.
 
 use serde_json::{json, Value};
-use shared::auth::PasswordHasher;
+use shared::domain::Timestamp;
+use shared::domain::ToolChanges;
+use shared::services::auth::PasswordHasher;
 use shared::store::{param, DataApi, DataApiToolStore, StoreError, ToolStore};
-use shared::time::Timestamp;
-use shared::tools::ToolChanges;
 use uuid::Uuid;
 
 /// The demo user's fixed id.

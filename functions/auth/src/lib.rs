@@ -8,10 +8,10 @@ use axum::response::Response;
 use axum::Router;
 use serde::Serialize;
 
-use shared::auth::{AuthService, ClientInfo, SessionView};
 use shared::http::{
     json_response, ApiError, Authenticated, Authenticator, JsonBody, OptionalJsonBody, RouteTable,
 };
+use shared::services::auth::{AuthService, ClientInfo, SessionView};
 
 /// What the auth handlers share.
 pub struct AuthState {

@@ -11,8 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
 use shared::config::{Config, SweeperConfig};
-use shared::store::DataApiToolStore;
-use shared::tools::ToolManager;
+use shared::services::ToolService;
 
 /// Time left before the function's deadline when a run stops polling.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
@@ -33,19 +32,19 @@ pub struct SweepReport {
 
 /// The sweeper: the tool service's outbox replay on a schedule.
 pub struct Sweeper {
-    tools: ToolManager<DataApiToolStore>,
+    tools: ToolService,
     config: SweeperConfig,
 }
 
 impl Sweeper {
     /// A sweeper over `tools`.
-    pub fn new(tools: ToolManager<DataApiToolStore>, config: SweeperConfig) -> Self {
+    pub fn new(tools: ToolService, config: SweeperConfig) -> Self {
         Self { tools, config }
     }
 
     /// The production wiring.
     pub fn from_config(config: &Config) -> Self {
-        Self::new(ToolManager::from_config(config), config.sweeper.clone())
+        Self::new(ToolService::from_config(config), config.sweeper.clone())
     }
 
     /// One drain: applies every pending invalidation older than the minimum age (younger ones

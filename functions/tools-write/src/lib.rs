@@ -3,51 +3,51 @@
 
 use std::sync::Arc;
 
-use axum::extract::{rejection::PathRejection, Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use axum::Router;
 
-use shared::auth::AuthService;
+use shared::domain::Tool;
 use shared::http::{
-    json_response, parse_id, ApiError, Authenticated, Authenticator, JsonBody, RouteTable,
+    json_response, with_etag, ApiError, Authenticated, Authenticator, JsonBody, RouteTable, ToolId,
 };
-use shared::store::ToolStore;
-use shared::tools::{Tool, ToolManager};
+use shared::services::AuthService;
+use shared::services::ToolService;
 
 /// What the write handlers share.
-pub struct WriteState<S> {
-    /// The tool manager.
-    pub tools: ToolManager<S>,
+pub struct WriteState {
+    /// The tool service.
+    pub tools: ToolService,
     /// Access tokens and the session check.
     pub auth: AuthService,
 }
 
-impl<S> Authenticator for WriteState<S> {
+impl Authenticator for WriteState {
     fn auth(&self) -> &AuthService {
         &self.auth
     }
 }
 
-fn table<S: ToolStore>() -> RouteTable<Arc<WriteState<S>>> {
+fn table() -> RouteTable<Arc<WriteState>> {
     RouteTable::default()
-        .add(Method::POST, "/tools", create_tool::<S>)
-        .add(Method::PATCH, "/tools/{id}", update_tool::<S>)
-        .add(Method::DELETE, "/tools/{id}", delete_tool::<S>)
+        .add(Method::POST, "/tools", create_tool)
+        .add(Method::PATCH, "/tools/{id}", update_tool)
+        .add(Method::DELETE, "/tools/{id}", delete_tool)
 }
 
 /// The routes this function serves.
 pub fn routes() -> Vec<(Method, &'static str)> {
-    table::<shared::store::DataApiToolStore>().routes()
+    table().routes()
 }
 
-/// The router of this function, over any tool store.
-pub fn router<S: ToolStore>(state: Arc<WriteState<S>>) -> Router {
-    table::<S>().into_router().with_state(state)
+/// The router of this function.
+pub fn router(state: Arc<WriteState>) -> Router {
+    table().into_router().with_state(state)
 }
 
-async fn create_tool<S: ToolStore>(
-    State(state): State<Arc<WriteState<S>>>,
+async fn create_tool(
+    State(state): State<Arc<WriteState>>,
     Authenticated { actor, .. }: Authenticated,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
@@ -59,15 +59,13 @@ async fn create_tool<S: ToolStore>(
     Ok(response)
 }
 
-async fn update_tool<S: ToolStore>(
-    State(state): State<Arc<WriteState<S>>>,
+async fn update_tool(
+    State(state): State<Arc<WriteState>>,
     Authenticated { actor, .. }: Authenticated,
-    id: Result<Path<String>, PathRejection>,
+    ToolId(id): ToolId,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let Path(id) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let id = parse_id(&id)?;
     let if_match = match headers.get(header::IF_MATCH) {
         None => None,
         Some(value) => Some(
@@ -80,21 +78,16 @@ async fn update_tool<S: ToolStore>(
     tool_response(StatusCode::OK, &tool)
 }
 
-async fn delete_tool<S: ToolStore>(
-    State(state): State<Arc<WriteState<S>>>,
+async fn delete_tool(
+    State(state): State<Arc<WriteState>>,
     Authenticated { actor, .. }: Authenticated,
-    id: Result<Path<String>, PathRejection>,
+    ToolId(id): ToolId,
 ) -> Result<StatusCode, ApiError> {
-    let Path(id) = id.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    state.tools.delete(&actor, parse_id(&id)?).await?;
+    state.tools.delete(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 fn tool_response(status: StatusCode, tool: &Tool) -> Result<Response, ApiError> {
     let body = serde_json::to_vec(tool).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let mut response = json_response(status, body);
-    if let Ok(etag) = HeaderValue::from_str(&tool.etag()) {
-        response.headers_mut().insert(header::ETAG, etag);
-    }
-    Ok(response)
+    Ok(with_etag(json_response(status, body), &tool.etag()))
 }

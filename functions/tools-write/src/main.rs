@@ -1,16 +1,16 @@
 use std::sync::Arc;
 
-use shared::auth::AuthService;
 use shared::config::{Config, Function};
-use shared::tools::ToolManager;
+use shared::services::AuthService;
+use shared::services::ToolService;
 use tools_write::WriteState;
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
     let config = Config::load(Function::ToolsWrite).await?;
-    let tools = ToolManager::from_config(&config);
-    let auth = AuthService::from_config(&config, tools.cache().clone());
+    let tools = ToolService::from_config(&config);
+    let auth = AuthService::from_config(&config, tools.cache().clone())?;
     let state = Arc::new(WriteState { tools, auth });
     lambda_http::run(tools_write::router(state)).await
 }

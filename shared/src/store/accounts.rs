@@ -1,13 +1,13 @@
 //! Users, sessions and refresh tokens on the Data API: the source of truth for authentication.
 
+use std::future::Future;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{param, DataApi, StoreError, Transaction};
-use crate::auth::Role;
-use crate::time::Timestamp;
+use crate::domain::{normalize_email, Role, Timestamp};
 
 /// A stored user.
 #[derive(Clone, Debug)]
@@ -115,7 +115,7 @@ impl SessionRow {
         Ok(SessionRecord {
             session_id: uuid(&self.id)?,
             user_id: uuid(&self.user_id)?,
-            role: role(&self.role),
+            role: role(&self.role)?,
             created_at: Timestamp::from_millis(self.created_at),
             expires_at: Timestamp::from_millis(self.expires_at),
             last_refreshed_at: Timestamp::from_millis(self.last_refreshed_at),
@@ -129,223 +129,93 @@ fn uuid(text: &str) -> Result<Uuid, StoreError> {
     Uuid::try_parse(text).map_err(|_| StoreError::Corrupt(format!("bad id {text:?}")))
 }
 
-fn role(text: &str) -> Role {
-    if text == "admin" {
-        Role::Admin
-    } else {
-        Role::User
-    }
+fn role(text: &str) -> Result<Role, StoreError> {
+    Role::parse(text).ok_or_else(|| StoreError::Corrupt(format!("unknown role {text:?}")))
 }
 
-/// The account tables over the Data API.
-pub struct AccountStore {
-    db: DataApi,
-}
-
-impl AccountStore {
-    /// A store over `db`.
-    pub fn new(db: DataApi) -> Self {
-        Self { db }
-    }
-
+/// Where accounts live: users, sessions, refresh tokens and the database's count of failed
+/// logins. The source of truth for authentication; Redis only holds copies.
+pub trait AccountStore: Send + Sync + 'static {
     /// Inserts a user; [`StoreError::Duplicate`] if the (normalized) email is taken by another
     /// user (not if the duplicate is this very insert, retried after its answer was lost).
-    pub async fn insert_user(&self, user: &UserRecord) -> Result<(), StoreError> {
-        let inserted = self
-            .db
-            .execute(
-                "INSERT INTO users (id, email, email_normalized, display_name, password_hash, role, created_at) \
-                 VALUES (:id, :email, :normalized, :displayName, :hash, :role, :createdAt)",
-                vec![
-                    param("id", user.id),
-                    param("email", user.email.as_str()),
-                    param("normalized", normalize_email(&user.email)),
-                    param("displayName", user.display_name.clone()),
-                    param("hash", user.password_hash.as_str()),
-                    param("role", user.role.as_str()),
-                    param("createdAt", user.created_at.millis()),
-                ],
-            )
-            .await;
-        match inserted {
-            Err(StoreError::Duplicate) => match self.user_by_email(&user.email).await? {
-                Some(holder) if holder.id == user.id => Ok(()),
-                _ => Err(StoreError::Duplicate),
-            },
-            other => other.map(drop),
-        }
-    }
-
+    fn insert_user(&self, user: &UserRecord)
+        -> impl Future<Output = Result<(), StoreError>> + Send;
     /// The user registered with `email` (case-insensitively).
-    pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError> {
-        let rows: Vec<UserRow> = self
-            .db
-            .query(
-                "SELECT id, email, display_name AS displayName, password_hash AS passwordHash, role, \
-                 created_at AS createdAt FROM users WHERE email_normalized = :normalized",
-                vec![param("normalized", normalize_email(email))],
-            )
-            .await?;
-        rows.into_iter()
-            .next()
-            .map(|r| {
-                Ok(UserRecord {
-                    id: uuid(&r.id)?,
-                    email: r.email,
-                    display_name: r.display_name,
-                    password_hash: r.password_hash,
-                    role: role(&r.role),
-                    created_at: Timestamp::from_millis(r.created_at),
-                })
-            })
-            .transpose()
-    }
-
+    fn user_by_email(
+        &self,
+        email: &str,
+    ) -> impl Future<Output = Result<Option<UserRecord>, StoreError>> + Send;
     /// Stores a new session and its first refresh token (by hash), in one transaction.
-    pub async fn insert_session(
+    fn insert_session(
         &self,
         session: &SessionRecord,
         token_hash: &str,
-    ) -> Result<(), StoreError> {
-        for _ in 0..TRANSACTION_ATTEMPTS {
-            let tx = self.db.begin().await?;
-            let body = async {
-                tx.execute(
-                    "INSERT INTO sessions (id, user_id, created_at, expires_at, last_refreshed_at, \
-                     user_agent, source_ip) VALUES (:id, :userId, :createdAt, :expiresAt, \
-                     :lastRefreshedAt, :userAgent, :sourceIp) ON DUPLICATE KEY UPDATE id = id",
-                    vec![
-                        param("id", session.session_id),
-                        param("userId", session.user_id),
-                        param("createdAt", session.created_at.millis()),
-                        param("expiresAt", session.expires_at.millis()),
-                        param("lastRefreshedAt", session.last_refreshed_at.millis()),
-                        param("userAgent", session.user_agent.clone()),
-                        param("sourceIp", session.source_ip.clone()),
-                    ],
-                )
-                .await?;
-                insert_refresh_token(&tx, session, token_hash).await
-            };
-            let outcome = body.await;
-            if let Err(error) = outcome {
-                tx.rollback(ROLLBACK_LIMIT).await;
-                if error.must_rerun() {
-                    continue;
-                }
-                return Err(error);
-            }
-            match tx.commit().await {
-                Ok(()) => return Ok(()),
-                // The answer of a commit that succeeded may have been lost.
-                Err(error) => match self.token_record(token_hash).await {
-                    Ok(Some(_)) => return Ok(()),
-                    Ok(None) if error.must_rerun() => continue,
-                    _ => {
-                        tx.rollback(ROLLBACK_LIMIT).await;
-                        return Err(error);
-                    }
-                },
-            }
-        }
-        Err(StoreError::Unavailable(
-            "the session transaction kept ending before its commit".into(),
-        ))
-    }
-
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// The live (not revoked, not expired at `now`) session `id`.
-    pub async fn live_session(
+    fn live_session(
         &self,
         id: Uuid,
         now: Timestamp,
-    ) -> Result<Option<SessionRecord>, StoreError> {
-        let rows: Vec<SessionRow> = self
-            .db
-            .query(
-                &format!(
-                    "SELECT {SESSION_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id \
-                     WHERE s.id = :id AND s.revoked_at IS NULL AND s.expires_at > :now"
-                ),
-                vec![param("id", id), param("now", now.millis())],
-            )
-            .await?;
-        rows.into_iter()
-            .next()
-            .map(SessionRow::into_record)
-            .transpose()
-    }
-
+    ) -> impl Future<Output = Result<Option<SessionRecord>, StoreError>> + Send;
     /// The live session whose current (not rotated, not expired) refresh token has the hash
     /// `token_hash`.
-    pub async fn session_of_current_token(
+    fn session_of_current_token(
         &self,
         token_hash: &str,
         now: Timestamp,
-    ) -> Result<Option<SessionRecord>, StoreError> {
-        let rows: Vec<SessionRow> = self
-            .db
-            .query(
-                &format!(
-                    "SELECT {SESSION_COLUMNS} FROM refresh_tokens r \
-                     JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id \
-                     WHERE r.token_hash = :hash AND r.rotated_at IS NULL AND r.expires_at > :now \
-                     AND s.revoked_at IS NULL AND s.expires_at > :now"
-                ),
-                vec![param("hash", token_hash), param("now", now.millis())],
-            )
-            .await?;
-        rows.into_iter()
-            .next()
-            .map(SessionRow::into_record)
-            .transpose()
-    }
-
+    ) -> impl Future<Output = Result<Option<SessionRecord>, StoreError>> + Send;
     /// Rotates the refresh token `token_hash` in one transaction: marks it rotated, slides its
     /// session to `expires_at` and stores `successor_hash` as the session's new refresh token. Of
     /// concurrent calls exactly one gets [`Rotation::Rotated`]; a call whose commit answer was
     /// lost still gets it.
-    pub async fn rotate_refresh_token(
+    fn rotate_refresh_token(
         &self,
         token_hash: &str,
         successor_hash: &str,
         now: Timestamp,
         expires_at: Timestamp,
-    ) -> Result<Rotation, StoreError> {
-        for _ in 0..TRANSACTION_ATTEMPTS {
-            let tx = self.db.begin().await?;
-            let outcome = self
-                .rotate_in(&tx, token_hash, successor_hash, now, expires_at)
-                .await;
-            let session = match outcome {
-                Ok(Rotation::Rotated { session }) => session,
-                Ok(other) => {
-                    tx.rollback(ROLLBACK_LIMIT).await;
-                    return Ok(other);
-                }
-                Err(error) => {
-                    tx.rollback(ROLLBACK_LIMIT).await;
-                    if error.must_rerun() {
-                        continue;
-                    }
-                    return Err(error);
-                }
-            };
-            match tx.commit().await {
-                Ok(()) => return Ok(Rotation::Rotated { session }),
-                // A commit whose answer was lost is recognised by the successor it stored.
-                Err(error) => match self.token_record(successor_hash).await {
-                    Ok(Some(_)) => return Ok(Rotation::Rotated { session }),
-                    Ok(None) if error.must_rerun() => continue,
-                    _ => {
-                        tx.rollback(ROLLBACK_LIMIT).await;
-                        return Err(error);
-                    }
-                },
-            }
-        }
-        Err(StoreError::Unavailable(
-            "the rotation transaction kept ending before its commit".into(),
-        ))
+    ) -> impl Future<Output = Result<Rotation, StoreError>> + Send;
+    /// Revokes a session and every refresh token of it.
+    fn revoke_session(
+        &self,
+        id: Uuid,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The failure windows of `subjects` that started after `since` (older ones are over).
+    fn login_failures(
+        &self,
+        subjects: &[&str],
+        since: Timestamp,
+    ) -> impl Future<Output = Result<Vec<FailureWindow>, StoreError>> + Send;
+    /// Counts one failed login for each of `subjects`, in one statement: a window that started
+    /// at or before `since` starts again at `now`.
+    fn record_login_failure(
+        &self,
+        subjects: &[&str],
+        now: Timestamp,
+        since: Timestamp,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Forgets the failures of `subject` (a successful login).
+    fn clear_login_failures(
+        &self,
+        subject: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Deletes up to 100 windows that started before `before` (they count for nothing).
+    fn prune_login_failures(
+        &self,
+        before: Timestamp,
+    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
+}
+
+/// [`AccountStore`] on Aurora MySQL through the RDS Data API.
+pub struct DataApiAccountStore {
+    db: DataApi,
+}
+
+impl DataApiAccountStore {
+    /// A store over `db`.
+    pub fn new(db: DataApi) -> Self {
+        Self { db }
     }
 
     async fn rotate_in(
@@ -423,23 +293,6 @@ impl AccountStore {
             .await?;
         Ok(rows.into_iter().next())
     }
-
-    /// Revokes a session and every refresh token of it.
-    pub async fn revoke_session(&self, id: Uuid, now: Timestamp) -> Result<(), StoreError> {
-        self.db
-            .execute(
-                "UPDATE sessions SET revoked_at = :now WHERE id = :id AND revoked_at IS NULL",
-                vec![param("id", id), param("now", now.millis())],
-            )
-            .await?;
-        self.db
-            .execute(
-                "UPDATE refresh_tokens SET rotated_at = :now WHERE session_id = :id AND rotated_at IS NULL",
-                vec![param("id", id), param("now", now.millis())],
-            )
-            .await
-            .map(drop)
-    }
 }
 
 /// The failed logins of one subject in its current window.
@@ -459,9 +312,213 @@ fn millis<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error>
     i64::deserialize(d).map(Timestamp::from_millis)
 }
 
-impl AccountStore {
-    /// The failure windows of `subjects` that started after `since` (older ones are over).
-    pub async fn login_failures(
+impl AccountStore for DataApiAccountStore {
+    async fn insert_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+        let inserted = self
+            .db
+            .execute(
+                "INSERT INTO users (id, email, email_normalized, display_name, password_hash, role, created_at) \
+                 VALUES (:id, :email, :normalized, :displayName, :hash, :role, :createdAt)",
+                vec![
+                    param("id", user.id),
+                    param("email", user.email.as_str()),
+                    param("normalized", normalize_email(&user.email)),
+                    param("displayName", user.display_name.clone()),
+                    param("hash", user.password_hash.as_str()),
+                    param("role", user.role.as_str()),
+                    param("createdAt", user.created_at.millis()),
+                ],
+            )
+            .await;
+        match inserted {
+            Err(StoreError::Duplicate) => match self.user_by_email(&user.email).await? {
+                Some(holder) if holder.id == user.id => Ok(()),
+                _ => Err(StoreError::Duplicate),
+            },
+            other => other.map(drop),
+        }
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError> {
+        let rows: Vec<UserRow> = self
+            .db
+            .query(
+                "SELECT id, email, display_name AS displayName, password_hash AS passwordHash, role, \
+                 created_at AS createdAt FROM users WHERE email_normalized = :normalized",
+                vec![param("normalized", normalize_email(email))],
+            )
+            .await?;
+        rows.into_iter()
+            .next()
+            .map(|r| {
+                Ok(UserRecord {
+                    id: uuid(&r.id)?,
+                    email: r.email,
+                    display_name: r.display_name,
+                    password_hash: r.password_hash,
+                    role: role(&r.role)?,
+                    created_at: Timestamp::from_millis(r.created_at),
+                })
+            })
+            .transpose()
+    }
+
+    async fn insert_session(
+        &self,
+        session: &SessionRecord,
+        token_hash: &str,
+    ) -> Result<(), StoreError> {
+        for _ in 0..TRANSACTION_ATTEMPTS {
+            let tx = self.db.begin().await?;
+            let body = async {
+                tx.execute(
+                    "INSERT INTO sessions (id, user_id, created_at, expires_at, last_refreshed_at, \
+                     user_agent, source_ip) VALUES (:id, :userId, :createdAt, :expiresAt, \
+                     :lastRefreshedAt, :userAgent, :sourceIp) ON DUPLICATE KEY UPDATE id = id",
+                    vec![
+                        param("id", session.session_id),
+                        param("userId", session.user_id),
+                        param("createdAt", session.created_at.millis()),
+                        param("expiresAt", session.expires_at.millis()),
+                        param("lastRefreshedAt", session.last_refreshed_at.millis()),
+                        param("userAgent", session.user_agent.clone()),
+                        param("sourceIp", session.source_ip.clone()),
+                    ],
+                )
+                .await?;
+                insert_refresh_token(&tx, session, token_hash).await
+            };
+            let outcome = body.await;
+            if let Err(error) = outcome {
+                tx.rollback(ROLLBACK_LIMIT).await;
+                if error.must_rerun() {
+                    continue;
+                }
+                return Err(error);
+            }
+            match tx.commit().await {
+                Ok(()) => return Ok(()),
+                // The answer of a commit that succeeded may have been lost.
+                Err(error) => match self.token_record(token_hash).await {
+                    Ok(Some(_)) => return Ok(()),
+                    Ok(None) if error.must_rerun() => continue,
+                    _ => {
+                        tx.rollback(ROLLBACK_LIMIT).await;
+                        return Err(error);
+                    }
+                },
+            }
+        }
+        Err(StoreError::Unavailable(
+            "the session transaction kept ending before its commit".into(),
+        ))
+    }
+
+    async fn live_session(
+        &self,
+        id: Uuid,
+        now: Timestamp,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let rows: Vec<SessionRow> = self
+            .db
+            .query(
+                &format!(
+                    "SELECT {SESSION_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id \
+                     WHERE s.id = :id AND s.revoked_at IS NULL AND s.expires_at > :now"
+                ),
+                vec![param("id", id), param("now", now.millis())],
+            )
+            .await?;
+        rows.into_iter()
+            .next()
+            .map(SessionRow::into_record)
+            .transpose()
+    }
+
+    async fn session_of_current_token(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let rows: Vec<SessionRow> = self
+            .db
+            .query(
+                &format!(
+                    "SELECT {SESSION_COLUMNS} FROM refresh_tokens r \
+                     JOIN sessions s ON s.id = r.session_id JOIN users u ON u.id = s.user_id \
+                     WHERE r.token_hash = :hash AND r.rotated_at IS NULL AND r.expires_at > :now \
+                     AND s.revoked_at IS NULL AND s.expires_at > :now"
+                ),
+                vec![param("hash", token_hash), param("now", now.millis())],
+            )
+            .await?;
+        rows.into_iter()
+            .next()
+            .map(SessionRow::into_record)
+            .transpose()
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        token_hash: &str,
+        successor_hash: &str,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<Rotation, StoreError> {
+        for _ in 0..TRANSACTION_ATTEMPTS {
+            let tx = self.db.begin().await?;
+            let outcome = self
+                .rotate_in(&tx, token_hash, successor_hash, now, expires_at)
+                .await;
+            let session = match outcome {
+                Ok(Rotation::Rotated { session }) => session,
+                Ok(other) => {
+                    tx.rollback(ROLLBACK_LIMIT).await;
+                    return Ok(other);
+                }
+                Err(error) => {
+                    tx.rollback(ROLLBACK_LIMIT).await;
+                    if error.must_rerun() {
+                        continue;
+                    }
+                    return Err(error);
+                }
+            };
+            match tx.commit().await {
+                Ok(()) => return Ok(Rotation::Rotated { session }),
+                // A commit whose answer was lost is recognised by the successor it stored.
+                Err(error) => match self.token_record(successor_hash).await {
+                    Ok(Some(_)) => return Ok(Rotation::Rotated { session }),
+                    Ok(None) if error.must_rerun() => continue,
+                    _ => {
+                        tx.rollback(ROLLBACK_LIMIT).await;
+                        return Err(error);
+                    }
+                },
+            }
+        }
+        Err(StoreError::Unavailable(
+            "the rotation transaction kept ending before its commit".into(),
+        ))
+    }
+
+    async fn revoke_session(&self, id: Uuid, now: Timestamp) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                "UPDATE sessions SET revoked_at = :now WHERE id = :id AND revoked_at IS NULL",
+                vec![param("id", id), param("now", now.millis())],
+            )
+            .await?;
+        self.db
+            .execute(
+                "UPDATE refresh_tokens SET rotated_at = :now WHERE session_id = :id AND rotated_at IS NULL",
+                vec![param("id", id), param("now", now.millis())],
+            )
+            .await
+            .map(drop)
+    }
+
+    async fn login_failures(
         &self,
         subjects: &[&str],
         since: Timestamp,
@@ -479,9 +536,7 @@ impl AccountStore {
             .await
     }
 
-    /// Counts one failed login for each of `subjects`, in one statement: a window that started
-    /// at or before `since` starts again at `now`.
-    pub async fn record_login_failure(
+    async fn record_login_failure(
         &self,
         subjects: &[&str],
         now: Timestamp,
@@ -509,8 +564,7 @@ impl AccountStore {
             .map(drop)
     }
 
-    /// Forgets the failures of `subject` (a successful login).
-    pub async fn clear_login_failures(&self, subject: &str) -> Result<(), StoreError> {
+    async fn clear_login_failures(&self, subject: &str) -> Result<(), StoreError> {
         self.db
             .execute(
                 "DELETE FROM login_failures WHERE subject = :s",
@@ -520,8 +574,7 @@ impl AccountStore {
             .map(drop)
     }
 
-    /// Deletes up to 100 windows that started before `before` (they count for nothing).
-    pub async fn prune_login_failures(&self, before: Timestamp) -> Result<i64, StoreError> {
+    async fn prune_login_failures(&self, before: Timestamp) -> Result<i64, StoreError> {
         self.db
             .execute(
                 "DELETE FROM login_failures WHERE window_started_at < :before LIMIT 100",
@@ -563,9 +616,4 @@ async fn insert_refresh_token(
     )
     .await
     .map(drop)
-}
-
-/// The form of an email used for uniqueness: trimmed and lowercased.
-pub fn normalize_email(email: &str) -> String {
-    email.trim().to_lowercase()
 }

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::{param, DataApi, StoreError};
 use crate::config::{Function, Secret};
-use crate::time::Timestamp;
+use crate::domain::Timestamp;
 
 /// A migration: version, name and SQL.
 pub struct Migration {

@@ -1,12 +1,15 @@
-//! The database side: the RDS Data API client, the tool repository and the schema migrations.
+//! The database side: the RDS Data API client, the tool and account stores (a trait each, and
+//! its Data API adapter) and the schema migrations.
 
 mod accounts;
 mod data_api;
+#[cfg(test)]
+pub mod memory;
 pub mod migrations;
 mod tools;
 
 pub use accounts::{
-    normalize_email, AccountStore, FailureWindow, Rotation, SessionRecord, UserRecord,
+    AccountStore, DataApiAccountStore, FailureWindow, Rotation, SessionRecord, UserRecord,
 };
 pub use data_api::{classify_service_error, param, DataApi, Transaction, Value};
 pub use tools::{DataApiToolStore, ListPage, PendingInvalidation, ToolStore};

@@ -13,9 +13,9 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{param, DataApi, StoreError, Transaction};
-use crate::cache::DELETED_REVISION;
-use crate::time::Timestamp;
-use crate::tools::{Cursor, ListQuery, Sort, SortKey, Tool, ToolStatus};
+use crate::domain::{
+    Cursor, ListQuery, Sort, SortKey, Timestamp, Tool, ToolStatus, DELETED_REVISION,
+};
 
 /// How often one write runs its transaction again after it ended without committing.
 const TRANSACTION_ATTEMPTS: usize = 3;
@@ -126,11 +126,6 @@ impl DataApiToolStore {
     pub fn new(db: DataApi) -> Self {
         let page_bytes = db.config().list_page_bytes;
         Self { db, page_bytes }
-    }
-
-    /// The underlying Data API client.
-    pub fn data_api(&self) -> &DataApi {
-        &self.db
     }
 }
 

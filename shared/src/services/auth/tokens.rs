@@ -4,9 +4,8 @@ use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::Role;
 use crate::config::AuthConfig;
-use crate::time::Timestamp;
+use crate::domain::{Actor, Role, Timestamp};
 
 /// The claims of an access token.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,6 +92,16 @@ impl TokenKeys {
         decode::<AccessClaims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)
             .map_err(|_| TokenError::Invalid)
+    }
+}
+
+impl From<&AccessClaims> for Actor {
+    fn from(claims: &AccessClaims) -> Self {
+        Self {
+            user_id: claims.sub,
+            session_id: claims.sid,
+            role: claims.role,
+        }
     }
 }
 

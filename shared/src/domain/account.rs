@@ -1,20 +1,10 @@
-//! Authentication: access tokens, password hashing, and sessions with rotating refresh tokens.
-
-mod password;
-mod service;
-mod throttle;
-mod tokens;
+//! Accounts as the rest of the code sees them: roles, the authenticated caller, and the form of
+//! an email that makes it unique.
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::tools::Tool;
-
-pub use password::PasswordHasher;
-pub use service::{
-    sha256_hex, AuthError, AuthService, ClientInfo, SessionView, TokenPair, UserView,
-};
-pub use tokens::{AccessClaims, TokenError, TokenKeys};
+use super::Tool;
 
 /// A user's role.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +22,15 @@ impl Role {
         match self {
             Self::User => "user",
             Self::Admin => "admin",
+        }
+    }
+
+    /// Parses the wire and database spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "user" => Some(Self::User),
+            "admin" => Some(Self::Admin),
+            _ => None,
         }
     }
 }
@@ -54,12 +53,7 @@ impl Actor {
     }
 }
 
-impl From<&AccessClaims> for Actor {
-    fn from(claims: &AccessClaims) -> Self {
-        Self {
-            user_id: claims.sub,
-            session_id: claims.sid,
-            role: claims.role,
-        }
-    }
+/// The form of an email used for uniqueness: trimmed and lowercased.
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
 }

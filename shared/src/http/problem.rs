@@ -1,23 +1,11 @@
-//! HTTP glue shared by the routers: problem+json errors (RFC 9457), the one mapping from domain
-//! errors to status codes, request guards (content type, size, JSON, bearer token) and responses.
+//! Problem documents (RFC 9457) and the one mapping from the services' errors to statuses.
 
-use axum::body::Body;
-use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::Value;
-use uuid::Uuid;
 
-use crate::auth::{Actor, AuthError, AuthService};
-use crate::store::SessionRecord;
-use crate::tools::{FieldError, ToolError};
-
-/// Largest accepted request body.
-pub const MAX_BODY_BYTES: usize = 64 * 1024;
-
-/// The `X-Cache` header.
-pub const X_CACHE: &str = "x-cache";
+use crate::domain::FieldError;
+use crate::services::{AuthError, ToolError};
 
 /// An RFC 9457 problem document.
 #[derive(Debug, Serialize)]
@@ -159,7 +147,8 @@ impl IntoResponse for ApiError {
             tracing::error!(%cause, "internal error");
         }
         let problem = self.problem();
-        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let body = serde_json::to_vec(&problem)
+            .expect("a problem document (strings and numbers) serializes");
         let mut response = (
             StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             [(
@@ -191,7 +180,6 @@ impl IntoResponse for ApiError {
             Self::Unavailable => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
-            Self::MethodNotAllowed => {}
             _ => {}
         }
         response
@@ -235,201 +223,6 @@ impl From<AuthError> for ApiError {
     }
 }
 
-/// Parses a path id: a UUID in any standard form, else 400.
-pub fn parse_id(text: &str) -> Result<Uuid, ApiError> {
-    Uuid::try_parse(text).map_err(|_| ApiError::BadRequest(format!("{text:?} is not a UUID")))
-}
-
-/// A JSON body, checked for content type (415), size (413) and syntax (400).
-#[derive(Debug)]
-pub struct JsonBody(pub Value);
-
-impl<S: Send + Sync> FromRequest<S> for JsonBody {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
-        if !is_json(request.headers()) {
-            return Err(ApiError::UnsupportedMediaType);
-        }
-        let bytes = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
-            .await
-            .map_err(|_| ApiError::PayloadTooLarge)?;
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))
-    }
-}
-
-/// An optional JSON body: absent (empty) is `None`; present, it is checked like [`JsonBody`].
-#[derive(Debug)]
-pub struct OptionalJsonBody(pub Option<Value>);
-
-impl<S: Send + Sync> FromRequest<S> for OptionalJsonBody {
-    type Rejection = ApiError;
-
-    async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
-        let json = is_json(request.headers());
-        let bytes = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
-            .await
-            .map_err(|_| ApiError::PayloadTooLarge)?;
-        if bytes.is_empty() {
-            return Ok(Self(None));
-        }
-        if !json {
-            return Err(ApiError::UnsupportedMediaType);
-        }
-        serde_json::from_slice(&bytes)
-            .map(|v| Self(Some(v)))
-            .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))
-    }
-}
-
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
-}
-
-/// Router states that can authenticate a caller.
-pub trait Authenticator {
-    /// The auth service (token verification and the session check).
-    fn auth(&self) -> &AuthService;
-}
-
-impl<T: Authenticator> Authenticator for std::sync::Arc<T> {
-    fn auth(&self) -> &AuthService {
-        (**self).auth()
-    }
-}
-
-/// The authenticated caller: a valid access token from `Authorization: Bearer <token>` whose
-/// session is alive (401 otherwise).
-#[derive(Clone, Debug)]
-pub struct Authenticated {
-    /// Who calls.
-    pub actor: Actor,
-    /// Their live session.
-    pub session: SessionRecord,
-}
-
-impl<S: Authenticator + Send + Sync> FromRequestParts<S> for Authenticated {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let token = bearer_token(&parts.headers)
-            .ok_or(ApiError::Unauthorized("a bearer access token is required"))?;
-        let (actor, session) = state
-            .auth()
-            .authenticate(token)
-            .await
-            .map_err(ApiError::from)?;
-        Ok(Self { actor, session })
-    }
-}
-
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    let token = token.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
-}
-
-/// A JSON response with the given status and extra headers.
-pub fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
-    let mut response = Response::new(body.into());
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
-}
-
-/// The fallback of every router: 404 problem.
-pub async fn not_found() -> ApiError {
-    ApiError::NotFound("no such route".into())
-}
-
-/// The method fallback of every router: 405 problem.
-pub async fn method_not_allowed() -> ApiError {
-    ApiError::MethodNotAllowed
-}
-
-/// One log line per request: method, route, status, latency and cache outcome (never headers or
-/// bodies, which may carry tokens).
-pub async fn access_log(request: Request, next: axum::middleware::Next) -> Response {
-    let method = request.method().clone();
-    let matched = request
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .cloned();
-    let route = matched.as_ref().map_or("unmatched", |p| p.as_str());
-    let started = std::time::Instant::now();
-    let response = next.run(request).await;
-    let latency = started.elapsed();
-    let cache = response
-        .headers()
-        .get(X_CACHE)
-        .and_then(|v| v.to_str().ok());
-    let status = response.status().as_u16();
-    tracing::info!(
-        %method,
-        route,
-        status,
-        latency_us = latency.as_micros() as u64,
-        cache = cache.unwrap_or("-"),
-        "request"
-    );
-    crate::metrics::record_request(method.as_str(), route, status, latency, cache);
-    response
-}
-
-/// A router that remembers its routes, so the route list (checked against the OpenAPI document
-/// and the SAM template by the tests) is the router itself, not a copy of it.
-pub struct RouteTable<S> {
-    router: axum::Router<S>,
-    routes: Vec<(axum::http::Method, &'static str)>,
-}
-
-impl<S: Clone + Send + Sync + 'static> Default for RouteTable<S> {
-    fn default() -> Self {
-        Self {
-            router: axum::Router::new(),
-            routes: Vec::new(),
-        }
-    }
-}
-
-impl<S: Clone + Send + Sync + 'static> RouteTable<S> {
-    /// Serves `method` on `path` with `handler`.
-    pub fn add<H, T>(mut self, method: axum::http::Method, path: &'static str, handler: H) -> Self
-    where
-        H: axum::handler::Handler<T, S>,
-        T: 'static,
-    {
-        let filter = axum::routing::MethodFilter::try_from(method.clone())
-            .expect("routes use standard methods");
-        self.router = self.router.route(path, axum::routing::on(filter, handler));
-        self.routes.push((method, path));
-        self
-    }
-
-    /// The routes, as `(method, path template)`.
-    pub fn routes(&self) -> Vec<(axum::http::Method, &'static str)> {
-        self.routes.clone()
-    }
-
-    /// The router, with the problem-document fallbacks and the access log.
-    pub fn into_router(self) -> axum::Router<S> {
-        self.router
-            .fallback(not_found)
-            .method_not_allowed_fallback(method_not_allowed)
-            .layer(axum::middleware::from_fn(access_log))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -439,17 +232,5 @@ mod tests {
         let problem = ApiError::Internal("SELECT * FROM secrets".into()).problem();
         assert_eq!(problem.status, 500);
         assert!(!problem.detail.contains("SELECT"));
-    }
-
-    #[test]
-    fn bearer_tokens_are_parsed_case_insensitively() {
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            header::AUTHORIZATION,
-            HeaderValue::from_static("bearer abc"),
-        );
-        assert_eq!(bearer_token(&headers), Some("abc"));
-        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
-        assert_eq!(bearer_token(&headers), None);
     }
 }

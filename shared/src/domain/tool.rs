@@ -1,4 +1,4 @@
-//! The tool resource and the validation of its writable fields (API.md, "Tool resource").
+//! The tool resource and the validation of its writable fields.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::mcp::{
     validate_annotations, validate_execution, validate_icons, validate_meta, validate_schema,
 };
-use crate::time::Timestamp;
+use super::{FieldError, Timestamp};
 
 /// A published MCP tool definition, as stored and as returned by the API. Its MCP fields (`name`,
 /// `title`, `description`, `inputSchema`, `outputSchema`, `annotations`, `icons`, `execution`,
@@ -63,14 +63,13 @@ pub struct Tool {
 impl Tool {
     /// The entity tag of this revision (quoted, strong).
     pub fn etag(&self) -> String {
-        etag_for(self.revision)
+        super::etag::of_revision(self.revision)
     }
 }
 
-/// The entity tag of a tool at `revision`.
-pub fn etag_for(revision: i64) -> String {
-    format!("\"r{revision}\"")
-}
+/// The revision a delete records (in the write marker and the outbox): larger than any real
+/// revision, and exact as a Lua number.
+pub const DELETED_REVISION: i64 = (1 << 53) - 1;
 
 /// Lifecycle status of a tool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default, PartialOrd, Ord)]
@@ -98,25 +97,6 @@ impl ToolStatus {
             "active" => Some(Self::Active),
             "deprecated" => Some(Self::Deprecated),
             _ => None,
-        }
-    }
-}
-
-/// One invalid field of a request, as listed in a problem document's `errors`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FieldError {
-    /// The field's name as the client spelled it (camelCase).
-    pub field: String,
-    /// What is wrong with it.
-    pub message: String,
-}
-
-impl FieldError {
-    /// A field error.
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
         }
     }
 }
@@ -329,8 +309,25 @@ fn length_between(text: &str, min: usize, max: usize) -> Result<(), String> {
     }
 }
 
+/// The rule of a category, as error messages state it.
+pub(super) const CATEGORY_RULE: &str = "must be 1 to 64 characters of a-z, 0-9 or '-'";
+/// The rule of a tag, as error messages state it.
+pub(super) const TAG_RULE: &str = "must be 1 to 32 characters of a-z, 0-9 or '-'";
+/// The rule of a status, as error messages state it.
+pub(super) const STATUS_RULE: &str = "must be \"active\" or \"deprecated\"";
+
+/// Whether `text` is a category: 1–64 characters of `[a-z0-9-]`.
+pub fn is_category(text: &str) -> bool {
+    is_slug(text, 64)
+}
+
+/// Whether `text` is a tag: 1–32 characters of `[a-z0-9-]`.
+pub fn is_tag(text: &str) -> bool {
+    is_slug(text, 32)
+}
+
 /// Whether `text` is 1–`max` characters of `[a-z0-9-]`.
-pub fn is_slug(text: &str, max: usize) -> bool {
+fn is_slug(text: &str, max: usize) -> bool {
     !text.is_empty()
         && text.len() <= max
         && text
@@ -370,10 +367,10 @@ fn validate_description(value: &Value) -> Result<String, String> {
 
 fn validate_category(value: &Value) -> Result<String, String> {
     let text = string(value)?;
-    if is_slug(text, 64) {
+    if is_category(text) {
         Ok(text.to_owned())
     } else {
-        Err("must be 1 to 64 characters of a-z, 0-9 or '-'".to_owned())
+        Err(CATEGORY_RULE.to_owned())
     }
 }
 
@@ -389,10 +386,8 @@ fn validate_tags(value: &Value) -> Result<Vec<String>, String> {
         let tag = item
             .as_str()
             .ok_or_else(|| "must be an array of strings".to_owned())?;
-        if !is_slug(tag, 32) {
-            return Err(format!(
-                "tag {tag:?} must be 1 to 32 characters of a-z, 0-9 or '-'"
-            ));
+        if !is_tag(tag) {
+            return Err(format!("tag {tag:?} {TAG_RULE}"));
         }
         if tags.iter().any(|t| t == tag) {
             return Err(format!("tag {tag:?} appears twice"));
@@ -409,8 +404,7 @@ fn validate_version(value: &Value) -> Result<String, String> {
 }
 
 fn validate_status(value: &Value) -> Result<ToolStatus, String> {
-    ToolStatus::parse(string(value)?)
-        .ok_or_else(|| "must be \"active\" or \"deprecated\"".to_owned())
+    ToolStatus::parse(string(value)?).ok_or_else(|| STATUS_RULE.to_owned())
 }
 
 #[cfg(test)]

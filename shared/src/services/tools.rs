@@ -1,9 +1,5 @@
-//! The tool manager: read-through caching of tools and list pages, and writes that commit the row
+//! `ToolService`: read-through caching of tools and list pages, and writes that commit the row
 //! and its invalidation (the outbox) in one transaction, then apply the invalidation to Redis.
-
-mod mcp;
-mod model;
-mod query;
 
 use std::future::Future;
 use std::time::Duration;
@@ -15,15 +11,12 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-pub use model::{etag_for, is_slug, is_tool_name, FieldError, Tool, ToolChanges, ToolStatus};
-pub use query::{Cursor, CursorCodec, ListQuery, Sort, SortKey, DEFAULT_LIMIT, MAX_LIMIT};
-
-use crate::auth::Actor;
-use crate::cache::{
-    CacheError, CacheService, CacheStatus, CachedPage, CachedTool, Lease, Lookup, DELETED_REVISION,
+use crate::cache::{CacheError, CacheService, CacheStatus, CachedPage, CachedTool, Lease, Lookup};
+use crate::domain::{
+    etag, Actor, Cursor, CursorCodec, FieldError, ListQuery, Timestamp, Tool, ToolChanges,
+    DELETED_REVISION,
 };
-use crate::store::{StoreError, ToolStore};
-use crate::time::Timestamp;
+use crate::store::{DataApi, DataApiToolStore, StoreError, ToolStore};
 
 /// How often a write retries when a concurrent write changed the tool under it.
 const WRITE_ATTEMPTS: usize = 5;
@@ -40,7 +33,7 @@ const RECOVERY_LOOKBACK: Duration = Duration::from_secs(30);
 /// does not finish, the sweeper applies the (harmless to repeat) invalidation again.
 const MARK_APPLIED_LIMIT: Duration = Duration::from_secs(1);
 
-/// Errors of tool operations; `shared::http` maps them to problem documents.
+/// Errors of tool operations; `http` maps them to problem documents.
 #[derive(Debug, thiserror::Error)]
 pub enum ToolError {
     /// No such tool.
@@ -74,12 +67,7 @@ pub enum ToolError {
 
 impl From<StoreError> for ToolError {
     fn from(error: StoreError) -> Self {
-        if error.is_transient() {
-            tracing::warn!(%error, "database unavailable");
-            Self::Unavailable
-        } else {
-            Self::Internal(error.to_string())
-        }
+        super::store_failure(error, Self::Unavailable, Self::Internal)
     }
 }
 
@@ -98,7 +86,7 @@ pub enum ReplayError {
 pub type ToolBody = CachedTool;
 
 /// A committed tool write whose cache consequence is recorded in the outbox but not yet applied
-/// to Redis: pass it to [`ToolManager::publish`]. If the process dies first, the sweeper (or a
+/// to Redis: pass it to [`ToolService::publish`]. If the process dies first, the sweeper (or a
 /// recovering instance) applies it from the outbox.
 #[derive(Clone, Debug)]
 #[must_use = "a committed write must be published to the cache"]
@@ -126,8 +114,8 @@ struct Page<'a> {
     next_cursor: Option<String>,
 }
 
-/// Read-through cache in front of a [`ToolStore`].
-pub struct ToolManager<S> {
+/// Read-through cache in front of a [`ToolStore`] (the Data API's unless a test says otherwise).
+pub struct ToolService<S = DataApiToolStore> {
     store: S,
     cache: CacheService,
     cursors: CursorCodec,
@@ -136,8 +124,8 @@ pub struct ToolManager<S> {
     replaying: tokio::sync::Mutex<()>,
 }
 
-impl<S: ToolStore> ToolManager<S> {
-    /// A manager over `store` and `cache`, signing list cursors with `cursor_secret`. Each
+impl<S: ToolStore> ToolService<S> {
+    /// A service over `store` and `cache`, signing list cursors with `cursor_secret`. Each
     /// request's database work is bounded by `request_budget` (then 503).
     pub fn new(
         store: S,
@@ -350,7 +338,7 @@ impl<S: ToolStore> ToolManager<S> {
                     .as_ref()
                     .map_err(|e| ToolError::Invalid(e.clone()))?;
                 if let Some(condition) = if_match {
-                    if !etag_matches(condition, current.revision) {
+                    if !etag::if_match(condition, &current.etag()) {
                         return Err(ToolError::PreconditionFailed);
                     }
                 }
@@ -555,26 +543,15 @@ fn present(tool: CachedTool, status: CacheStatus) -> Result<(ToolBody, CacheStat
     }
 }
 
-/// Whether an `If-Match` value names `revision` (`*` matches any existing tool).
-pub fn etag_matches(condition: &str, revision: i64) -> bool {
-    let current = etag_for(revision);
-    condition
-        .split(',')
-        .map(str::trim)
-        .any(|tag| tag == "*" || tag == current)
-}
-
 fn to_json(value: &impl Serialize) -> Result<Vec<u8>, ToolError> {
     serde_json::to_vec(value).map_err(|e| ToolError::Internal(e.to_string()))
 }
 
-impl ToolManager<crate::store::DataApiToolStore> {
+impl ToolService<DataApiToolStore> {
     /// The production wiring: Redis from `config.cache`, the Data API from `config.database`
     /// (its client built lazily, on the first cache miss), cursors signed with the cursor key.
     pub fn from_config(config: &crate::config::Config) -> Self {
-        let store = crate::store::DataApiToolStore::new(crate::store::DataApi::new(
-            config.database.clone(),
-        ));
+        let store = DataApiToolStore::new(DataApi::new(config.database.clone()));
         Self::new(
             store,
             CacheService::new(&config.cache),
@@ -586,14 +563,235 @@ impl ToolManager<crate::store::DataApiToolStore> {
 
 #[cfg(test)]
 mod tests {
-    use super::etag_matches;
+    use std::collections::BTreeSet;
 
-    #[test]
-    fn if_match_accepts_the_current_tag_star_and_lists() {
-        assert!(etag_matches("\"r3\"", 3));
-        assert!(etag_matches("*", 3));
-        assert!(etag_matches("\"r1\", \"r3\"", 3));
-        assert!(!etag_matches("\"r2\"", 3));
-        assert!(!etag_matches("W/\"r3\"", 3));
+    use serde_json::json;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::domain::Role;
+    use crate::store::memory::MemoryToolStore;
+
+    /// A service over tools in memory, with Redis unreachable (every read bypasses the cache
+    /// and every write leaves its invalidation pending) and a 200 ms request budget.
+    fn service() -> ToolService<MemoryToolStore> {
+        let config = Config::from_lookup(|name| match name {
+            "REDIS_URL" => Some("not a redis url".into()),
+            "DB_REQUEST_BUDGET_MS" => Some("200".into()),
+            _ => None,
+        })
+        .expect("config");
+        ToolService::new(
+            MemoryToolStore::new(),
+            CacheService::new(&config.cache),
+            config.cursor_secret.expose(),
+            config.database.budget.request_budget,
+        )
+    }
+
+    fn user(role: Role) -> Actor {
+        Actor {
+            user_id: Uuid::now_v7(),
+            session_id: Uuid::now_v7(),
+            role,
+        }
+    }
+
+    fn body(name: &str) -> Value {
+        json!({
+            "name": name,
+            "description": "A tool for the unit tests",
+            "category": "testing",
+            "tags": ["unit"],
+            "version": "1.0.0",
+            "inputSchema": {"type": "object"}
+        })
+    }
+
+    async fn stored_revision(tools: &ToolService<MemoryToolStore>, id: Uuid) -> Option<i64> {
+        tools.store().get(id).await.unwrap().map(|t| t.revision)
+    }
+
+    #[tokio::test]
+    async fn an_update_under_a_stale_if_match_is_refused_and_changes_nothing() {
+        let tools = service();
+        let owner = user(Role::User);
+        let tool = tools.create(&owner, &body("etags")).await.unwrap();
+        let patch = json!({"version": "1.1.0"});
+        let updated = tools
+            .update(&owner, tool.id, &patch, Some("\"r0\", \"r1\""))
+            .await
+            .unwrap();
+        assert_eq!(updated.revision, 2);
+        let stale = tools.update(&owner, tool.id, &patch, Some("\"r1\"")).await;
+        assert!(
+            matches!(stale, Err(ToolError::PreconditionFailed)),
+            "{stale:?}"
+        );
+        assert_eq!(stored_revision(&tools, tool.id).await, Some(2));
+    }
+
+    #[tokio::test]
+    async fn a_write_that_loses_races_reads_again_and_gives_up_after_five() {
+        let tools = service();
+        let owner = user(Role::User);
+        let tool = tools.create(&owner, &body("races")).await.unwrap();
+        tools.store().lose_races(4);
+        let patch = json!({"description": "Changed after four lost races"});
+        let updated = tools.update(&owner, tool.id, &patch, None).await.unwrap();
+        assert_eq!(
+            updated.revision,
+            1 + 4 + 1,
+            "applied to what the others wrote"
+        );
+        tools.store().lose_races(5);
+        let gave_up = tools.update(&owner, tool.id, &patch, None).await;
+        assert!(matches!(gave_up, Err(ToolError::Contention)), "{gave_up:?}");
+        tools.store().lose_races(5);
+        let gave_up = tools.delete(&owner, tool.id).await;
+        assert!(matches!(gave_up, Err(ToolError::Contention)), "{gave_up:?}");
+        assert!(stored_revision(&tools, tool.id).await.is_some());
+    }
+
+    #[tokio::test]
+    async fn only_the_owner_or_an_admin_changes_a_tool() {
+        let tools = service();
+        let owner = user(Role::User);
+        let tool = tools.create(&owner, &body("owned")).await.unwrap();
+        let patch = json!({"version": "2.0.0"});
+        let other = tools.update(&user(Role::User), tool.id, &patch, None).await;
+        assert!(matches!(other, Err(ToolError::Forbidden)), "{other:?}");
+        let other = tools.delete(&user(Role::User), tool.id).await;
+        assert!(matches!(other, Err(ToolError::Forbidden)), "{other:?}");
+        let admin = user(Role::Admin);
+        assert!(tools.update(&admin, tool.id, &patch, None).await.is_ok());
+        tools.delete(&admin, tool.id).await.unwrap();
+        assert_eq!(stored_revision(&tools, tool.id).await, None);
+        let gone = tools.delete(&owner, tool.id).await;
+        assert!(matches!(gone, Err(ToolError::NotFound)), "{gone:?}");
+    }
+
+    #[tokio::test]
+    async fn a_taken_name_is_a_conflict_on_create_and_on_rename() {
+        let tools = service();
+        let owner = user(Role::User);
+        tools.create(&owner, &body("taken")).await.unwrap();
+        let again = tools.create(&owner, &body("taken")).await;
+        assert!(
+            matches!(&again, Err(ToolError::NameTaken(n)) if n == "taken"),
+            "{again:?}"
+        );
+        let other = tools.create(&owner, &body("other")).await.unwrap();
+        let rename = json!({"name": "taken"});
+        let renamed = tools.update(&owner, other.id, &rename, None).await;
+        assert!(
+            matches!(renamed, Err(ToolError::NameTaken(_))),
+            "{renamed:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn invalid_fields_are_refused_before_the_database_is_asked() {
+        let tools = service();
+        tools
+            .store()
+            .fail_next([StoreError::Database("must not be reached".into())]);
+        let created = tools.create(&user(Role::User), &json!({"name": ""})).await;
+        let Err(ToolError::Invalid(errors)) = created else {
+            panic!("{created:?}");
+        };
+        let fields: BTreeSet<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert!(
+            fields.contains("name") && fields.contains("inputSchema"),
+            "{fields:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn store_failures_are_unavailable_when_transient_and_internal_otherwise() {
+        let tools = service();
+        let id = Uuid::now_v7();
+        tools
+            .store()
+            .fail_next([StoreError::Unavailable("resuming".into())]);
+        assert!(matches!(tools.get(id).await, Err(ToolError::Unavailable)));
+        tools
+            .store()
+            .fail_next([StoreError::Database("syntax".into())]);
+        assert!(matches!(tools.get(id).await, Err(ToolError::Internal(_))));
+        assert!(matches!(tools.get(id).await, Err(ToolError::NotFound)));
+    }
+
+    #[tokio::test]
+    async fn a_request_out_of_database_time_is_unavailable() {
+        let tools = service();
+        tools.store().set_latency(Duration::from_millis(400));
+        let started = std::time::Instant::now();
+        let read = tools.get(Uuid::now_v7()).await;
+        assert!(matches!(read, Err(ToolError::Unavailable)), "{read:?}");
+        assert!(
+            started.elapsed() < Duration::from_millis(400),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[tokio::test]
+    async fn writes_redis_did_not_take_stay_pending_until_a_replay_applies_them() {
+        let tools = service();
+        let owner = user(Role::User);
+        let tool = tools.create(&owner, &body("pending")).await.unwrap();
+        tools
+            .update(&owner, tool.id, &json!({"version": "3"}), None)
+            .await
+            .unwrap();
+        tools.delete(&owner, tool.id).await.unwrap();
+        assert_eq!(tools.store().count_pending().await.unwrap(), 3);
+        let replay = tools.replay_invalidations(Duration::ZERO).await;
+        assert!(matches!(replay, Err(ReplayError::Cache(_))), "{replay:?}");
+        assert_eq!(
+            tools.store().count_pending().await.unwrap(),
+            3,
+            "nothing lost"
+        );
+    }
+
+    #[tokio::test]
+    async fn list_pages_follow_their_cursors_through_every_match_once() {
+        let tools = service();
+        let owner = user(Role::User);
+        for i in 0..7 {
+            let mut tool = body(&format!("page-{i}"));
+            tool["category"] = json!(if i % 2 == 0 { "even" } else { "odd" });
+            tools.create(&owner, &tool).await.unwrap();
+        }
+        for (raw, expected) in [("limit=2&sort=-name", 7), ("limit=3&category=even", 4)] {
+            let mut query = ListQuery::parse(Some(raw)).unwrap();
+            let mut names = Vec::new();
+            loop {
+                let (page, status) = tools.list(&query).await.unwrap();
+                assert_eq!(status, CacheStatus::Bypass);
+                let page: Value = serde_json::from_slice(&page.body).unwrap();
+                let items = page["items"].as_array().unwrap();
+                assert!(items.len() <= query.limit as usize);
+                names.extend(items.iter().map(|t| t["name"].as_str().unwrap().to_owned()));
+                match page["nextCursor"].as_str() {
+                    Some(cursor) => query.cursor = Some(cursor.to_owned()),
+                    None => break,
+                }
+            }
+            let mut sorted = names.clone();
+            sorted.sort();
+            if raw.contains("-name") {
+                sorted.reverse();
+            }
+            assert_eq!(names, sorted, "{raw}: in order");
+            assert_eq!(names.len(), expected, "{raw}: {names:?}");
+            assert_eq!(
+                names.iter().collect::<BTreeSet<_>>().len(),
+                expected,
+                "{raw}: once"
+            );
+        }
     }
 }

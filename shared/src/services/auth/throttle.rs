@@ -14,9 +14,8 @@ use uuid::Uuid;
 
 use crate::cache::CacheService;
 use crate::config::ThrottleConfig;
-use crate::keys::hex;
-use crate::store::{normalize_email, FailureWindow};
-use crate::time::Timestamp;
+use crate::domain::{normalize_email, Timestamp};
+use crate::store::FailureWindow;
 
 const LOGIN_ACCOUNT: &str = "login-account";
 const LOGIN_ADDRESS: &str = "login-address";
@@ -28,7 +27,7 @@ fn subject(kind: &str, value: &str) -> String {
     digest.update(kind.as_bytes());
     digest.update([0]);
     digest.update(value.as_bytes());
-    hex(&digest.finalize())
+    hex::encode(digest.finalize())
 }
 
 /// The address a request came from, or one shared bucket for requests without one.

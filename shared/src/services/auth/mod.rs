@@ -17,15 +17,22 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::throttle::{LoginAttempt, Throttle};
-use super::{AccessClaims, Actor, PasswordHasher, Role, TokenKeys};
-use crate::cache::{CacheService, Lookup};
-use crate::keys::hex;
-use crate::store::{AccountStore, Rotation, SessionRecord, StoreError, UserRecord};
-use crate::time::Timestamp;
-use crate::tools::FieldError;
+mod password;
+mod throttle;
+mod tokens;
 
-/// Errors of the auth flows; `shared::http` maps them to problem documents.
+pub use password::PasswordHasher;
+pub use tokens::{AccessClaims, TokenError, TokenKeys};
+
+use throttle::{LoginAttempt, Throttle};
+
+use crate::cache::{CacheService, Lookup};
+use crate::domain::{Actor, FieldError, Role, Timestamp};
+use crate::store::{
+    AccountStore, DataApi, DataApiAccountStore, Rotation, SessionRecord, StoreError, UserRecord,
+};
+
+/// Errors of the auth flows; `http` maps them to problem documents.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
     /// Unknown email or wrong password (one message for both).
@@ -54,12 +61,7 @@ pub enum AuthError {
 
 impl From<StoreError> for AuthError {
     fn from(error: StoreError) -> Self {
-        if error.is_transient() {
-            tracing::warn!(%error, "database unavailable");
-            Self::Unavailable
-        } else {
-            Self::Internal(error.to_string())
-        }
+        super::store_failure(error, Self::Unavailable, Self::Internal)
     }
 }
 
@@ -136,9 +138,9 @@ impl From<&SessionRecord> for SessionView {
 
 const TOMBSTONE: &[u8] = b"{\"revoked\":true}";
 
-/// Accounts and sessions.
-pub struct AuthService {
-    accounts: AccountStore,
+/// Accounts and sessions over an [`AccountStore`] (the Data API's unless a test says otherwise).
+pub struct AuthService<A = DataApiAccountStore> {
+    accounts: A,
     cache: CacheService,
     tokens: TokenKeys,
     passwords: PasswordHasher,
@@ -170,13 +172,13 @@ impl SuccessorKey {
     }
 }
 
-impl AuthService {
+impl<A: AccountStore> AuthService<A> {
     /// A service over the account store and the cache. A rotated refresh token presented again
     /// within `reuse_grace` of its rotation is taken for a lost race (refused, session kept);
     /// later, for theft (the session is revoked). Logins and registrations are throttled within
     /// `limits`.
     pub fn new(
-        accounts: AccountStore,
+        accounts: A,
         cache: CacheService,
         tokens: TokenKeys,
         passwords: PasswordHasher,
@@ -193,18 +195,6 @@ impl AuthService {
             session_ttl: auth.session_ttl,
             reuse_grace: auth.refresh_reuse_grace,
         }
-    }
-
-    /// The production wiring from `config`.
-    pub fn from_config(config: &crate::config::Config, cache: CacheService) -> Self {
-        Self::new(
-            AccountStore::new(crate::store::DataApi::new(config.database.clone())),
-            cache,
-            TokenKeys::new(&config.auth),
-            PasswordHasher::new(&config.passwords),
-            &config.auth,
-            config.throttle.clone(),
-        )
     }
 
     /// The token keys.
@@ -484,6 +474,29 @@ impl AuthService {
     }
 }
 
+impl AuthService<DataApiAccountStore> {
+    /// The production wiring from `config`; fails on Argon2 costs Argon2 refuses.
+    pub fn from_config(
+        config: &crate::config::Config,
+        cache: CacheService,
+    ) -> Result<Self, crate::config::ConfigError> {
+        let passwords = PasswordHasher::new(&config.passwords).map_err(|error| {
+            crate::config::ConfigError::Invalid {
+                name: "ARGON2_MEMORY_KIB",
+                reason: format!("Argon2 refuses these costs (with ARGON2_ITERATIONS): {error}"),
+            }
+        })?;
+        Ok(Self::new(
+            DataApiAccountStore::new(DataApi::new(config.database.clone())),
+            cache,
+            TokenKeys::new(&config.auth),
+            passwords,
+            &config.auth,
+            config.throttle.clone(),
+        ))
+    }
+}
+
 /// A 256-bit random refresh token (base64url) and its SHA-256 (hex).
 fn new_refresh_token() -> (String, String) {
     let mut bytes = [0u8; 32];
@@ -495,7 +508,7 @@ fn new_refresh_token() -> (String, String) {
 
 /// Hex SHA-256 of a token: the only form in which tokens are stored.
 pub fn sha256_hex(token: &str) -> String {
-    hex(&Sha256::digest(token.as_bytes()))
+    hex::encode(Sha256::digest(token.as_bytes()))
 }
 
 fn string_field(body: &Value, field: &str) -> Result<String, AuthError> {
@@ -629,5 +642,173 @@ mod tests {
         );
         let other = SuccessorKey::new(b"another key of at least thirty-two bytes");
         assert_ne!(successor, other.successor_of(&token), "keyed");
+    }
+
+    /// A service over accounts in memory, with Redis unreachable (so only the database's
+    /// counters throttle), cheap hashing, a 150 ms refresh grace window, at most 3 failed logins
+    /// per account and 5 per address.
+    fn service() -> AuthService<crate::store::memory::MemoryAccountStore> {
+        let config = crate::config::Config::from_lookup(|name| {
+            Some(
+                match name {
+                    "REDIS_URL" => "not a redis url",
+                    "ARGON2_MEMORY_KIB" => "1024",
+                    "ARGON2_ITERATIONS" => "1",
+                    "REFRESH_REUSE_GRACE_MS" => "150",
+                    "LOGIN_MAX_FAILURES" => "3",
+                    "LOGIN_MAX_FAILURES_PER_ADDRESS" => "5",
+                    _ => return None,
+                }
+                .to_owned(),
+            )
+        })
+        .expect("config");
+        AuthService::new(
+            crate::store::memory::MemoryAccountStore::new(),
+            CacheService::new(&config.cache),
+            TokenKeys::new(&config.auth),
+            PasswordHasher::new(&config.passwords).unwrap(),
+            &config.auth,
+            config.throttle.clone(),
+        )
+    }
+
+    const PASSWORD: &str = "a long enough password";
+
+    fn from(address: &str) -> ClientInfo {
+        ClientInfo {
+            user_agent: None,
+            source_ip: Some(address.to_owned()),
+        }
+    }
+
+    async fn registered(auth: &AuthService<crate::store::memory::MemoryAccountStore>) -> String {
+        let email = format!("{}@example.com", Uuid::now_v7().simple());
+        let body = json!({"email": email, "password": PASSWORD});
+        auth.register(&body, &from("192.0.2.1")).await.unwrap();
+        email
+    }
+
+    async fn login(
+        auth: &AuthService<crate::store::memory::MemoryAccountStore>,
+        email: &str,
+        password: &str,
+        address: &str,
+    ) -> Result<TokenPair, AuthError> {
+        let body = json!({"email": email, "password": password});
+        auth.login(&body, from(address)).await
+    }
+
+    async fn refresh(
+        auth: &AuthService<crate::store::memory::MemoryAccountStore>,
+        token: &str,
+    ) -> Result<TokenPair, AuthError> {
+        auth.refresh(&json!({"refreshToken": token})).await
+    }
+
+    #[tokio::test]
+    async fn a_refresh_repeated_within_the_grace_window_gets_the_same_successor() {
+        let auth = service();
+        let email = registered(&auth).await;
+        let first = login(&auth, &email, PASSWORD, "192.0.2.2").await.unwrap();
+        let next = refresh(&auth, &first.refresh_token).await.unwrap();
+        let again = refresh(&auth, &first.refresh_token).await.unwrap();
+        assert_eq!(again.refresh_token, next.refresh_token);
+        assert_eq!(again.session_id, first.session_id);
+        assert!(auth.authenticate(&again.access_token).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_rotated_token_presented_after_the_grace_window_revokes_the_session() {
+        let auth = service();
+        let email = registered(&auth).await;
+        let first = login(&auth, &email, PASSWORD, "192.0.2.3").await.unwrap();
+        let next = refresh(&auth, &first.refresh_token).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let reuse = refresh(&auth, &first.refresh_token).await;
+        assert!(matches!(reuse, Err(AuthError::InvalidToken)), "{reuse:?}");
+        let revoked = auth.authenticate(&next.access_token).await;
+        assert!(
+            matches!(revoked, Err(AuthError::InvalidToken)),
+            "{revoked:?}"
+        );
+        let successor = refresh(&auth, &next.refresh_token).await;
+        assert!(
+            matches!(successor, Err(AuthError::InvalidToken)),
+            "{successor:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refresh_that_lost_to_a_newer_one_is_refused_and_the_session_lives() {
+        let auth = service();
+        let email = registered(&auth).await;
+        let first = login(&auth, &email, PASSWORD, "192.0.2.4").await.unwrap();
+        let second = refresh(&auth, &first.refresh_token).await.unwrap();
+        let third = refresh(&auth, &second.refresh_token).await.unwrap();
+        let late = refresh(&auth, &first.refresh_token).await;
+        assert!(matches!(late, Err(AuthError::InvalidToken)), "{late:?}");
+        assert!(auth.authenticate(&third.access_token).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn without_redis_the_database_throttles_an_account_real_or_unknown() {
+        let auth = service();
+        let email = registered(&auth).await;
+        let unknown = format!("nobody-{}@example.com", Uuid::now_v7().simple());
+        for subject in [&email, &unknown] {
+            for i in 0..3 {
+                let address = format!("198.51.100.{i}");
+                let failed = login(&auth, subject, "a wrong password", &address).await;
+                assert!(
+                    matches!(failed, Err(AuthError::InvalidCredentials)),
+                    "{failed:?}"
+                );
+            }
+            let throttled = login(&auth, subject, PASSWORD, "198.51.100.9").await;
+            assert!(
+                matches!(throttled, Err(AuthError::Throttled(_))),
+                "{throttled:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_successful_login_clears_the_account_failures() {
+        let auth = service();
+        let email = registered(&auth).await;
+        for round in 0..3 {
+            // Each round from its own address: the address's window is not cleared by a success.
+            let address = format!("203.0.113.{}", round + 10);
+            for _ in 0..2 {
+                let failed = login(&auth, &email, "a wrong password", &address).await;
+                assert!(
+                    matches!(failed, Err(AuthError::InvalidCredentials)),
+                    "{round}"
+                );
+            }
+            let ok = login(&auth, &email, PASSWORD, "203.0.113.2").await;
+            assert!(ok.is_ok(), "round {round}: {ok:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_address_limit_spans_accounts() {
+        let auth = service();
+        for _ in 0..5 {
+            let email = registered(&auth).await;
+            let failed = login(&auth, &email, "a wrong password", "203.0.113.50").await;
+            assert!(
+                matches!(failed, Err(AuthError::InvalidCredentials)),
+                "{failed:?}"
+            );
+        }
+        let email = registered(&auth).await;
+        let throttled = login(&auth, &email, PASSWORD, "203.0.113.50").await;
+        assert!(
+            matches!(throttled, Err(AuthError::Throttled(_))),
+            "{throttled:?}"
+        );
+        assert!(login(&auth, &email, PASSWORD, "203.0.113.51").await.is_ok());
     }
 }

@@ -25,7 +25,7 @@ use md5::{Digest, Md5};
 use rand::Rng;
 use uuid::Uuid;
 
-use crate::tools::ListQuery;
+use crate::domain::ListQuery;
 
 /// Builds every Redis key of one deployment (all share `prefix`).
 #[derive(Clone, Debug)]
@@ -103,18 +103,7 @@ fn tool_tag(id: Uuid) -> String {
 
 /// The hex MD5 of the canonical form of `query`: equal for equivalent queries.
 pub fn query_digest(query: &ListQuery) -> String {
-    hex(&Md5::digest(query.canonical().as_bytes()))
-}
-
-/// Lowercase hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(DIGITS[usize::from(b >> 4)] as char);
-        out.push(DIGITS[usize::from(b & 0x0f)] as char);
-    }
-    out
+    hex::encode(Md5::digest(query.canonical().as_bytes()))
 }
 
 /// `ttl` spread uniformly over ±10 %, so entries written together do not expire together.

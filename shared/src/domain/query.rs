@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use uuid::Uuid;
 
-use super::model::{is_slug, FieldError, Tool, ToolStatus};
-use crate::time::Timestamp;
+use super::tool::{is_category, is_tag, CATEGORY_RULE, STATUS_RULE, TAG_RULE};
+use super::{FieldError, Timestamp, Tool, ToolStatus};
 
 /// Default page size.
 pub const DEFAULT_LIMIT: u32 = 20;
@@ -126,19 +126,19 @@ impl ListQuery {
             seen.push(key.to_string());
             let v = value.as_ref();
             let result: Result<(), &str> = match key.as_ref() {
-                "category" if is_slug(v, 64) => {
+                "category" if is_category(v) => {
                     query.category = Some(v.to_owned());
                     Ok(())
                 }
-                "category" => Err("must be 1 to 64 characters of a-z, 0-9 or '-'"),
-                "tag" if is_slug(v, 32) => {
+                "category" => Err(CATEGORY_RULE),
+                "tag" if is_tag(v) => {
                     query.tag = Some(v.to_owned());
                     Ok(())
                 }
-                "tag" => Err("must be 1 to 32 characters of a-z, 0-9 or '-'"),
+                "tag" => Err(TAG_RULE),
                 "status" => ToolStatus::parse(v)
                     .map(|s| query.status = Some(s))
-                    .ok_or("must be \"active\" or \"deprecated\""),
+                    .ok_or(STATUS_RULE),
                 "ownerId" => Uuid::try_parse(v)
                     .map(|id| query.owner_id = Some(id))
                     .map_err(|_| "must be a UUID"),
@@ -184,7 +184,7 @@ impl ListQuery {
 
     /// The deterministic serialization of this query (defaults spelled out, keys sorted).
     pub fn canonical(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        serde_json::to_string(self).expect("a query (strings, numbers, enums) serializes")
     }
 
     /// The filters and order without the page position: what a cursor is bound to.
@@ -246,7 +246,7 @@ impl CursorCodec {
     }
 
     fn scope_digest(query: &ListQuery) -> String {
-        crate::keys::hex(&<sha2::Sha256 as sha2::Digest>::digest(query.scope().as_bytes())[..12])
+        hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(query.scope().as_bytes())[..12])
     }
 
     /// The opaque cursor of the page after `cursor` in `query`.
@@ -255,7 +255,9 @@ impl CursorCodec {
             scope: Self::scope_digest(query),
             cursor,
         };
-        let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&payload).unwrap_or_default());
+        let body = URL_SAFE_NO_PAD.encode(
+            serde_json::to_vec(&payload).expect("a cursor (strings and numbers) serializes"),
+        );
         let mut mac = self.mac.clone();
         mac.update(body.as_bytes());
         let tag = URL_SAFE_NO_PAD.encode(&mac.finalize().into_bytes()[..16]);

@@ -21,16 +21,16 @@ struct Inner {
 }
 
 impl PasswordHasher {
-    /// A hasher with the configured memory and iteration costs (parallelism 1).
-    pub fn new(config: &PasswordConfig) -> Self {
-        let params = Params::new(config.memory_kib, config.iterations, 1, None)
-            .unwrap_or_else(|_| Params::default());
-        Self {
+    /// A hasher with the configured memory and iteration costs (parallelism 1); costs Argon2
+    /// refuses are an error, never replaced by other ones.
+    pub fn new(config: &PasswordConfig) -> Result<Self, argon2::Error> {
+        let params = Params::new(config.memory_kib, config.iterations, 1, None)?;
+        Ok(Self {
             inner: Arc::new(Inner {
                 argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params),
                 dummy: OnceLock::new(),
             }),
-        }
+        })
     }
 
     /// A PHC string of `password` with a fresh random salt. CPU-bound: call it off the runtime.
@@ -76,12 +76,22 @@ mod tests {
         let hasher = PasswordHasher::new(&PasswordConfig {
             memory_kib: 1024,
             iterations: 1,
-        });
+        })
+        .unwrap();
         let phc = hasher.hash("correct horse").unwrap();
         assert!(phc.starts_with("$argon2id$"));
         assert!(hasher.verify("correct horse", Some(&phc)));
         assert!(!hasher.verify("wrong horse", Some(&phc)));
         assert!(!hasher.verify("correct horse", None));
         assert!(!hasher.verify("correct horse", Some("!")));
+    }
+
+    #[test]
+    fn costs_argon2_refuses_are_an_error() {
+        let config = PasswordConfig {
+            memory_kib: 1,
+            iterations: 1,
+        };
+        assert!(PasswordHasher::new(&config).is_err());
     }
 }

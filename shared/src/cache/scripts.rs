@@ -1,0 +1,78 @@
+//! The Lua scripts that make the cache's read-modify-writes atomic in Redis.
+
+/// Sets or evicts a tool's cached value unless a newer revision is cached or was written.
+///
+/// KEYS: tool key, write-marker key, fill-lease key. ARGV: revision, value (empty = evict), value
+/// TTL, marker TTL (`0` for a reader's fill, which leaves no marker), the latest time (epoch ms,
+/// Redis's clock) a reader's fill may land (`0`: no limit). An eviction keeps a cached value that
+/// is at least as new as its revision (a replayed invalidation must not throw away what a later
+/// write published). A reader's fill releases the key's lease, stored or not, so the next miss
+/// need not wait for it to expire; a fill that arrives late (held in a paused Redis, say) is
+/// refused, since the marker of a write made after its read may have expired by then.
+pub(super) const GUARDED_SET_LUA: &str = r"
+if ARGV[4] == '0' then redis.call('DEL', KEYS[3]) end
+if ARGV[5] ~= '0' then
+  local t = redis.call('TIME')
+  if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > tonumber(ARGV[5]) then return 0 end
+end
+local rev = tonumber(ARGV[1])
+local marker = tonumber(redis.call('GET', KEYS[2]) or '-1')
+if marker > rev then return 0 end
+local keep = false
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local nl = string.find(cur, '\n', 1, true)
+  local cur_rev = nl and tonumber(string.sub(cur, 1, nl - 1)) or -1
+  if cur_rev >= rev then
+    if ARGV[2] ~= '' then return 0 end
+    keep = true
+  end
+end
+if ARGV[4] ~= '0' then redis.call('SET', KEYS[2], ARGV[1], 'EX', ARGV[4]) end
+if ARGV[2] == '' then
+  if not keep then redis.call('DEL', KEYS[1]) end
+else
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+end
+return 1
+";
+
+/// Reads the list generation, creating it when absent (a new or restarted Redis) from the
+/// current time in milliseconds, so a generation never comes back to a value used before the
+/// restart, under which a reader might still store a page computed from older data.
+///
+/// KEYS: generation key. ARGV: now in milliseconds.
+pub(super) const GENERATION_LUA: &str = r"
+local g = redis.call('GET', KEYS[1])
+if g then return g end
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])
+";
+
+/// Retires every list page: increments the generation, creating it from the current time when
+/// absent (see [`GENERATION_LUA`]).
+///
+/// KEYS: generation key. ARGV: now in milliseconds.
+pub(super) const BUMP_GENERATION_LUA: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[1]) end
+return redis.call('INCR', KEYS[1])
+";
+
+/// Counts an attempt in a sliding window (a sorted set of attempts scored by Redis's clock),
+/// unless the window is full. Atomic, so concurrent attempts never exceed the limit.
+///
+/// KEYS: the window. ARGV: window length (ms), limit, attempt id. Returns 0 when the attempt was
+/// counted, else the milliseconds until the oldest attempt leaves the window.
+pub(super) const SLIDING_WINDOW_LUA: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return math.max(1, tonumber(oldest[2]) + window - now)
+end
+redis.call('ZADD', KEYS[1], now, ARGV[3])
+redis.call('PEXPIRE', KEYS[1], window)
+return 0
+";

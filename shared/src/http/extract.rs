@@ -1,0 +1,151 @@
+//! Request guards: the JSON body (content type 415, size 413, syntax 400), the tool id of the
+//! path (400), and the bearer access token with a live session (401).
+
+use axum::extract::{FromRequest, FromRequestParts, Path, Request};
+use axum::http::{header, request::Parts, HeaderMap};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{ApiError, MAX_BODY_BYTES};
+use crate::domain::Actor;
+use crate::services::AuthService;
+use crate::store::SessionRecord;
+
+/// A JSON body, checked for content type (415), size (413) and syntax (400).
+#[derive(Debug)]
+pub struct JsonBody(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
+        let body = read_json(request, Body::Required).await?;
+        body.map(Self)
+            .ok_or_else(|| ApiError::BadRequest("a JSON body is required".into()))
+    }
+}
+
+/// An optional JSON body: absent (empty) is `None`; present, it is checked like [`JsonBody`].
+#[derive(Debug)]
+pub struct OptionalJsonBody(pub Option<Value>);
+
+impl<S: Send + Sync> FromRequest<S> for OptionalJsonBody {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
+        read_json(request, Body::Optional).await.map(Self)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Body {
+    Required,
+    Optional,
+}
+
+/// Reads the request's JSON body; `None` only for an empty optional one.
+async fn read_json(request: Request, body: Body) -> Result<Option<Value>, ApiError> {
+    let json = is_json(request.headers());
+    if !json && body == Body::Required {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    let bytes = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge)?;
+    if bytes.is_empty() && body == Body::Optional {
+        return Ok(None);
+    }
+    if !json {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// The `{id}` of a tool route: a UUID in any standard form, else 400.
+#[derive(Clone, Copy, Debug)]
+pub struct ToolId(pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for ToolId {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Path(text) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|e| ApiError::BadRequest(e.body_text()))?;
+        Uuid::try_parse(&text)
+            .map(Self)
+            .map_err(|_| ApiError::BadRequest(format!("{text:?} is not a UUID")))
+    }
+}
+
+/// Router states that can authenticate a caller.
+pub trait Authenticator {
+    /// The auth service (token verification and the session check).
+    fn auth(&self) -> &AuthService;
+}
+
+impl<T: Authenticator> Authenticator for std::sync::Arc<T> {
+    fn auth(&self) -> &AuthService {
+        (**self).auth()
+    }
+}
+
+/// The authenticated caller: a valid access token from `Authorization: Bearer <token>` whose
+/// session is alive (401 otherwise).
+#[derive(Clone, Debug)]
+pub struct Authenticated {
+    /// Who calls.
+    pub actor: Actor,
+    /// Their live session.
+    pub session: SessionRecord,
+}
+
+impl<S: Authenticator + Send + Sync> FromRequestParts<S> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let token = bearer_token(&parts.headers)
+            .ok_or(ApiError::Unauthorized("a bearer access token is required"))?;
+        let (actor, session) = state
+            .auth()
+            .authenticate(token)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Self { actor, session })
+    }
+}
+
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::HeaderValue;
+
+    #[test]
+    fn bearer_tokens_are_parsed_case_insensitively() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer abc"),
+        );
+        assert_eq!(bearer_token(&headers), Some("abc"));
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert_eq!(bearer_token(&headers), None);
+    }
+}

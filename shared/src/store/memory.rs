@@ -1,0 +1,512 @@
+//! The store contracts in process memory, so the services' own logic (preconditions, retries
+//! after lost races, the outbox, the request budget; the refresh grace window, throttling) has
+//! fast unit tests without MariaDB. Integration, property and fault tests run on the Data API
+//! stores.
+//!
+//! - [`MemoryToolStore`]: names unique, an update or a delete applies only to the revision it
+//!   read, one outbox row per write, lists in keyset order. No page size budget, no lost Data
+//!   API answers; it can make the next calls fail, be slow, or lose races.
+//! - [`MemoryAccountStore`]: users by normalized email, sessions, refresh tokens rotated once,
+//!   failure windows counted as the SQL upsert counts them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use uuid::Uuid;
+
+use super::{
+    AccountStore, FailureWindow, ListPage, PendingInvalidation, Rotation, SessionRecord,
+    StoreError, ToolStore, UserRecord,
+};
+use crate::domain::{
+    normalize_email, Cursor, ListQuery, SortKey, Timestamp, Tool, DELETED_REVISION,
+};
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Tools and their outbox in a `Mutex`.
+#[derive(Default)]
+pub struct MemoryToolStore {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    tools: BTreeMap<Uuid, Tool>,
+    outbox: Vec<OutboxRow>,
+    failures: Vec<StoreError>,
+    lost_races: u32,
+    latency: Duration,
+}
+
+struct OutboxRow {
+    seq: i64,
+    write: Uuid,
+    tool_id: Uuid,
+    revision: i64,
+    created: Instant,
+    applied: Option<Instant>,
+}
+
+impl MemoryToolStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The next calls fail with `errors`, one each, in order.
+    pub fn fail_next(&self, errors: impl IntoIterator<Item = StoreError>) {
+        let mut state = self.lock();
+        let mut errors: Vec<_> = errors.into_iter().collect();
+        errors.reverse();
+        errors.append(&mut state.failures);
+        state.failures = errors;
+    }
+
+    /// The next `count` updates or deletes lose a race: another writer changes the tool (its
+    /// revision goes up by one) just before each.
+    pub fn lose_races(&self, count: u32) {
+        self.lock().lost_races = count;
+    }
+
+    /// Every call takes `latency` before it answers.
+    pub fn set_latency(&self, latency: Duration) {
+        self.lock().latency = latency;
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+
+    /// Waits the latency, then takes the next failure, if any.
+    async fn enter(&self) -> Result<(), StoreError> {
+        let latency = self.lock().latency;
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        self.lock().failures.pop().map_or(Ok(()), Err)
+    }
+}
+
+impl State {
+    fn record(&mut self, write: Uuid, tool_id: Uuid, revision: i64) {
+        let seq = self.outbox.last().map_or(1, |row| row.seq + 1);
+        self.outbox.push(OutboxRow {
+            seq,
+            write,
+            tool_id,
+            revision,
+            created: Instant::now(),
+            applied: None,
+        });
+    }
+
+    fn name_taken(&self, tool: &Tool) -> bool {
+        self.tools
+            .values()
+            .any(|t| t.name == tool.name && t.id != tool.id)
+    }
+
+    /// Another writer's change, if a lost race is due.
+    fn interfere(&mut self, id: Uuid) {
+        if self.lost_races == 0 {
+            return;
+        }
+        self.lost_races -= 1;
+        if let Some(tool) = self.tools.get_mut(&id) {
+            tool.revision += 1;
+        }
+    }
+}
+
+/// Whether `tool` passes `query`'s filters (the SQL `WHERE` of the Data API store).
+fn matches(query: &ListQuery, tool: &Tool) -> bool {
+    let text = |q: &str| {
+        [
+            Some(&tool.name),
+            tool.title.as_ref(),
+            Some(&tool.description),
+        ]
+        .into_iter()
+        .flatten()
+        .any(|field| field.to_lowercase().contains(q))
+    };
+    query.category.as_ref().is_none_or(|c| *c == tool.category)
+        && query.status.is_none_or(|s| s == tool.status)
+        && query.owner_id.is_none_or(|o| o == tool.owner_id)
+        && query.tag.as_ref().is_none_or(|t| tool.tags.contains(t))
+        && query
+            .updated_since
+            .is_none_or(|since| tool.updated_at.millis() >= since)
+        && query.q.as_deref().is_none_or(text)
+}
+
+/// The position of `tool` in `query`'s order, comparable with a cursor's.
+fn position(query: &ListQuery, tool: &Tool) -> (SortKey, Uuid) {
+    (query.sort.key_of(tool), tool.id)
+}
+
+fn ordered(a: &(SortKey, Uuid), b: &(SortKey, Uuid), descending: bool) -> std::cmp::Ordering {
+    let order = match (&a.0, &b.0) {
+        // Names are unique: the id never decides.
+        (SortKey::Name(x), SortKey::Name(y)) => x.as_bytes().cmp(y.as_bytes()),
+        (SortKey::Time(x), SortKey::Time(y)) => x.cmp(y).then(a.1.cmp(&b.1)),
+        _ => std::cmp::Ordering::Equal,
+    };
+    if descending {
+        order.reverse()
+    } else {
+        order
+    }
+}
+
+impl ToolStore for MemoryToolStore {
+    async fn get(&self, id: Uuid) -> Result<Option<Tool>, StoreError> {
+        self.enter().await?;
+        Ok(self.lock().tools.get(&id).cloned())
+    }
+
+    async fn list(
+        &self,
+        query: &ListQuery,
+        after: Option<&Cursor>,
+        limit: u32,
+    ) -> Result<ListPage, StoreError> {
+        self.enter().await?;
+        let descending = query.sort.descending();
+        let after = after.map(|c| (c.key.clone(), c.id));
+        let state = self.lock();
+        let mut tools: Vec<&Tool> = state
+            .tools
+            .values()
+            .filter(|tool| matches(query, tool))
+            .filter(|tool| {
+                after
+                    .as_ref()
+                    .is_none_or(|after| ordered(&position(query, tool), after, descending).is_gt())
+            })
+            .collect();
+        tools.sort_by(|a, b| ordered(&position(query, a), &position(query, b), descending));
+        let more = tools.len() > limit as usize;
+        Ok(ListPage {
+            tools: tools.into_iter().take(limit as usize).cloned().collect(),
+            more,
+        })
+    }
+
+    async fn insert(&self, tool: &Tool, write: Uuid) -> Result<(), StoreError> {
+        self.enter().await?;
+        let mut state = self.lock();
+        if state.name_taken(tool) || state.tools.contains_key(&tool.id) {
+            return Err(StoreError::Duplicate);
+        }
+        state.tools.insert(tool.id, tool.clone());
+        state.record(write, tool.id, tool.revision);
+        Ok(())
+    }
+
+    async fn update(&self, tool: &Tool, write: Uuid) -> Result<bool, StoreError> {
+        self.enter().await?;
+        let mut state = self.lock();
+        state.interfere(tool.id);
+        let current = state.tools.get(&tool.id).map(|t| t.revision);
+        if current != Some(tool.revision - 1) {
+            return Ok(false);
+        }
+        if state.name_taken(tool) {
+            return Err(StoreError::Duplicate);
+        }
+        state.tools.insert(tool.id, tool.clone());
+        state.record(write, tool.id, tool.revision);
+        Ok(true)
+    }
+
+    async fn delete(&self, id: Uuid, revision: i64, write: Uuid) -> Result<bool, StoreError> {
+        self.enter().await?;
+        let mut state = self.lock();
+        state.interfere(id);
+        if state.tools.get(&id).map(|t| t.revision) != Some(revision) {
+            return Ok(false);
+        }
+        state.tools.remove(&id);
+        state.record(write, id, DELETED_REVISION);
+        Ok(true)
+    }
+
+    async fn invalidations_to_replay(
+        &self,
+        after_seq: i64,
+        min_age: Duration,
+        applied_within: Duration,
+        limit: u32,
+    ) -> Result<Vec<PendingInvalidation>, StoreError> {
+        self.enter().await?;
+        let state = self.lock();
+        Ok(state
+            .outbox
+            .iter()
+            .filter(|row| row.seq > after_seq && row.created.elapsed() >= min_age)
+            .filter(|row| row.applied.is_none_or(|at| at.elapsed() < applied_within))
+            .take(limit as usize)
+            .map(|row| PendingInvalidation {
+                seq: row.seq,
+                tool_id: row.tool_id,
+                revision: row.revision,
+            })
+            .collect())
+    }
+
+    async fn mark_write_applied(&self, write: Uuid) -> Result<(), StoreError> {
+        self.enter().await?;
+        let mut state = self.lock();
+        for row in state.outbox.iter_mut().filter(|row| row.write == write) {
+            row.applied.get_or_insert_with(Instant::now);
+        }
+        Ok(())
+    }
+
+    async fn mark_applied(&self, seqs: &[i64]) -> Result<(), StoreError> {
+        self.enter().await?;
+        let mut state = self.lock();
+        for row in state
+            .outbox
+            .iter_mut()
+            .filter(|row| seqs.contains(&row.seq))
+        {
+            row.applied.get_or_insert_with(Instant::now);
+        }
+        Ok(())
+    }
+
+    async fn prune_applied(&self, retention: Duration) -> Result<i64, StoreError> {
+        self.enter().await?;
+        let mut state = self.lock();
+        let before = state.outbox.len();
+        state
+            .outbox
+            .retain(|row| row.applied.is_none_or(|at| at.elapsed() < retention));
+        Ok((before - state.outbox.len()) as i64)
+    }
+
+    async fn count_pending(&self) -> Result<i64, StoreError> {
+        self.enter().await?;
+        let state = self.lock();
+        Ok(state.outbox.iter().filter(|r| r.applied.is_none()).count() as i64)
+    }
+}
+
+/// Users, sessions, refresh tokens and failure windows in a `Mutex`.
+#[derive(Default)]
+pub struct MemoryAccountStore {
+    state: Mutex<Accounts>,
+}
+
+#[derive(Default)]
+struct Accounts {
+    users: HashMap<String, UserRecord>,
+    sessions: HashMap<Uuid, (SessionRecord, Option<Timestamp>)>,
+    tokens: HashMap<String, Token>,
+    failures: HashMap<String, FailureWindow>,
+}
+
+struct Token {
+    session_id: Uuid,
+    rotated_at: Option<Timestamp>,
+    expires_at: Timestamp,
+}
+
+impl MemoryAccountStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Accounts> {
+        lock(&self.state)
+    }
+}
+
+impl Accounts {
+    /// Session `id` if it is alive at `now`, with its user's current role.
+    fn live(&self, id: Uuid, now: Timestamp) -> Option<SessionRecord> {
+        let (session, revoked) = self.sessions.get(&id)?;
+        if revoked.is_some() || session.expires_at <= now {
+            return None;
+        }
+        let role = self.users.values().find(|u| u.id == session.user_id)?.role;
+        Some(SessionRecord {
+            role,
+            ..session.clone()
+        })
+    }
+
+    fn add_token(&mut self, session: &SessionRecord, hash: &str) {
+        self.tokens.entry(hash.to_owned()).or_insert(Token {
+            session_id: session.session_id,
+            rotated_at: None,
+            expires_at: session.expires_at,
+        });
+    }
+}
+
+impl AccountStore for MemoryAccountStore {
+    async fn insert_user(&self, user: &UserRecord) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        let email = normalize_email(&user.email);
+        match state.users.get(&email) {
+            Some(holder) if holder.id == user.id => Ok(()),
+            Some(_) => Err(StoreError::Duplicate),
+            None => {
+                state.users.insert(email, user.clone());
+                Ok(())
+            }
+        }
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StoreError> {
+        Ok(self.lock().users.get(&normalize_email(email)).cloned())
+    }
+
+    async fn insert_session(
+        &self,
+        session: &SessionRecord,
+        token_hash: &str,
+    ) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        state
+            .sessions
+            .entry(session.session_id)
+            .or_insert_with(|| (session.clone(), None));
+        state.add_token(session, token_hash);
+        Ok(())
+    }
+
+    async fn live_session(
+        &self,
+        id: Uuid,
+        now: Timestamp,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        Ok(self.lock().live(id, now))
+    }
+
+    async fn session_of_current_token(
+        &self,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let state = self.lock();
+        Ok(state
+            .tokens
+            .get(token_hash)
+            .filter(|t| t.rotated_at.is_none() && t.expires_at > now)
+            .and_then(|t| state.live(t.session_id, now)))
+    }
+
+    async fn rotate_refresh_token(
+        &self,
+        token_hash: &str,
+        successor_hash: &str,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<Rotation, StoreError> {
+        let mut state = self.lock();
+        let Some(token) = state.tokens.get_mut(token_hash) else {
+            return Ok(Rotation::Invalid);
+        };
+        if let Some(rotated_at) = token.rotated_at {
+            return Ok(Rotation::Reused {
+                session_id: token.session_id,
+                rotated_at,
+            });
+        }
+        if token.expires_at <= now {
+            return Ok(Rotation::Invalid);
+        }
+        let session_id = token.session_id;
+        if state.live(session_id, now).is_none() {
+            return Ok(Rotation::Invalid);
+        }
+        if let Some(token) = state.tokens.get_mut(token_hash) {
+            token.rotated_at = Some(now);
+        }
+        let (stored, _) = state.sessions.get_mut(&session_id).expect("a live session");
+        stored.expires_at = expires_at;
+        stored.last_refreshed_at = now;
+        let session = state.live(session_id, now).expect("still live");
+        state.add_token(&session, successor_hash);
+        Ok(Rotation::Rotated { session })
+    }
+
+    async fn revoke_session(&self, id: Uuid, now: Timestamp) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        if let Some((_, revoked)) = state.sessions.get_mut(&id) {
+            revoked.get_or_insert(now);
+        }
+        for token in state.tokens.values_mut().filter(|t| t.session_id == id) {
+            token.rotated_at.get_or_insert(now);
+        }
+        Ok(())
+    }
+
+    async fn login_failures(
+        &self,
+        subjects: &[&str],
+        since: Timestamp,
+    ) -> Result<Vec<FailureWindow>, StoreError> {
+        let state = self.lock();
+        Ok(subjects
+            .iter()
+            .filter_map(|s| state.failures.get(*s))
+            .filter(|w| w.window_started_at > since)
+            .cloned()
+            .collect())
+    }
+
+    async fn record_login_failure(
+        &self,
+        subjects: &[&str],
+        now: Timestamp,
+        since: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        for subject in subjects {
+            let window = state
+                .failures
+                .entry((*subject).to_owned())
+                .or_insert_with(|| FailureWindow {
+                    subject: (*subject).to_owned(),
+                    failures: 0,
+                    window_started_at: now,
+                });
+            if window.window_started_at <= since {
+                window.failures = 0;
+                window.window_started_at = now;
+            }
+            window.failures += 1;
+        }
+        Ok(())
+    }
+
+    async fn clear_login_failures(&self, subject: &str) -> Result<(), StoreError> {
+        self.lock().failures.remove(subject);
+        Ok(())
+    }
+
+    async fn prune_login_failures(&self, before: Timestamp) -> Result<i64, StoreError> {
+        let mut state = self.lock();
+        let old: Vec<String> = state
+            .failures
+            .values()
+            .filter(|w| w.window_started_at < before)
+            .take(100)
+            .map(|w| w.subject.clone())
+            .collect();
+        for subject in &old {
+            state.failures.remove(subject);
+        }
+        Ok(old.len() as i64)
+    }
+}
