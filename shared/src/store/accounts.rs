@@ -282,6 +282,27 @@ impl DataApiAccountStore {
         Ok(Rotation::Rotated { session })
     }
 
+    /// Commits `tx`, which stores the refresh token `token_hash`: `Ok(true)` once it is
+    /// committed, even if the commit's answer was lost (the token is then found);
+    /// `Ok(false)` when the transaction ended without committing and must run again.
+    async fn commit_storing(
+        &self,
+        tx: Transaction<'_>,
+        token_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let Err(error) = tx.commit().await else {
+            return Ok(true);
+        };
+        match self.token_record(token_hash).await {
+            Ok(Some(_)) => Ok(true),
+            Ok(None) if error.must_rerun() => Ok(false),
+            _ => {
+                tx.rollback(ROLLBACK_LIMIT).await;
+                Err(error)
+            }
+        }
+    }
+
     async fn token_record(&self, token_hash: &str) -> Result<Option<TokenRow>, StoreError> {
         let rows: Vec<TokenRow> = self
             .db
@@ -396,17 +417,8 @@ impl AccountStore for DataApiAccountStore {
                 }
                 return Err(error);
             }
-            match tx.commit().await {
-                Ok(()) => return Ok(()),
-                // The answer of a commit that succeeded may have been lost.
-                Err(error) => match self.token_record(token_hash).await {
-                    Ok(Some(_)) => return Ok(()),
-                    Ok(None) if error.must_rerun() => continue,
-                    _ => {
-                        tx.rollback(ROLLBACK_LIMIT).await;
-                        return Err(error);
-                    }
-                },
+            if self.commit_storing(tx, token_hash).await? {
+                return Ok(());
             }
         }
         Err(StoreError::Unavailable(
@@ -484,17 +496,8 @@ impl AccountStore for DataApiAccountStore {
                     return Err(error);
                 }
             };
-            match tx.commit().await {
-                Ok(()) => return Ok(Rotation::Rotated { session }),
-                // A commit whose answer was lost is recognised by the successor it stored.
-                Err(error) => match self.token_record(successor_hash).await {
-                    Ok(Some(_)) => return Ok(Rotation::Rotated { session }),
-                    Ok(None) if error.must_rerun() => continue,
-                    _ => {
-                        tx.rollback(ROLLBACK_LIMIT).await;
-                        return Err(error);
-                    }
-                },
+            if self.commit_storing(tx, successor_hash).await? {
+                return Ok(Rotation::Rotated { session });
             }
         }
         Err(StoreError::Unavailable(
