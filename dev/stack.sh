@@ -15,7 +15,7 @@
 # The Redis Cluster is three primaries on 127.0.0.1:7000-7002 (REDIS_CLUSTER_PORTS), no replicas,
 # no persistence: what REDIS_MODE=cluster talks to locally.
 #
-# Defaults (the README's `make dev` table): Redis 127.0.0.1:6379, MariaDB 127.0.0.1:3306 with
+# Defaults: Redis 127.0.0.1:6379, MariaDB 127.0.0.1:3306 with
 # databases mcp and mcp_test and user mcp / password mcp; override the ports with REDIS_PORT,
 # REDIS_CLUSTER_PORTS, MYSQL_PORT.
 set -euo pipefail

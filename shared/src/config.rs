@@ -403,8 +403,8 @@ impl Config {
                 refresh_reuse_grace: env.millis("REFRESH_REUSE_GRACE_MS", 2_000)?,
             },
             passwords: PasswordConfig {
-                memory_kib: env.number("ARGON2_MEMORY_KIB", 12_288)?.clamp(8, 1 << 22) as u32,
-                iterations: env.number("ARGON2_ITERATIONS", 2)?.clamp(1, 64) as u32,
+                memory_kib: env.number_in("ARGON2_MEMORY_KIB", 12_288, 8..=1 << 22)? as u32,
+                iterations: env.number_in("ARGON2_ITERATIONS", 2, 1..=64)? as u32,
             },
             sweeper: SweeperConfig {
                 poll_interval: env.millis("SWEEPER_POLL_MS", 1_000)?,
@@ -464,6 +464,24 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
                 name,
                 reason: "expected a non-negative integer".into(),
             }),
+        }
+    }
+
+    /// A number within `range` (refused outside it, never moved into it).
+    fn number_in(
+        &self,
+        name: &'static str,
+        default: u64,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<u64, ConfigError> {
+        let value = self.number(name, default)?;
+        if range.contains(&value) {
+            Ok(value)
+        } else {
+            Err(ConfigError::Invalid {
+                name,
+                reason: format!("must be from {} to {}", range.start(), range.end()),
+            })
         }
     }
 
@@ -530,6 +548,21 @@ impl<F: Fn(&str) -> Option<String>> Env<'_, F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn argon2_costs_out_of_range_are_refused_not_moved() {
+        for (name, value) in [
+            ("ARGON2_MEMORY_KIB", "4"),
+            ("ARGON2_ITERATIONS", "0"),
+            ("ARGON2_ITERATIONS", "65"),
+        ] {
+            let refused = Config::from_lookup(|n| (n == name).then(|| value.to_owned()));
+            assert!(
+                matches!(refused, Err(ConfigError::Invalid { name: n, .. }) if n == name),
+                "{name}={value}"
+            );
+        }
+    }
 
     #[test]
     fn defaults_match_the_design() {

@@ -395,7 +395,7 @@ pub struct Instance {
     pub write: Router,
     /// The tool service behind `read`.
     pub read_tools: Arc<ToolService>,
-    /// A tool manager of its tools-write process, for driving the two halves of a write
+    /// A tool service of its tools-write process, for driving the two halves of a write
     /// (commit, publish) separately.
     pub write_tools: Arc<ToolService>,
 }

@@ -390,6 +390,26 @@ async fn absent_tools_and_bad_ids() {
         &app.delete("/tools/123", &token).await,
         StatusCode::BAD_REQUEST,
     );
+    let patch = app
+        .json(
+            Method::PATCH,
+            "/tools/not-a-uuid",
+            &token,
+            &json!({"title": "x"}),
+        )
+        .await;
+    assert_problem(&patch, StatusCode::BAD_REQUEST);
+    assert!(patch.json()["detail"]
+        .as_str()
+        .unwrap()
+        .contains("not a UUID"));
+    // The body is checked before the path id, as on every route with a body.
+    let text = Request::patch("/tools/not-a-uuid")
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "text/plain")
+        .body(Body::from("title"))
+        .unwrap();
+    assert_problem(&app.send(text).await, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     assert_problem(&app.get("/nowhere").await, StatusCode::NOT_FOUND);
 }
 

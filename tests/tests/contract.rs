@@ -184,9 +184,10 @@ fn every_operation_documents_its_statuses_and_headers() {
     }
 }
 
-/// Every error the API documents is a problem document.
+/// Every error the API documents is a problem document, with the headers its status carries
+/// (`ApiError`): 401 `WWW-Authenticate`, 429 and 503 `Retry-After`.
 #[test]
-fn every_documented_error_is_a_problem_document() {
+fn every_documented_error_is_a_problem_document_with_its_headers() {
     let doc = openapi();
     let mut errors = 0;
     for (method, path) in openapi_routes(&doc) {
@@ -198,7 +199,19 @@ fn every_documented_error_is_a_problem_document() {
                 continue;
             }
             errors += 1;
-            let content = resolve(&doc, response)["content"]
+            let response = resolve(&doc, response);
+            let header = match status.as_str() {
+                "401" => Some("WWW-Authenticate"),
+                "429" | "503" => Some("Retry-After"),
+                _ => None,
+            };
+            if let Some(header) = header {
+                assert!(
+                    response["headers"][header].is_object(),
+                    "{method} {path} {status} does not document {header}"
+                );
+            }
+            let content = response["content"]
                 .as_object()
                 .unwrap_or_else(|| panic!("{method} {path} {status} has no content"));
             assert_eq!(

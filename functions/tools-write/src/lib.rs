@@ -62,10 +62,12 @@ async fn create_tool(
 async fn update_tool(
     State(state): State<Arc<WriteState>>,
     Authenticated { actor, .. }: Authenticated,
-    ToolId(id): ToolId,
+    id: Result<ToolId, ApiError>,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
+    // The body is checked first (415, 413, then 400), as for every route with a body.
+    let ToolId(id) = id?;
     let if_match = match headers.get(header::IF_MATCH) {
         None => None,
         Some(value) => Some(

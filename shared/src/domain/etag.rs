@@ -1,4 +1,4 @@
-//! Entity tags (RFC 9110): a tool's names its revision, a list page's is the MD5 digest of the
+//! Entity tags (RFC 9110): a tool's tag names its revision, a list page's is the MD5 digest of the
 //! page's JSON, computed once when the page is built.
 
 use md5::{Digest as _, Md5};

@@ -3,6 +3,7 @@
 
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::{header, request::Parts, HeaderMap};
+use bytes::Bytes;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -19,9 +20,10 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
-        let body = read_json(request, Body::Required).await?;
-        body.map(Self)
-            .ok_or_else(|| ApiError::BadRequest("a JSON body is required".into()))
+        if !is_json(request.headers()) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        parse_json(&read_body(request).await?).map(Self)
     }
 }
 
@@ -33,33 +35,27 @@ impl<S: Send + Sync> FromRequest<S> for OptionalJsonBody {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, _state: &S) -> Result<Self, ApiError> {
-        read_json(request, Body::Optional).await.map(Self)
+        let json = is_json(request.headers());
+        let bytes = read_body(request).await?;
+        if bytes.is_empty() {
+            Ok(Self(None))
+        } else if json {
+            parse_json(&bytes).map(|value| Self(Some(value)))
+        } else {
+            Err(ApiError::UnsupportedMediaType)
+        }
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Body {
-    Required,
-    Optional,
-}
-
-/// Reads the request's JSON body; `None` only for an empty optional one.
-async fn read_json(request: Request, body: Body) -> Result<Option<Value>, ApiError> {
-    let json = is_json(request.headers());
-    if !json && body == Body::Required {
-        return Err(ApiError::UnsupportedMediaType);
-    }
-    let bytes = axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
+/// The request's body, up to [`MAX_BODY_BYTES`] (413 beyond).
+async fn read_body(request: Request) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(request.into_body(), MAX_BODY_BYTES)
         .await
-        .map_err(|_| ApiError::PayloadTooLarge)?;
-    if bytes.is_empty() && body == Body::Optional {
-        return Ok(None);
-    }
-    if !json {
-        return Err(ApiError::UnsupportedMediaType);
-    }
-    serde_json::from_slice(&bytes)
-        .map(Some)
+        .map_err(|_| ApiError::PayloadTooLarge)
+}
+
+fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(bytes)
         .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))
 }
 

@@ -691,7 +691,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn invalid_fields_are_refused_before_the_database_is_asked() {
+    async fn invalid_fields_of_a_create_are_refused_before_the_database_is_asked() {
         let tools = service();
         tools
             .store()
@@ -737,7 +737,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn writes_redis_did_not_take_stay_pending_until_a_replay_applies_them() {
+    async fn writes_redis_did_not_take_stay_pending_in_the_outbox() {
         let tools = service();
         let owner = user(Role::User);
         let tool = tools.create(&owner, &body("pending")).await.unwrap();

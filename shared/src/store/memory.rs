@@ -228,10 +228,14 @@ impl ToolStore for MemoryToolStore {
         self.enter().await?;
         let mut state = self.lock();
         state.interfere(id);
-        if state.tools.get(&id).map(|t| t.revision) != Some(revision) {
-            return Ok(false);
+        match state.tools.get(&id) {
+            // Gone already (a concurrent delete): either way the tool is deleted.
+            None => {}
+            Some(tool) if tool.revision != revision => return Ok(false),
+            Some(_) => {
+                state.tools.remove(&id);
+            }
         }
-        state.tools.remove(&id);
         state.record(write, id, DELETED_REVISION);
         Ok(true)
     }

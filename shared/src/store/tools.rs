@@ -234,7 +234,7 @@ fn like_pattern(text: &str) -> String {
 }
 
 fn to_json(value: &impl serde::Serialize) -> String {
-    serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned())
+    serde_json::to_string(value).expect("tool fields (strings and JSON values) serialize")
 }
 
 impl ToolStore for DataApiToolStore {

@@ -621,6 +621,11 @@ mod tests {
         let (token, hash) = new_refresh_token();
         assert_eq!(URL_SAFE_NO_PAD.decode(&token).unwrap().len(), 32);
         assert_eq!(hash, sha256_hex(&token));
+        // FIPS 180-2's "abc" vector: the stored form is the lowercase hex of SHA-256.
+        assert_eq!(
+            sha256_hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
         assert_ne!(new_refresh_token().0, token, "random, not derived");
     }
 
@@ -645,7 +650,7 @@ mod tests {
     }
 
     /// A service over accounts in memory, with Redis unreachable (so only the database's
-    /// counters throttle), cheap hashing, a 150 ms refresh grace window, at most 3 failed logins
+    /// counters throttle), cheap hashing, a 1 s refresh grace window, at most 3 failed logins
     /// per account and 5 per address.
     fn service() -> AuthService<crate::store::memory::MemoryAccountStore> {
         let config = crate::config::Config::from_lookup(|name| {
@@ -654,7 +659,7 @@ mod tests {
                     "REDIS_URL" => "not a redis url",
                     "ARGON2_MEMORY_KIB" => "1024",
                     "ARGON2_ITERATIONS" => "1",
-                    "REFRESH_REUSE_GRACE_MS" => "150",
+                    "REFRESH_REUSE_GRACE_MS" => "1000",
                     "LOGIN_MAX_FAILURES" => "3",
                     "LOGIN_MAX_FAILURES_PER_ADDRESS" => "5",
                     _ => return None,
@@ -724,7 +729,7 @@ mod tests {
         let email = registered(&auth).await;
         let first = login(&auth, &email, PASSWORD, "192.0.2.3").await.unwrap();
         let next = refresh(&auth, &first.refresh_token).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(1100)).await;
         let reuse = refresh(&auth, &first.refresh_token).await;
         assert!(matches!(reuse, Err(AuthError::InvalidToken)), "{reuse:?}");
         let revoked = auth.authenticate(&next.access_token).await;

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::config::AuthConfig;
-use crate::domain::{Actor, Role, Timestamp};
+use crate::domain::{Role, Timestamp};
 
 /// The claims of an access token.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,16 +92,6 @@ impl TokenKeys {
         decode::<AccessClaims>(token, &self.decoding, &self.validation)
             .map(|data| data.claims)
             .map_err(|_| TokenError::Invalid)
-    }
-}
-
-impl From<&AccessClaims> for Actor {
-    fn from(claims: &AccessClaims) -> Self {
-        Self {
-            user_id: claims.sub,
-            session_id: claims.sid,
-            role: claims.role,
-        }
     }
 }
 
