@@ -5,7 +5,8 @@
 //!
 //! - [`MemoryToolStore`]: names unique, an update or a delete applies only to the revision it
 //!   read, one outbox row per write, lists in keyset order. No page size budget, no lost Data
-//!   API answers; it can make the next calls fail, be slow, or lose races.
+//!   API answers (so no write-id recognition of a retried statement), no `LIMIT` on pruning; it
+//!   can make the next calls fail, be slow, or lose races.
 //! - [`MemoryAccountStore`]: users by normalized email, sessions, refresh tokens rotated once,
 //!   failure windows counted as the SQL upsert counts them.
 
