@@ -142,6 +142,13 @@ pub struct DatabaseConfig {
     /// (it always holds its first tool). Half the Data API's 1 MiB result limit by default, which
     /// also keeps every page far below Lambda's 6 MB response limit.
     pub list_page_bytes: u64,
+    /// `LIST_TIME_LIMIT_MS`: how long the database may work on one list or search statement
+    /// before it stops it (Aurora MySQL's `MAX_EXECUTION_TIME`); well under one attempt, so a
+    /// query too broad for the catalogue answers 422 instead of costing an attempt's time.
+    pub list_time_limit: Duration,
+    /// `SEARCH_CANDIDATES`: how many tools each word of a search contributes, strongest first
+    /// (a prefix's terms share one word's), before the candidates are ranked.
+    pub search_candidates: u32,
 }
 
 impl DatabaseConfig {
@@ -358,7 +365,7 @@ impl Config {
         let env = Env(&lookup);
         let jwt_secret = env.key("JWT_SECRET", DEV_JWT_SECRET)?;
         let cursor_secret = env.key("CURSOR_SECRET", DEV_CURSOR_SECRET)?;
-        Ok(Self {
+        let config = Self {
             cache: CacheConfig {
                 mode: env.parsed("REDIS_MODE", RedisMode::Standalone)?,
                 redis_url: env.string("REDIS_URL", "redis://127.0.0.1:6379"),
@@ -392,6 +399,12 @@ impl Config {
                     request_budget: env.millis("DB_REQUEST_BUDGET_MS", 7_000)?,
                 },
                 list_page_bytes: env.number("LIST_PAGE_BYTES", 512 * 1024)?,
+                list_time_limit: Duration::from_millis(env.number_in(
+                    "LIST_TIME_LIMIT_MS",
+                    1_000,
+                    10..=60_000,
+                )?),
+                search_candidates: env.number_in("SEARCH_CANDIDATES", 2_000, 1..=100_000)? as u32,
             },
             auth: AuthConfig {
                 jwt_secret,
@@ -421,7 +434,14 @@ impl Config {
             },
             cursor_secret,
             cursor_secret_arn: (lookup)("CURSOR_SECRET_ARN").filter(|v| !v.is_empty()),
-        })
+        };
+        if config.database.list_time_limit >= config.database.budget.attempt_timeout {
+            return Err(ConfigError::Invalid {
+                name: "LIST_TIME_LIMIT_MS",
+                reason: "must be shorter than DB_ATTEMPT_TIMEOUT_MS".into(),
+            });
+        }
+        Ok(config)
     }
 }
 

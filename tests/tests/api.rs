@@ -506,8 +506,17 @@ async fn list_filters_search_and_query_validation() {
     assert_eq!(names("tag=images").await, ["gamma"]);
     assert_eq!(names("status=deprecated").await, ["beta"]);
     assert_eq!(names("q=gamma%20RAY").await, ["gamma"]);
-    assert_eq!(names("q=100%25").await, ["alpha"], "% is literal");
-    assert_eq!(names("q=s_").await, ["alpha"], "_ is literal");
+    assert_eq!(names("q=100%25").await, ["alpha"], "the word 100");
+    assert_eq!(
+        names("q=thin").await,
+        ["alpha"],
+        "the last word is a prefix"
+    );
+    assert_eq!(
+        names("q=s_").await,
+        Vec::<String>::new(),
+        "no word of two letters"
+    );
     assert_eq!(
         names("q=THE%20BETA").await,
         ["beta"],

@@ -9,6 +9,7 @@ use mysql_async::prelude::{Protocol, Queryable};
 use mysql_async::{Column, Conn, Opts, OptsBuilder, Params, Pool, QueryResult, Value};
 
 use crate::error::ApiError;
+use crate::hints;
 
 /// How long to wait for a connection before answering `DatabaseUnavailableException`.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -167,6 +168,8 @@ pub(crate) async fn run_query(
     sql: &str,
     values: Vec<Value>,
 ) -> Result<QueryOutcome, mysql_async::Error> {
+    let sql = hints::for_server(sql, conn.server_version());
+    let sql = sql.as_ref();
     if values.is_empty() {
         collect(conn.query_iter(sql).await?).await
     } else {

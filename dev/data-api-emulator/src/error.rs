@@ -9,6 +9,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use crate::hints;
+
 /// Header carrying the error shape name in `restJson1`.
 pub(crate) const ERROR_TYPE_HEADER: &str = "x-amzn-errortype";
 
@@ -101,6 +103,9 @@ impl From<mysql_async::Error> for ApiError {
     fn from(error: mysql_async::Error) -> Self {
         use mysql_async::{DriverError, Error};
         match error {
+            Error::Server(e) if e.code == hints::MARIADB_STATEMENT_TIMEOUT => {
+                Self::Database(hints::INTERRUPTED.into())
+            }
             Error::Server(e) => Self::Database(e.message),
             Error::Io(e) => Self::DatabaseUnavailable(format!("Communications link failure: {e}")),
             Error::Driver(

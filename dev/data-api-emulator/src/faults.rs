@@ -107,6 +107,10 @@ pub enum FaultAction {
     /// Hold the answer this long before sending it. A client whose attempt timeout is
     /// shorter gives up on the attempt (and retries it), although the call took effect.
     Delay(Duration),
+    /// Make a `SELECT` work this much longer *in the database* (it sleeps there first; its rows
+    /// then come in no particular order), so the statement's own time limit
+    /// (`MAX_EXECUTION_TIME`) can stop it. Other statements run as they are.
+    Stall(Duration),
 }
 
 /// A fault armed for the next `count` Data API calls that match it.
@@ -152,6 +156,17 @@ impl FaultRule {
         }
     }
 
+    /// Makes the next `count` `SELECT` statements of `ExecuteStatement` work `delay` longer in
+    /// the database.
+    pub fn stall_selects(delay: Duration, count: u32) -> Self {
+        Self {
+            operation: Some(Operation::Execute),
+            statement: Some("SELECT".into()),
+            action: FaultAction::Stall(delay),
+            count,
+        }
+    }
+
     /// Holds the answer of the next `count` calls of `operation` (whose SQL starts with
     /// `statement`, if given) for `delay`.
     pub fn delay(
@@ -190,6 +205,7 @@ impl FaultRule {
 pub(crate) enum RuleActionName {
     DropResponse,
     Delay,
+    Stall,
 }
 
 /// A fault rule in the JSON of `/_emulator/faults`: `{"action": "dropResponse" | "delay",
@@ -220,6 +236,8 @@ impl TryFrom<RuleJson> for FaultRule {
             }
             (RuleActionName::Delay, Some(ms)) => FaultAction::Delay(Duration::from_millis(ms)),
             (RuleActionName::Delay, None) => return Err("A delay rule needs delayMs.".into()),
+            (RuleActionName::Stall, Some(ms)) => FaultAction::Stall(Duration::from_millis(ms)),
+            (RuleActionName::Stall, None) => return Err("A stall rule needs delayMs.".into()),
         };
         let count = json.count.unwrap_or(1);
         if count == 0 {
@@ -256,10 +274,8 @@ impl From<&FaultRule> for RuleJson {
     fn from(rule: &FaultRule) -> Self {
         let (action, delay_ms) = match rule.action {
             FaultAction::DropResponse => (RuleActionName::DropResponse, None),
-            FaultAction::Delay(delay) => (
-                RuleActionName::Delay,
-                Some(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX)),
-            ),
+            FaultAction::Delay(delay) => (RuleActionName::Delay, Some(millis(delay))),
+            FaultAction::Stall(delay) => (RuleActionName::Stall, Some(millis(delay))),
         };
         Self {
             action,
@@ -269,6 +285,10 @@ impl From<&FaultRule> for RuleJson {
             count: Some(rule.count),
         }
     }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The fault settings, as `GET`/`POST /_emulator/faults` show them.

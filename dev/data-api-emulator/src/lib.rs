@@ -127,6 +127,7 @@ mod config;
 mod db;
 mod error;
 mod faults;
+mod hints;
 mod params;
 mod protocol;
 mod results;

@@ -25,6 +25,7 @@ use crate::error::ApiError;
 use crate::faults::{
     FaultAction, FaultRule, FaultState, FaultUpdate, Faults, InjectedError, Operation,
 };
+use crate::hints;
 use crate::params;
 use crate::protocol::{
     BatchExecuteStatementRequest, BatchExecuteStatementResponse, BeginTransactionRequest,
@@ -255,7 +256,7 @@ impl Emulator {
     ) -> Response {
         let mut response = outcome.into_response();
         match fault {
-            None => {}
+            None | Some(FaultAction::Stall(_)) => {}
             Some(FaultAction::Delay(delay)) => {
                 bump(&self.inner.stats.delayed_responses);
                 tracing::info!(
@@ -472,13 +473,18 @@ async fn execute_statement(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let fault = emulator.take_fault(Operation::Execute, &body);
-    let outcome = logged("ExecuteStatement", execute(&emulator, body).await).map(Json);
+    let stall = match fault {
+        Some(FaultAction::Stall(delay)) => Some(delay),
+        _ => None,
+    };
+    let outcome = logged("ExecuteStatement", execute(&emulator, body, stall).await).map(Json);
     emulator.answer(Operation::Execute, fault, outcome).await
 }
 
 async fn execute(
     emulator: &Emulator,
     body: Result<Bytes, BytesRejection>,
+    stall: Option<Duration>,
 ) -> Result<ExecuteStatementResponse, ApiError> {
     emulator.begin_call().await?;
     let request: ExecuteStatementRequest = parse(body)?;
@@ -490,7 +496,12 @@ async fn execute(
         request.schema.as_deref(),
     )?;
     let sql = require(request.sql, "sql")?;
-    let (sql, values) = prepare(&sql, request.parameters.as_deref().unwrap_or_default())?;
+    let (mut sql, values) = prepare(&sql, request.parameters.as_deref().unwrap_or_default())?;
+    if let Some(delay) =
+        stall.filter(|_| params::first_keyword(&sql).eq_ignore_ascii_case("SELECT"))
+    {
+        sql = hints::stalled(&sql, delay);
+    }
     let shape = ResultShape {
         format: request.format_records_as.unwrap_or_default(),
         options: RenderOptions::from(request.result_set_options.as_ref()),

@@ -1,6 +1,8 @@
 //! List pages in Redis: each stored with its entity tag under the current list generation, which
 //! a write bumps to retire every page at once.
 
+use std::time::Duration;
+
 use bytes::Bytes;
 
 use super::keys::jittered;
@@ -48,11 +50,30 @@ impl CachedPage {
     }
 }
 
-/// A page lookup from the stored bytes; a value that does not decode (written by an older
+/// A list query's entry in the cache: its page, or the remembered answer that the query is too
+/// broad for the database's time limit (so a repeat costs no statement).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CachedList {
+    /// The page.
+    Page(CachedPage),
+    /// The query reads too much of the catalogue.
+    TooBroad,
+}
+
+/// How a too-broad answer is stored (never a page: a page starts with its quoted entity tag).
+const TOO_BROAD: &[u8] = b"!too-broad";
+
+/// How long a too-broad answer is remembered at most: long enough that repeating the query costs
+/// nothing, short enough that a catalogue that shrank answers it again.
+const TOO_BROAD_TTL: Duration = Duration::from_secs(60);
+
+/// A list lookup from the stored bytes; a value that does not decode (written by an older
 /// version, say) is a miss.
-fn page_lookup(lookup: Lookup<Bytes>) -> Lookup<CachedPage> {
+fn list_lookup(lookup: Lookup<Bytes>) -> Lookup<CachedList> {
     match lookup {
-        Lookup::Hit(value) => CachedPage::decode(value).map_or(Lookup::Miss, Lookup::Hit),
+        Lookup::Hit(value) if value.as_ref() == TOO_BROAD => Lookup::Hit(CachedList::TooBroad),
+        Lookup::Hit(value) => CachedPage::decode(value)
+            .map_or(Lookup::Miss, |page| Lookup::Hit(CachedList::Page(page))),
         Lookup::Miss => Lookup::Miss,
         Lookup::Unavailable => Lookup::Unavailable,
     }
@@ -71,10 +92,10 @@ impl CacheService {
         .ok()
     }
 
-    /// The cached page for `query` in `generation`.
-    pub async fn get_list(&self, generation: u64, query: &ListQuery) -> Lookup<CachedPage> {
+    /// The cached entry for `query` in `generation`.
+    pub async fn get_list(&self, generation: u64, query: &ListQuery) -> Lookup<CachedList> {
         let key = self.inner.keys.list_page(generation, query);
-        page_lookup(self.get_bytes(key, "get_list").await)
+        list_lookup(self.get_bytes(key, "get_list").await)
     }
 
     /// Takes the fill lease of the page for `query` in `generation` after a miss.
@@ -83,8 +104,8 @@ impl CacheService {
             .await
     }
 
-    /// Waits, up to the lease wait, for another reader to fill the page for `query`.
-    pub async fn await_list(&self, generation: u64, query: &ListQuery) -> Option<CachedPage> {
+    /// Waits, up to the lease wait, for another reader to fill the entry for `query`.
+    pub async fn await_list(&self, generation: u64, query: &ListQuery) -> Option<CachedList> {
         self.await_fill(|| self.get_list(generation, query)).await
     }
 
@@ -92,10 +113,22 @@ impl CacheService {
     /// computed before a write lands in a generation nobody reads any more) and releases the
     /// page's fill lease, in one round trip.
     pub async fn set_list(&self, generation: u64, query: &ListQuery, page: &CachedPage) {
+        let ttl = jittered(self.inner.config.list_ttl);
+        self.store_list(generation, query, page.encode(), ttl).await;
+    }
+
+    /// Remembers that `query` is too broad to answer, as [`set_list`](Self::set_list) stores a
+    /// page (for at most [`TOO_BROAD_TTL`]).
+    pub async fn set_list_too_broad(&self, generation: u64, query: &ListQuery) {
+        let ttl = self.inner.config.list_ttl.min(TOO_BROAD_TTL);
+        self.store_list(generation, query, TOO_BROAD.to_vec(), ttl)
+            .await;
+    }
+
+    async fn store_list(&self, generation: u64, query: &ListQuery, value: Vec<u8>, ttl: Duration) {
         let key = self.inner.keys.list_page(generation, query);
-        let value = page.encode();
         let lease = self.inner.keys.list_lease(generation, query);
-        let ttl = jittered(self.inner.config.list_ttl).as_secs().max(1);
+        let ttl = ttl.as_secs().max(1);
         let _ = self
             .run("set_list", |mut c| async move {
                 redis::pipe()

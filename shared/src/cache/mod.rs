@@ -31,7 +31,7 @@ mod tools;
 
 pub use connection::{RedisClient, RedisConnection};
 pub use keys::CacheKeys;
-pub use lists::CachedPage;
+pub use lists::{CachedList, CachedPage};
 pub use tools::CachedTool;
 
 use breaker::Breaker;

@@ -1,5 +1,5 @@
 //! The registry's vocabulary: tools and their validation (with the MCP 2025-11-25 field rules),
-//! list queries and cursors, accounts and callers, field errors, entity tags and timestamps.
+//! list queries, cursors and word search, accounts and callers, field errors, entity tags and timestamps.
 //!
 //! `domain` knows nothing of Redis, SQL or HTTP, and imports nothing else from this crate: every
 //! other layer builds on it.
@@ -9,12 +9,14 @@ mod error;
 pub mod etag;
 mod mcp;
 mod query;
+pub mod search;
 mod timestamp;
 mod tool;
 
 pub use account::{normalize_email, Actor, Role};
 pub use error::FieldError;
 pub use query::{Cursor, CursorCodec, ListQuery, Sort, SortKey, DEFAULT_LIMIT, MAX_LIMIT};
+pub use search::Search;
 pub use timestamp::Timestamp;
 pub use tool::{
     is_category, is_tag, is_tool_name, Tool, ToolChanges, ToolStatus, DELETED_REVISION,

@@ -8,12 +8,14 @@ use sha2::Sha256;
 use uuid::Uuid;
 
 use super::tool::{is_category, is_tag, CATEGORY_RULE, STATUS_RULE, TAG_RULE};
-use super::{FieldError, Timestamp, Tool, ToolStatus};
+use super::{FieldError, Search, Timestamp, Tool, ToolStatus};
 
 /// Default page size.
 pub const DEFAULT_LIMIT: u32 = 20;
 /// Largest page size.
 pub const MAX_LIMIT: u32 = 100;
+/// The longest cursor accepted (a search's cursor carries the weights of its terms).
+pub const MAX_CURSOR_CHARS: usize = 4096;
 
 /// The order of a list.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +39,9 @@ pub enum Sort {
     /// `-updatedAt`.
     #[serde(rename = "-updatedAt")]
     UpdatedDesc,
+    /// `relevance`: best matches of `q` first (the default with `q`).
+    #[serde(rename = "relevance")]
+    Relevance,
 }
 
 impl Sort {
@@ -48,21 +53,27 @@ impl Sort {
             "-createdAt" => Self::CreatedDesc,
             "updatedAt" => Self::UpdatedAsc,
             "-updatedAt" => Self::UpdatedDesc,
+            "relevance" => Self::Relevance,
             _ => return None,
         })
     }
 
     /// Whether the order is descending.
     pub fn descending(self) -> bool {
-        matches!(self, Self::NameDesc | Self::CreatedDesc | Self::UpdatedDesc)
+        matches!(
+            self,
+            Self::NameDesc | Self::CreatedDesc | Self::UpdatedDesc | Self::Relevance
+        )
     }
 
-    /// The position of `tool` in this order, as a cursor records it.
-    pub fn key_of(self, tool: &Tool) -> SortKey {
+    /// The position of `tool` in this order, as a cursor records it; `None` for
+    /// [`Sort::Relevance`], whose position is the tool's score in the search.
+    pub fn key_of(self, tool: &Tool) -> Option<SortKey> {
         match self {
-            Self::NameAsc | Self::NameDesc => SortKey::Name(tool.name.clone()),
-            Self::CreatedAsc | Self::CreatedDesc => SortKey::Time(tool.created_at.millis()),
-            Self::UpdatedAsc | Self::UpdatedDesc => SortKey::Time(tool.updated_at.millis()),
+            Self::NameAsc | Self::NameDesc => Some(SortKey::Name(tool.name.clone())),
+            Self::CreatedAsc | Self::CreatedDesc => Some(SortKey::Time(tool.created_at.millis())),
+            Self::UpdatedAsc | Self::UpdatedDesc => Some(SortKey::Time(tool.updated_at.millis())),
+            Self::Relevance => None,
         }
     }
 }
@@ -80,7 +91,7 @@ pub struct ListQuery {
     /// `ownerId` filter.
     #[serde(rename = "ownerId")]
     pub owner_id: Option<Uuid>,
-    /// Case-insensitive search text, lowercased.
+    /// Search text, lowercased and in its canonical spelling ([`Search::canonical`]).
     pub q: Option<String>,
     /// Order.
     pub sort: Sort,
@@ -118,6 +129,7 @@ impl ListQuery {
         let mut query = Self::default();
         let mut errors = Vec::new();
         let mut seen: Vec<String> = Vec::new();
+        let mut sort_given = false;
         for (key, value) in form_urlencoded::parse(raw.unwrap_or("").as_bytes()) {
             if seen.iter().any(|k| *k == key) {
                 errors.push(FieldError::new(key.as_ref(), "is given more than once"));
@@ -145,7 +157,7 @@ impl ListQuery {
                 "q" => {
                     let n = v.chars().count();
                     if (1..=100).contains(&n) {
-                        query.q = Some(v.to_lowercase());
+                        query.q = Some(Search::canonical(&v.to_lowercase()));
                         Ok(())
                     } else {
                         Err("must be 1 to 100 characters long")
@@ -154,9 +166,13 @@ impl ListQuery {
                 "updatedSince" => Timestamp::parse_rfc3339_ceil(v)
                     .map(|t| query.updated_since = Some(t.millis()))
                     .ok_or("must be an RFC 3339 time, such as 2026-11-23T22:00:00Z"),
-                "sort" => Sort::parse(v).map(|s| query.sort = s).ok_or(
-                    "must be one of name, -name, createdAt, -createdAt, updatedAt, -updatedAt",
-                ),
+                "sort" => {
+                    sort_given = true;
+                    Sort::parse(v).map(|s| query.sort = s).ok_or(
+                        "must be one of relevance, name, -name, createdAt, -createdAt, \
+                         updatedAt, -updatedAt",
+                    )
+                }
                 "limit" => match v.parse::<u32>() {
                     Ok(n) if (1..=MAX_LIMIT).contains(&n) => {
                         query.limit = n;
@@ -164,7 +180,7 @@ impl ListQuery {
                     }
                     _ => Err("must be an integer from 1 to 100"),
                 },
-                "cursor" if !v.is_empty() && v.len() <= 1024 => {
+                "cursor" if !v.is_empty() && v.len() <= MAX_CURSOR_CHARS => {
                     query.cursor = Some(v.to_owned());
                     Ok(())
                 }
@@ -174,6 +190,14 @@ impl ListQuery {
             if let Err(message) = result {
                 errors.push(FieldError::new(key.as_ref(), message));
             }
+        }
+        match (&query.q, query.sort, sort_given) {
+            (Some(_), _, false) => query.sort = Sort::Relevance,
+            (None, Sort::Relevance, _) => errors.push(FieldError::new(
+                "sort",
+                "relevance orders the matches of q; give q",
+            )),
+            _ => {}
         }
         if errors.is_empty() {
             Ok(query)
@@ -185,6 +209,11 @@ impl ListQuery {
     /// The deterministic serialization of this query (defaults spelled out, keys sorted).
     pub fn canonical(&self) -> String {
         serde_json::to_string(self).expect("a query (strings, numbers, enums) serializes")
+    }
+
+    /// The parsed search, when `q` is given.
+    pub fn search(&self) -> Option<Search> {
+        self.q.as_deref().map(Search::parse)
     }
 
     /// The filters and order without the page position: what a cursor is bound to.
@@ -206,6 +235,9 @@ pub enum SortKey {
     Name(String),
     /// Epoch milliseconds (ties broken by id).
     Time(i64),
+    /// A standing in a search: whether the name matched exactly, how many words matched and
+    /// the score (ties broken by id).
+    Rank([i64; 3]),
 }
 
 /// Where the next page starts: strictly after this item.
@@ -217,6 +249,10 @@ pub struct Cursor {
     /// The last item's id.
     #[serde(rename = "i")]
     pub id: Uuid,
+    /// Of a search: the weight of each of its terms on its first page, so every later page
+    /// ranks with the same weights (and need not count them again).
+    #[serde(rename = "w", default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<Vec<(String, i64)>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -291,6 +327,7 @@ impl CursorCodec {
                     SortKey::Time(_),
                     Sort::CreatedAsc | Sort::CreatedDesc | Sort::UpdatedAsc | Sort::UpdatedDesc
                 )
+                | (SortKey::Rank(_), Sort::Relevance)
         );
         if !consistent {
             return Err(invalid());
@@ -359,6 +396,7 @@ mod tests {
         let cursor = Cursor {
             key: SortKey::Name("abc".into()),
             id: Uuid::nil(),
+            weights: None,
         };
         let text = codec.encode(&query, cursor.clone());
         let with = |c: &str| ListQuery {

@@ -60,6 +60,9 @@ pub enum ApiError {
     /// 422.
     #[error("some fields are invalid")]
     Unprocessable(Vec<FieldError>),
+    /// 422: a list query the database cannot answer within its time limit.
+    #[error("{0}")]
+    QueryTooBroad(String),
     /// 429, with `Retry-After` (whole seconds, at least 1).
     #[error("too many attempts; retry after {} seconds", retry_after_secs(*.0))]
     TooManyRequests(std::time::Duration),
@@ -105,6 +108,11 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "validation",
                 "Invalid fields",
+            ),
+            Self::QueryTooBroad(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "query-too-broad",
+                "Query too broad",
             ),
             Self::TooManyRequests(_) => (
                 StatusCode::TOO_MANY_REQUESTS,
@@ -201,6 +209,8 @@ impl From<ToolError> for ApiError {
             ToolError::PreconditionFailed => Self::PreconditionFailed(error.to_string()),
             ToolError::Invalid(errors) => Self::Unprocessable(errors),
             ToolError::BadQuery(errors) => Self::BadQuery(errors),
+            ToolError::TooBroad => Self::QueryTooBroad(error.to_string()),
+            ToolError::Throttled(wait) => Self::TooManyRequests(wait),
             ToolError::Unavailable => Self::Unavailable,
             ToolError::Internal(cause) => Self::Internal(cause),
         }

@@ -11,10 +11,11 @@ use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::cache::{CacheError, CacheService, CacheStatus, CachedPage, CachedTool, Lease, Lookup};
+use crate::cache::{
+    CacheError, CacheService, CacheStatus, CachedList, CachedPage, CachedTool, Lease, Lookup,
+};
 use crate::domain::{
-    etag, Actor, Cursor, CursorCodec, FieldError, ListQuery, Timestamp, Tool, ToolChanges,
-    DELETED_REVISION,
+    etag, Actor, CursorCodec, FieldError, ListQuery, Timestamp, Tool, ToolChanges, DELETED_REVISION,
 };
 use crate::store::{DataApi, DataApiToolStore, StoreError, ToolStore};
 
@@ -57,6 +58,15 @@ pub enum ToolError {
     /// Invalid query parameters.
     #[error("invalid query")]
     BadQuery(Vec<FieldError>),
+    /// The query reads too much of the catalogue for the statement's time limit.
+    #[error(
+        "the query matches too much of the catalogue to answer in time; narrow it (a filter, \
+         a rarer word, another order)"
+    )]
+    TooBroad,
+    /// This client's database-bound list requests are over their budget.
+    #[error("too many uncached list requests; retry later")]
+    Throttled(Duration),
     /// The database is unreachable or out of time, and the cache could not answer.
     #[error("the database is unavailable")]
     Unavailable,
@@ -67,7 +77,13 @@ pub enum ToolError {
 
 impl From<StoreError> for ToolError {
     fn from(error: StoreError) -> Self {
-        super::store_failure(error, Self::Unavailable, Self::Internal)
+        match error {
+            StoreError::TimeLimit(detail) => {
+                tracing::info!(%detail, "list statement stopped at its time limit");
+                Self::TooBroad
+            }
+            other => super::store_failure(other, Self::Unavailable, Self::Internal),
+        }
     }
 }
 
@@ -211,15 +227,15 @@ impl<S: ToolStore> ToolService<S> {
         let mut status = CacheStatus::Bypass;
         if let Some(generation) = generation {
             match self.cache.get_list(generation, query).await {
-                Lookup::Hit(page) => return Ok((page, CacheStatus::Hit)),
+                Lookup::Hit(entry) => return cached_list(entry),
                 Lookup::Miss => status = CacheStatus::Miss,
                 Lookup::Unavailable => {}
             }
             if status == CacheStatus::Miss
                 && self.cache.lease_list(generation, query).await == Lease::Held
             {
-                if let Some(page) = self.cache.await_list(generation, query).await {
-                    return Ok((page, CacheStatus::Hit));
+                if let Some(entry) = self.cache.await_list(generation, query).await {
+                    return cached_list(entry);
                 }
             }
         }
@@ -227,23 +243,21 @@ impl<S: ToolStore> ToolService<S> {
             .cursors
             .decode(query)
             .map_err(|e| ToolError::BadQuery(vec![e]))?;
-        let page = self
+        let listed = self
             .within(
                 deadline,
                 self.store.list(query, after.as_ref(), query.limit),
             )
-            .await?;
-        let items = page.tools;
-        let next_cursor = match items.last() {
-            Some(last) if page.more => {
-                let cursor = Cursor {
-                    key: query.sort.key_of(last),
-                    id: last.id,
-                };
-                Some(self.cursors.encode(query, cursor))
+            .await;
+        let page = match (listed, status, generation) {
+            (Err(ToolError::TooBroad), CacheStatus::Miss, Some(generation)) => {
+                self.cache.set_list_too_broad(generation, query).await;
+                return Err(ToolError::TooBroad);
             }
-            _ => None,
+            (listed, _, _) => listed?,
         };
+        let items = page.tools;
+        let next_cursor = page.next.map(|next| self.cursors.encode(query, next));
         let page = CachedPage::new(Bytes::from(to_json(&Page {
             items: &items,
             next_cursor,
@@ -532,6 +546,14 @@ impl<S: ToolStore> ToolService<S> {
                 Err(ToolError::Unavailable)
             }
         }
+    }
+}
+
+/// The answer of a list entry found in the cache.
+fn cached_list(entry: CachedList) -> Result<(CachedPage, CacheStatus), ToolError> {
+    match entry {
+        CachedList::Page(page) => Ok((page, CacheStatus::Hit)),
+        CachedList::TooBroad => Err(ToolError::TooBroad),
     }
 }
 

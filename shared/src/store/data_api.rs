@@ -295,6 +295,14 @@ pub fn classify_service_error(code: &str, message: &str) -> StoreError {
         {
             StoreError::LockConflict(detail())
         }
+        // MySQL's error 3024, of a statement stopped at its `MAX_EXECUTION_TIME` (MariaDB's
+        // wording too, for a database the emulator did not translate).
+        "DatabaseErrorException" | "BadRequestException"
+            if database_says("maximum statement execution time exceeded")
+                || database_says("max_statement_time exceeded") =>
+        {
+            StoreError::TimeLimit(detail())
+        }
         // The Data API lost its connection to the database (a failover, a restart, a scale
         // event), or an earlier attempt of a retried statement still runs in the transaction.
         "DatabaseErrorException" | "BadRequestException"
@@ -379,6 +387,20 @@ mod tests {
             "Transaction abc is not found",
         );
         assert!(matches!(e, StoreError::TransactionEnded(_)) && e.must_rerun());
+    }
+
+    #[test]
+    fn a_statement_stopped_at_its_time_limit_is_named() {
+        for message in [
+            "Query execution was interrupted, maximum statement execution time exceeded",
+            "Query execution was interrupted (max_statement_time exceeded)",
+        ] {
+            let e = classify("DatabaseErrorException", message);
+            assert!(
+                matches!(e, StoreError::TimeLimit(_)) && !e.is_transient(),
+                "{e:?}"
+            );
+        }
     }
 
     #[test]

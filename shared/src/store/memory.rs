@@ -20,6 +20,7 @@ use super::{
     AccountStore, FailureWindow, ListPage, PendingInvalidation, Rotation, SessionRecord,
     StoreError, ToolStore, UserRecord,
 };
+use crate::domain::search::{self, Search};
 use crate::domain::{
     normalize_email, Cursor, ListQuery, SortKey, Timestamp, Tool, DELETED_REVISION,
 };
@@ -125,16 +126,6 @@ impl State {
 
 /// Whether `tool` passes `query`'s filters (the SQL `WHERE` of the Data API store).
 fn matches(query: &ListQuery, tool: &Tool) -> bool {
-    let text = |q: &str| {
-        [
-            Some(&tool.name),
-            tool.title.as_ref(),
-            Some(&tool.description),
-        ]
-        .into_iter()
-        .flatten()
-        .any(|field| field.to_lowercase().contains(q))
-    };
     query.category.as_ref().is_none_or(|c| *c == tool.category)
         && query.status.is_none_or(|s| s == tool.status)
         && query.owner_id.is_none_or(|o| o == tool.owner_id)
@@ -142,12 +133,58 @@ fn matches(query: &ListQuery, tool: &Tool) -> bool {
         && query
             .updated_since
             .is_none_or(|since| tool.updated_at.millis() >= since)
-        && query.q.as_deref().is_none_or(text)
 }
 
-/// The position of `tool` in `query`'s order, comparable with a cursor's.
-fn position(query: &ListQuery, tool: &Tool) -> (SortKey, Uuid) {
-    (query.sort.key_of(tool), tool.id)
+/// The weights of a search's terms over `tools`, as the Data API store counts them: its words,
+/// the first terms its prefix stands for, and the name it could be.
+fn weigh<'a>(search: &Search, tools: impl Iterator<Item = &'a Tool>) -> Vec<(String, i64)> {
+    let mut df: BTreeMap<String, i64> = BTreeMap::new();
+    for tool in tools {
+        for (term, _) in search::index_terms(tool) {
+            *df.entry(term).or_default() += 1;
+        }
+    }
+    let mut terms = search.words.clone();
+    if let Some(prefix) = &search.prefix {
+        let expansions = df.keys().filter(|term| term.starts_with(prefix.as_str()));
+        for term in expansions.take(search::MAX_PREFIX_TERMS) {
+            if !terms.contains(term) {
+                terms.push(term.clone());
+            }
+        }
+    }
+    terms.extend(search.name.clone());
+    terms
+        .into_iter()
+        .filter_map(|term| {
+            let count = *df.get(&term)?;
+            let weight = if Some(&term) == search.name.as_ref() {
+                0
+            } else {
+                search::word_weight(count)
+            };
+            Some((term, weight))
+        })
+        .collect()
+}
+
+/// The position of `tool` in `query`'s order, comparable with a cursor's; `None` when it does
+/// not match the search.
+fn position(
+    query: &ListQuery,
+    searched: Option<&(Search, BTreeMap<String, i64>)>,
+    tool: &Tool,
+) -> Option<(SortKey, Uuid)> {
+    let standing = match searched {
+        Some((search, weights)) => search::score(tool, search, weights)?,
+        None => search::Scored::default(),
+    };
+    let key = query.sort.key_of(tool).unwrap_or(SortKey::Rank([
+        i64::from(standing.exact),
+        standing.matched,
+        standing.score,
+    ]));
+    Some((key, tool.id))
 }
 
 fn ordered(a: &(SortKey, Uuid), b: &(SortKey, Uuid), descending: bool) -> std::cmp::Ordering {
@@ -155,6 +192,7 @@ fn ordered(a: &(SortKey, Uuid), b: &(SortKey, Uuid), descending: bool) -> std::c
         // Names are unique: the id never decides.
         (SortKey::Name(x), SortKey::Name(y)) => x.as_bytes().cmp(y.as_bytes()),
         (SortKey::Time(x), SortKey::Time(y)) => x.cmp(y).then(a.1.cmp(&b.1)),
+        (SortKey::Rank(x), SortKey::Rank(y)) => x.cmp(y).then(a.1.cmp(&b.1)),
         _ => std::cmp::Ordering::Equal,
     };
     if descending {
@@ -178,23 +216,42 @@ impl ToolStore for MemoryToolStore {
     ) -> Result<ListPage, StoreError> {
         self.enter().await?;
         let descending = query.sort.descending();
-        let after = after.map(|c| (c.key.clone(), c.id));
         let state = self.lock();
-        let mut tools: Vec<&Tool> = state
+        let searched = query.search().map(|search| {
+            let weights = match after.and_then(|c| c.weights.clone()) {
+                Some(weights) => weights,
+                None => weigh(&search, state.tools.values()),
+            };
+            (search, weights)
+        });
+        let weights = searched.as_ref().map(|(_, weights)| weights.clone());
+        let searched = searched.map(|(search, weights)| (search, weights.into_iter().collect()));
+        let after = after.map(|c| (c.key.clone(), c.id));
+        let mut tools: Vec<((SortKey, Uuid), &Tool)> = state
             .tools
             .values()
             .filter(|tool| matches(query, tool))
-            .filter(|tool| {
+            .filter_map(|tool| Some((position(query, searched.as_ref(), tool)?, tool)))
+            .filter(|(at, _)| {
                 after
                     .as_ref()
-                    .is_none_or(|after| ordered(&position(query, tool), after, descending).is_gt())
+                    .is_none_or(|after| ordered(at, after, descending).is_gt())
             })
             .collect();
-        tools.sort_by(|a, b| ordered(&position(query, a), &position(query, b), descending));
+        tools.sort_by(|a, b| ordered(&a.0, &b.0, descending));
         let more = tools.len() > limit as usize;
+        tools.truncate(limit as usize);
+        let next = match tools.last() {
+            Some(((key, id), _)) if more => Some(Cursor {
+                key: key.clone(),
+                id: *id,
+                weights,
+            }),
+            _ => None,
+        };
         Ok(ListPage {
-            tools: tools.into_iter().take(limit as usize).cloned().collect(),
-            more,
+            tools: tools.into_iter().map(|(_, tool)| tool.clone()).collect(),
+            next,
         })
     }
 

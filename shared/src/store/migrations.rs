@@ -11,7 +11,7 @@ use super::{param, DataApi, StoreError};
 use crate::config::{Function, Secret};
 use crate::domain::Timestamp;
 
-/// A migration: version, name and SQL.
+/// A migration: version, name, SQL and what runs after it.
 pub struct Migration {
     /// Strictly increasing version.
     pub version: i64,
@@ -19,6 +19,15 @@ pub struct Migration {
     pub name: &'static str,
     /// The statements.
     pub sql: &'static str,
+    /// Data to bring into the new structures once the statements ran (idempotent).
+    pub then: Option<DataStep>,
+}
+
+/// A migration step on data rather than schema.
+#[derive(Clone, Copy, Debug)]
+pub enum DataStep {
+    /// Writes the search and tag index rows of every stored tool.
+    IndexTools,
 }
 
 /// Every migration of the schema, in order.
@@ -27,26 +36,37 @@ pub const MIGRATIONS: &[Migration] = &[
         version: 1,
         name: "tools",
         sql: include_str!("sql/0001_tools.sql"),
+        then: None,
     },
     Migration {
         version: 2,
         name: "sessions",
         sql: include_str!("sql/0002_sessions.sql"),
+        then: None,
     },
     Migration {
         version: 3,
         name: "cache_outbox",
         sql: include_str!("sql/0003_cache_outbox.sql"),
+        then: None,
     },
     Migration {
         version: 4,
         name: "login_failures",
         sql: include_str!("sql/0004_login_failures.sql"),
+        then: None,
     },
     Migration {
         version: 5,
         name: "tool_mcp_fields",
         sql: include_str!("sql/0005_tool_mcp_fields.sql"),
+        then: None,
+    },
+    Migration {
+        version: 6,
+        name: "search",
+        sql: include_str!("sql/0006_search.sql"),
+        then: Some(DataStep::IndexTools),
     },
 ];
 
@@ -62,6 +82,12 @@ pub fn statements(sql: &str) -> Vec<String> {
         .map(|s| s.trim().trim_end_matches(';').trim().to_owned())
         .filter(|s| !s.is_empty())
         .collect()
+}
+
+/// Whether a schema statement failed only because it ran before (Aurora MySQL 8 has no
+/// `ADD COLUMN IF NOT EXISTS` nor `ADD INDEX IF NOT EXISTS`).
+fn already_applied(message: &str) -> bool {
+    message.contains("Duplicate column") || message.contains("Duplicate key name")
 }
 
 #[derive(Deserialize)]
@@ -88,9 +114,16 @@ pub async fn migrate(db: &DataApi) -> Result<Vec<i64>, StoreError> {
         for statement in statements(migration.sql) {
             match db.execute(&statement, vec![]).await {
                 Ok(_) => {}
-                Err(StoreError::Database(message)) if message.contains("Duplicate column") => {}
+                Err(StoreError::Database(message)) if already_applied(&message) => {}
                 Err(error) => return Err(error),
             }
+        }
+        match migration.then {
+            Some(DataStep::IndexTools) => {
+                let indexed = super::tools::index_all_tools(db).await?;
+                tracing::info!(indexed, "search and tag index rows written");
+            }
+            None => {}
         }
         db.execute(
             "INSERT IGNORE INTO schema_migrations (version, name, applied_at) \
@@ -125,10 +158,14 @@ fn grants(function: Function) -> &'static [&'static str] {
     match function {
         Function::ToolsRead => &[
             "SELECT ON tools",
+            "SELECT ON tool_tags",
+            "SELECT ON tool_terms",
             "SELECT, UPDATE (applied_at) ON cache_outbox",
         ],
         Function::ToolsWrite => &[
             "SELECT, INSERT, UPDATE, DELETE ON tools",
+            "SELECT, INSERT, UPDATE, DELETE ON tool_tags",
+            "SELECT, INSERT, UPDATE, DELETE ON tool_terms",
             "SELECT, INSERT, UPDATE ON cache_outbox",
             "SELECT ON sessions",
             "SELECT (id, role) ON users",

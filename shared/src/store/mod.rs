@@ -6,6 +6,9 @@ mod data_api;
 #[cfg(test)]
 pub mod memory;
 pub mod migrations;
+mod pages;
+mod search;
+mod tool_index;
 mod tools;
 
 pub use accounts::{
@@ -40,6 +43,10 @@ pub enum StoreError {
     /// The result exceeded the Data API's 1 MiB limit (`UnsupportedResultException`).
     #[error("result too large: {0}")]
     TooLarge(String),
+    /// The database stopped the statement at its time limit (`MAX_EXECUTION_TIME`): the query
+    /// reads too much of the catalogue. Running it again would do the same.
+    #[error("statement time limit reached: {0}")]
+    TimeLimit(String),
 }
 
 impl StoreError {

@@ -12,10 +12,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::{param, DataApi, StoreError, Transaction};
-use crate::domain::{
-    Cursor, ListQuery, Sort, SortKey, Timestamp, Tool, ToolStatus, DELETED_REVISION,
-};
+use super::pages::{self, PageRequest, SearchTerm};
+use super::{param, search, tool_index, DataApi, StoreError, Transaction};
+use crate::domain::{Cursor, ListQuery, SortKey, Timestamp, Tool, ToolStatus, DELETED_REVISION};
 
 /// How often one write runs its transaction again after it ended without committing.
 const TRANSACTION_ATTEMPTS: usize = 3;
@@ -111,21 +110,60 @@ pub trait ToolStore: Send + Sync + 'static {
 pub struct ListPage {
     /// The tools, in the query's order.
     pub tools: Vec<Tool>,
-    /// Whether more tools match after the last one.
-    pub more: bool,
+    /// Where the next page starts, when more tools match after the last one.
+    pub next: Option<Cursor>,
+}
+
+impl ListPage {
+    /// A page without tools.
+    pub fn empty() -> Self {
+        Self {
+            tools: Vec::new(),
+            next: None,
+        }
+    }
 }
 
 /// [`ToolStore`] on Aurora MySQL through the RDS Data API.
 pub struct DataApiToolStore {
     db: DataApi,
     page_bytes: u64,
+    time_limit_ms: u64,
+    search_candidates: u32,
 }
 
 impl DataApiToolStore {
-    /// A store over `db`, its list pages within the configured `LIST_PAGE_BYTES`.
+    /// A store over `db`, its list pages within the configured `LIST_PAGE_BYTES` and
+    /// `LIST_TIME_LIMIT_MS`, its searches ranking `SEARCH_CANDIDATES` per word.
     pub fn new(db: DataApi) -> Self {
-        let page_bytes = db.config().list_page_bytes;
-        Self { db, page_bytes }
+        let config = db.config();
+        Self {
+            page_bytes: config.list_page_bytes,
+            time_limit_ms: u64::try_from(config.list_time_limit.as_millis()).unwrap_or(u64::MAX),
+            search_candidates: config.search_candidates,
+            db,
+        }
+    }
+
+    /// The terms and weights of `query`'s search (from the cursor after the first page), or
+    /// `None` when the search can match nothing.
+    async fn page_search(
+        &self,
+        query: &ListQuery,
+        after: Option<&Cursor>,
+    ) -> Result<Option<PageSearch>, StoreError> {
+        let Some(search) = query.search() else {
+            return Ok(Some(PageSearch::default()));
+        };
+        let weights = match after.and_then(|cursor| cursor.weights.clone()) {
+            Some(weights) => weights,
+            None => search::weigh(&self.db, &search, self.time_limit_ms).await?,
+        };
+        let terms = search::page_terms(&search, &weights, self.search_candidates);
+        Ok((!terms.is_empty()).then_some(PageSearch {
+            terms,
+            weights: Some(weights),
+        }))
     }
 }
 
@@ -204,33 +242,23 @@ fn rows_to_tools(rows: Vec<ToolRow>) -> Result<Vec<Tool>, StoreError> {
     rows.into_iter().map(Tool::try_from).collect()
 }
 
-/// A tool of a list page, with the number of candidates the page was cut from.
+/// A tool of a list page, with the number of candidates the page was cut from and its standing
+/// in the search (zeros without one).
 #[derive(Deserialize)]
 struct PageRow {
     #[serde(flatten)]
     tool: ToolRow,
     candidates: i64,
+    exact: i64,
+    matched: i64,
+    score: i64,
 }
 
-/// What one row weighs in a Data API result, estimated in SQL: its text columns (bytes, as
-/// `LENGTH` counts them) plus a fixed allowance for ids, numbers and the record's framing.
-const ROW_BYTES: &str = "(LENGTH(name) + COALESCE(LENGTH(title), 0) + LENGTH(description) \
-    + LENGTH(category) + LENGTH(tags) + LENGTH(version) + LENGTH(input_schema) \
-    + COALESCE(LENGTH(output_schema), 0) + COALESCE(LENGTH(annotations), 0) \
-    + COALESCE(LENGTH(icons), 0) + COALESCE(LENGTH(execution), 0) + COALESCE(LENGTH(meta), 0) + 512)";
-
-/// Escapes `%`, `_` and the escape character itself for `LIKE … ESCAPE '!'`.
-fn like_pattern(text: &str) -> String {
-    let mut pattern = String::with_capacity(text.len() + 2);
-    pattern.push('%');
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '!') {
-            pattern.push('!');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    pattern
+/// The search of a page, if any: its terms as ranked and their weights, for the next cursor.
+#[derive(Default)]
+struct PageSearch {
+    terms: Vec<SearchTerm>,
+    weights: Option<Vec<(String, i64)>>,
 }
 
 fn to_json(value: &impl serde::Serialize) -> String {
@@ -250,12 +278,15 @@ impl ToolStore for DataApiToolStore {
         after: Option<&Cursor>,
         limit: u32,
     ) -> Result<ListPage, StoreError> {
+        let Some(search) = self.page_search(query, after).await? else {
+            return Ok(ListPage::empty());
+        };
         // The configured budget first; should the Data API still find the result too large
         // (its accounting is not ours), a quarter of it, then a single tool.
         let budgets = [self.page_bytes, self.page_bytes / 4, 0];
         let mut last = None;
         for budget in budgets {
-            match self.list_within(query, after, limit, budget).await {
+            match self.list_within(query, after, limit, budget, &search).await {
                 Err(StoreError::TooLarge(detail)) => {
                     tracing::warn!(%detail, budget, "list page too large for the Data API; shrinking it");
                     last = Some(StoreError::TooLarge(detail));
@@ -279,6 +310,7 @@ impl ToolStore for DataApiToolStore {
             params.push(param("writeId", write));
             let body = async {
                 tx.execute(sql, params).await?;
+                tool_index::insert(&tx, &[tool]).await?;
                 record_invalidation(&tx, write, tool.id, tool.revision).await
             };
             let decided = match body.await {
@@ -328,6 +360,7 @@ impl ToolStore for DataApiToolStore {
                         return Ok(false);
                     }
                 }
+                tool_index::replace(&tx, tool).await?;
                 record_invalidation(&tx, write, tool.id, tool.revision).await?;
                 Ok(true)
             };
@@ -362,6 +395,7 @@ impl ToolStore for DataApiToolStore {
                         return Ok(false);
                     }
                 }
+                tool_index::delete(&tx, id).await?;
                 record_invalidation(&tx, write, id, DELETED_REVISION).await?;
                 Ok(true)
             };
@@ -493,90 +527,36 @@ impl DataApiToolStore {
         after: Option<&Cursor>,
         limit: u32,
         budget: u64,
+        search: &PageSearch,
     ) -> Result<ListPage, StoreError> {
-        let mut filters = String::from("1 = 1");
-        let mut params = Vec::new();
-        if let Some(category) = &query.category {
-            filters.push_str(" AND category = :category");
-            params.push(param("category", category.as_str()));
-        }
-        if let Some(status) = query.status {
-            filters.push_str(" AND status = :status");
-            params.push(param("status", status.as_str()));
-        }
-        if let Some(owner) = query.owner_id {
-            filters.push_str(" AND owner_id = :owner");
-            params.push(param("owner", owner));
-        }
-        if let Some(tag) = &query.tag {
-            filters.push_str(" AND JSON_CONTAINS(tags, :tag)");
-            params.push(param("tag", to_json(tag)));
-        }
-        if let Some(since) = query.updated_since {
-            filters.push_str(" AND updated_at >= :since");
-            params.push(param("since", since));
-        }
-        if let Some(q) = &query.q {
-            filters.push_str(
-                " AND (LOWER(name) LIKE :q ESCAPE '!' OR LOWER(COALESCE(title, '')) LIKE :q ESCAPE '!' \
-                 OR LOWER(description) LIKE :q ESCAPE '!')",
-            );
-            params.push(param("q", like_pattern(q)));
-        }
-        let column = match query.sort {
-            Sort::NameAsc | Sort::NameDesc => "name",
-            Sort::CreatedAsc | Sort::CreatedDesc => "created_at",
-            Sort::UpdatedAsc | Sort::UpdatedDesc => "updated_at",
-        };
-        let (cmp, dir) = if query.sort.descending() {
-            ("<", "DESC")
-        } else {
-            (">", "ASC")
-        };
-        if let Some(cursor) = after {
-            match &cursor.key {
-                SortKey::Name(name) => {
-                    filters.push_str(&format!(" AND name {cmp} :after"));
-                    params.push(param("after", name.as_str()));
-                }
-                SortKey::Time(millis) => {
-                    filters.push_str(&format!(
-                        " AND ({column} {cmp} :after OR ({column} = :after AND id {cmp} :afterId))"
-                    ));
-                    params.push(param("after", *millis));
-                    params.push(param("afterId", cursor.id));
-                }
-            }
-        }
-        // Names are unique; times need the id to break ties.
-        let order = if column == "name" {
-            format!("name {dir}")
-        } else {
-            format!("{column} {dir}, id {dir}")
-        };
-        let sql = format!(
-            "SELECT {COLUMNS}, page.candidates FROM tools JOIN (\
-               SELECT id, ROW_NUMBER() OVER (ORDER BY {order}) AS n, \
-                 SUM(bytes) OVER (ORDER BY {order} ROWS UNBOUNDED PRECEDING) AS running, \
-                 COUNT(*) OVER () AS candidates \
-               FROM (SELECT id, name, created_at, updated_at, {ROW_BYTES} AS bytes \
-                     FROM tools WHERE {filters} ORDER BY {order} LIMIT :candidates) AS ranked\
-             ) AS page USING (id) \
-             WHERE page.n <= :limit AND (page.n = 1 OR page.running <= :budget) \
-             ORDER BY {order}"
+        let (sql, params) = pages::page_statement(
+            COLUMNS,
+            &PageRequest {
+                query,
+                after,
+                limit,
+                budget,
+                time_limit_ms: self.time_limit_ms,
+                terms: &search.terms,
+            },
         );
-        // One candidate past the page tells whether more follow.
-        params.push(param("candidates", i64::from(limit) + 1));
-        params.push(param("limit", i64::from(limit)));
-        params.push(param("budget", i64::try_from(budget).unwrap_or(i64::MAX)));
         let rows: Vec<PageRow> = self.db.query(&sql, params).await?;
         let candidates = rows.first().map_or(0, |row| row.candidates);
         let more = candidates > rows.len() as i64;
-        let tools = rows
+        let standing = rows.last().map(|row| [row.exact, row.matched, row.score]);
+        let tools: Vec<Tool> = rows
             .into_iter()
             .map(|row| Tool::try_from(row.tool))
             .collect::<Result<_, _>>()?;
-        Ok(ListPage { tools, more })
+        let next = match (tools.last(), standing) {
+            (Some(last), Some(standing)) if more => Some(Cursor {
+                key: query.sort.key_of(last).unwrap_or(SortKey::Rank(standing)),
+                id: last.id,
+                weights: search.weights.clone(),
+            }),
+            _ => None,
+        };
+        Ok(ListPage { tools, next })
     }
 
     async fn holder_of(&self, tool: &Tool) -> Result<Holder, StoreError> {
@@ -667,6 +647,37 @@ impl DataApiToolStore {
     }
 }
 
+/// Writes the search and tag index rows of every stored tool, a batch per transaction (tools of
+/// earlier versions have none; rows already there are kept). Returns how many tools it read.
+pub(super) async fn index_all_tools(db: &DataApi) -> Result<u64, StoreError> {
+    const BATCH: i64 = 200;
+    let mut after = String::new();
+    let mut indexed = 0;
+    loop {
+        let rows: Vec<ToolRow> = db
+            .query(
+                &format!("SELECT {COLUMNS} FROM tools WHERE id > :after ORDER BY id LIMIT {BATCH}"),
+                vec![param("after", after.as_str())],
+            )
+            .await?;
+        let Some(last) = rows.last() else {
+            return Ok(indexed);
+        };
+        after = last.id.clone();
+        let tools = rows_to_tools(rows)?;
+        let tx = db.begin().await?;
+        let written = tool_index::insert(&tx, &tools.iter().collect::<Vec<_>>()).await;
+        match written {
+            Ok(()) => tx.commit().await?,
+            Err(error) => {
+                tx.rollback(ROLLBACK_LIMIT).await;
+                return Err(error);
+            }
+        }
+        indexed += tools.len() as u64;
+    }
+}
+
 /// Records the cache consequence of write `write` (idempotent: a retried statement is a no-op).
 async fn record_invalidation(
     tx: &Transaction<'_>,
@@ -719,14 +730,4 @@ fn tool_params(tool: &Tool) -> Vec<aws_sdk_rdsdata::types::SqlParameter> {
         param("createdAt", tool.created_at.millis()),
         param("updatedAt", tool.updated_at.millis()),
     ]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::like_pattern;
-
-    #[test]
-    fn like_patterns_escape_wildcards() {
-        assert_eq!(like_pattern("a%b_c!"), "%a!%b!_c!!%");
-    }
 }
