@@ -5,6 +5,10 @@
 //! mcp-admin migrate   apply the schema migrations not yet applied, then create each function's
 //!                     database user (or set its password) and grant it its rights
 //! mcp-admin seed      add the demo user and the demo catalogue (idempotent)
+//! mcp-admin import --owner EMAIL FILE
+//!                     add the tools of FILE (JSON lines, each a `POST /tools` body; `-` reads
+//!                     standard input) owned by EMAIL's account, in batches; invalid lines are
+//!                     reported with their numbers and skipped, names already present skipped
 //! ```
 //!
 //! `migrate` reads each function's database credentials from its Secrets Manager secret:
@@ -13,6 +17,7 @@
 //! `dev/secrets.json` and these default to its ARNs). It runs itself as `DB_SECRET_ARN`, the
 //! administrator.
 
+mod import;
 mod seed;
 
 use anyhow::{bail, ensure, Context, Result};
@@ -63,7 +68,24 @@ async fn main() -> Result<()> {
                 seed::DEMO_PASSWORD
             );
         }
-        _ => bail!("usage: mcp-admin migrate|seed"),
+        "import" => {
+            let args: Vec<String> = std::env::args().skip(2).collect();
+            let (email, path) = match args.as_slice() {
+                [flag, email, path] if flag == "--owner" => (email, path),
+                _ => bail!("usage: mcp-admin import --owner EMAIL FILE"),
+            };
+            let started = std::time::Instant::now();
+            let imported = import::import(&config, email, path).await?;
+            let seconds = started.elapsed().as_secs_f64();
+            println!(
+                "imported {} tools in {seconds:.1} s ({:.0}/s); {} already present, {} invalid lines",
+                imported.added,
+                imported.added as f64 / seconds.max(1e-3),
+                imported.present,
+                imported.invalid
+            );
+        }
+        _ => bail!("usage: mcp-admin migrate|seed|import --owner EMAIL FILE"),
     }
     Ok(())
 }

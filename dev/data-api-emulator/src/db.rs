@@ -177,6 +177,31 @@ pub(crate) async fn run_query(
     }
 }
 
+/// [`run_query`], and how many rows the server read for it: the growth of its session's
+/// `Handler_read_*` counters, less what reading them costs (measured alongside).
+pub(crate) async fn run_query_counting_rows(
+    conn: &mut Conn,
+    sql: &str,
+    values: Vec<Value>,
+) -> Result<(QueryOutcome, u64), mysql_async::Error> {
+    const READS: &str = "SELECT CAST(COALESCE(SUM(VARIABLE_VALUE), 0) AS UNSIGNED) \
+        FROM information_schema.SESSION_STATUS WHERE VARIABLE_NAME LIKE 'HANDLER\\_READ\\_%'";
+    let calibrate: Option<u64> = conn.query_first(READS).await?;
+    let before: Option<u64> = conn.query_first(READS).await?;
+    let outcome = run_query(conn, sql, values).await?;
+    let after: Option<u64> = conn.query_first(READS).await?;
+    let (calibrate, before, after) = (
+        calibrate.unwrap_or(0),
+        before.unwrap_or(0),
+        after.unwrap_or(0),
+    );
+    let cost_of_reading = before.saturating_sub(calibrate);
+    Ok((
+        outcome,
+        after.saturating_sub(before).saturating_sub(cost_of_reading),
+    ))
+}
+
 async fn collect<P: Protocol>(
     mut result: QueryResult<'_, '_, P>,
 ) -> Result<QueryOutcome, mysql_async::Error> {

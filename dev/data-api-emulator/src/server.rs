@@ -65,6 +65,7 @@ struct Inner {
     stats: Arc<Stats>,
     statement_timeout_micros: AtomicU64,
     reaper_started: AtomicBool,
+    count_rows_read: AtomicBool,
 }
 
 impl Emulator {
@@ -81,6 +82,7 @@ impl Emulator {
                 stats,
                 statement_timeout_micros: AtomicU64::new(0),
                 reaper_started: AtomicBool::new(false),
+                count_rows_read: AtomicBool::new(false),
             }),
         };
         emulator.set_statement_timeout(DEFAULT_STATEMENT_TIMEOUT);
@@ -200,6 +202,13 @@ impl Emulator {
         {
             tracing::warn!("connection pools did not close within 5 s");
         }
+    }
+
+    /// Counts the rows each `ExecuteStatement` reads in the database (MariaDB's `Handler_read_*`
+    /// counters of its session: index lookups and steps, scans, temporary tables) into
+    /// [`EmulatorStats::rows_read`]. Off by default: it costs three status queries a statement.
+    pub fn count_rows_read(&self, on: bool) {
+        self.inner.count_rows_read.store(on, Ordering::Relaxed);
     }
 
     fn statement_timeout(&self) -> Duration {
@@ -510,17 +519,27 @@ async fn execute(
     tracing::debug!(%sql, "ExecuteStatement");
 
     bump(&emulator.inner.stats.execute_statements);
-    let outcome = emulator
+    let count_rows_read = emulator.inner.count_rows_read.load(Ordering::Relaxed);
+    let (outcome, rows_read) = emulator
         .run(
             request.transaction_id.as_deref(),
             &target,
             request.continue_after_timeout.unwrap_or(false),
             move |mut conn| async move {
-                let result = db::run_query(&mut conn, &sql, values).await;
+                let result = if count_rows_read {
+                    db::run_query_counting_rows(&mut conn, &sql, values).await
+                } else {
+                    db::run_query(&mut conn, &sql, values).await.map(|o| (o, 0))
+                };
                 (conn, result)
             },
         )
         .await?;
+    emulator
+        .inner
+        .stats
+        .rows_read
+        .fetch_add(rows_read, Ordering::Relaxed);
     results::execute_response(outcome, shape)
 }
 

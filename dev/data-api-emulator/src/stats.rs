@@ -33,6 +33,9 @@ pub struct EmulatorStats {
     pub dropped_responses: u64,
     /// Calls that ran and whose answer was held back by a fault rule.
     pub delayed_responses: u64,
+    /// Rows the database read for `ExecuteStatement` calls while
+    /// [`crate::Emulator::count_rows_read`] was on.
+    pub rows_read: u64,
 }
 
 /// Live counters.
@@ -48,6 +51,7 @@ pub(crate) struct Stats {
     pub injected_faults: AtomicU64,
     pub dropped_responses: AtomicU64,
     pub delayed_responses: AtomicU64,
+    pub rows_read: AtomicU64,
 }
 
 /// Adds one to a counter.
@@ -70,6 +74,7 @@ impl Stats {
             injected_faults: get(&self.injected_faults),
             dropped_responses: get(&self.dropped_responses),
             delayed_responses: get(&self.delayed_responses),
+            rows_read: get(&self.rows_read),
         }
     }
 }

@@ -216,6 +216,28 @@ impl Transaction<'_> {
         self.db.run_query(Some(&self.id), sql, params).await
     }
 
+    /// Runs one statement once per parameter set (`BatchExecuteStatement`), in the transaction.
+    pub async fn batch_execute(
+        &self,
+        sql: &str,
+        parameter_sets: Vec<Vec<SqlParameter>>,
+    ) -> Result<(), StoreError> {
+        self.db
+            .client()
+            .await
+            .batch_execute_statement()
+            .resource_arn(&self.db.config.cluster_arn)
+            .secret_arn(&self.db.config.secret_arn)
+            .database(&self.db.config.database)
+            .transaction_id(&self.id)
+            .sql(sql)
+            .set_parameter_sets(Some(parameter_sets))
+            .send()
+            .await
+            .map(drop)
+            .map_err(classify)
+    }
+
     /// Commits. An error here leaves the outcome unknown (the answer of a commit that succeeded
     /// may have been lost, and the SDK's retry then finds no transaction): callers that must
     /// know look for a row the transaction wrote, and roll back what did not commit.

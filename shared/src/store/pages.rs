@@ -255,6 +255,8 @@ fn searched(page: &PageRequest<'_>, params: &mut Params) -> String {
             term.candidates
         ));
     }
+    // The candidates, each candidate's rows of the search's terms, the best term of each word
+    // position, then the tool's standing.
     let scored = format!(
         "SELECT p.tool_id, MAX(p.pos < 0) AS exact, CAST(SUM(p.pos >= 0) AS SIGNED) AS matched, \
            CAST(SUM(p.s) AS SIGNED) AS score \

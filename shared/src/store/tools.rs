@@ -145,6 +145,72 @@ impl DataApiToolStore {
         }
     }
 
+    /// Inserts those of `tools` whose names are not taken yet, with their index rows, in one
+    /// transaction (`BatchExecuteStatement`) as write `write`, whose one outbox row retires the
+    /// list pages. Returns the names it skipped. Tools of one batch must have distinct names.
+    pub async fn insert_many(&self, tools: &[Tool], write: Uuid) -> Result<Vec<String>, StoreError> {
+        #[derive(Deserialize)]
+        struct Name {
+            name: String,
+        }
+        for _ in 0..TRANSACTION_ATTEMPTS {
+            let tx = self.db.begin().await?;
+            let body = async {
+                let placeholders: Vec<String> = (0..tools.len()).map(|i| format!(":n{i}")).collect();
+                let names = tools
+                    .iter()
+                    .enumerate()
+                    .map(|(i, tool)| param(&format!("n{i}"), tool.name.as_str()))
+                    .collect();
+                let taken: Vec<Name> = tx
+                    .query(
+                        &format!(
+                            "SELECT name FROM tools WHERE name IN ({})",
+                            placeholders.join(", ")
+                        ),
+                        names,
+                    )
+                    .await?;
+                let taken: Vec<String> = taken.into_iter().map(|n| n.name).collect();
+                let fresh: Vec<&Tool> = tools.iter().filter(|t| !taken.contains(&t.name)).collect();
+                if let Some(last) = fresh.last() {
+                    let sets = fresh
+                        .iter()
+                        .map(|tool| {
+                            let mut params = tool_params(tool);
+                            params.push(param("writeId", write));
+                            params
+                        })
+                        .collect();
+                    tx.batch_execute(INSERT_TOOL, sets).await?;
+                    tool_index::insert(&tx, &fresh).await?;
+                    record_invalidation(&tx, write, last.id, last.revision).await?;
+                }
+                Ok(taken)
+            };
+            match body.await {
+                Ok(taken) if taken.len() == tools.len() => {
+                    tx.rollback(ROLLBACK_LIMIT).await;
+                    return Ok(taken);
+                }
+                Ok(taken) => {
+                    if self.commit(tx, write).await? {
+                        return Ok(taken);
+                    }
+                }
+                // A name taken meanwhile: check the names again.
+                Err(StoreError::Duplicate) => tx.rollback(ROLLBACK_LIMIT).await,
+                Err(error) => {
+                    tx.rollback(ROLLBACK_LIMIT).await;
+                    if !error.must_rerun() {
+                        return Err(error);
+                    }
+                }
+            }
+        }
+        Err(gave_up())
+    }
+
     /// The terms and weights of `query`'s search (from the cursor after the first page), or
     /// `None` when the search can match nothing.
     async fn page_search(
@@ -166,6 +232,13 @@ impl DataApiToolStore {
         }))
     }
 }
+
+const INSERT_TOOL: &str = "INSERT INTO tools (id, name, title, description, category, tags, \
+    version, input_schema, output_schema, annotations, icons, execution, meta, status, owner_id, \
+    revision, created_at, updated_at, write_id) \
+    VALUES (:id, :name, :title, :description, :category, :tags, :version, :inputSchema, \
+    :outputSchema, :annotations, :icons, :execution, :meta, :status, :ownerId, :revision, \
+    :createdAt, :updatedAt, :writeId)";
 
 const COLUMNS: &str = "id, name, title, description, category, tags, version, \
     input_schema AS inputSchema, output_schema AS outputSchema, annotations, icons, execution, \
@@ -298,12 +371,7 @@ impl ToolStore for DataApiToolStore {
     }
 
     async fn insert(&self, tool: &Tool, write: Uuid) -> Result<(), StoreError> {
-        let sql = "INSERT INTO tools (id, name, title, description, category, tags, version, \
-            input_schema, output_schema, annotations, icons, execution, meta, status, owner_id, \
-            revision, created_at, updated_at, write_id) \
-            VALUES (:id, :name, :title, :description, :category, :tags, :version, :inputSchema, \
-            :outputSchema, :annotations, :icons, :execution, :meta, :status, :ownerId, :revision, \
-            :createdAt, :updatedAt, :writeId)";
+        let sql = INSERT_TOOL;
         for _ in 0..TRANSACTION_ATTEMPTS {
             let tx = self.db.begin().await?;
             let mut params = tool_params(tool);
