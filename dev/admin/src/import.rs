@@ -86,7 +86,11 @@ fn parse_line(line: &str, owner: Uuid) -> Result<Tool, String> {
     Ok(changes.into_new_tool(Uuid::now_v7(), owner, Timestamp::now()))
 }
 
-async fn write(store: &DataApiToolStore, batch: &mut Vec<Tool>, imported: &mut Imported) -> Result<()> {
+async fn write(
+    store: &DataApiToolStore,
+    batch: &mut Vec<Tool>,
+    imported: &mut Imported,
+) -> Result<()> {
     if batch.is_empty() {
         return Ok(());
     }

@@ -38,6 +38,9 @@ pub(super) async fn weigh(
         }
     }
     terms.extend(search.name.clone());
+    if terms.is_empty() {
+        return Ok(Vec::new());
+    }
     let counts: Vec<String> = (0..terms.len())
         .map(|i| {
             format!(

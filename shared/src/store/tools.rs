@@ -148,7 +148,11 @@ impl DataApiToolStore {
     /// Inserts those of `tools` whose names are not taken yet, with their index rows, in one
     /// transaction (`BatchExecuteStatement`) as write `write`, whose one outbox row retires the
     /// list pages. Returns the names it skipped. Tools of one batch must have distinct names.
-    pub async fn insert_many(&self, tools: &[Tool], write: Uuid) -> Result<Vec<String>, StoreError> {
+    pub async fn insert_many(
+        &self,
+        tools: &[Tool],
+        write: Uuid,
+    ) -> Result<Vec<String>, StoreError> {
         #[derive(Deserialize)]
         struct Name {
             name: String,
@@ -156,7 +160,8 @@ impl DataApiToolStore {
         for _ in 0..TRANSACTION_ATTEMPTS {
             let tx = self.db.begin().await?;
             let body = async {
-                let placeholders: Vec<String> = (0..tools.len()).map(|i| format!(":n{i}")).collect();
+                let placeholders: Vec<String> =
+                    (0..tools.len()).map(|i| format!(":n{i}")).collect();
                 let names = tools
                     .iter()
                     .enumerate()
@@ -221,6 +226,9 @@ impl DataApiToolStore {
         let Some(search) = query.search() else {
             return Ok(Some(PageSearch::default()));
         };
+        if search.is_empty() {
+            return Ok(None);
+        }
         let weights = match after.and_then(|cursor| cursor.weights.clone()) {
             Some(weights) => weights,
             None => search::weigh(&self.db, &search, self.time_limit_ms).await?,
