@@ -105,8 +105,9 @@ fn direction(sort: Sort) -> &'static str {
     }
 }
 
-/// The conditions of the query's filters other than the tag and the search, on `tools t`.
-fn tool_filters(query: &ListQuery, params: &mut Params) -> Vec<String> {
+/// The conditions of the query's filters other than the tag and the search, on `tools t`
+/// (`updatedSince` on `since_table`, the table walked, whose `updated_at` it can range over).
+fn tool_filters(query: &ListQuery, since_table: &str, params: &mut Params) -> Vec<String> {
     let mut filters = Vec::new();
     if let Some(category) = &query.category {
         filters.push(format!(
@@ -124,7 +125,8 @@ fn tool_filters(query: &ListQuery, params: &mut Params) -> Vec<String> {
         filters.push(format!("t.owner_id = {}", params.bind("owner", owner)));
     }
     if let Some(since) = query.updated_since {
-        filters.push(format!("t.updated_at >= {}", params.bind("since", since)));
+        let since = params.bind("since", since);
+        filters.push(format!("{since_table}.updated_at >= {since}"));
     }
     filters
 }
@@ -187,7 +189,8 @@ impl Walk<'_> {
 /// order, or `tool_tags` along (tag, sort key) when a tag is given.
 fn listed(page: &PageRequest<'_>, params: &mut Params) -> String {
     let query = page.query;
-    let mut conditions = tool_filters(query, params);
+    let walked = if query.tag.is_some() { "tg" } else { "t" };
+    let mut conditions = tool_filters(query, walked, params);
     let (from, walk) = match &query.tag {
         Some(tag) => {
             conditions.push(format!("tg.tag = {}", params.bind("tag", tag.as_str())));
@@ -195,7 +198,10 @@ fn listed(page: &PageRequest<'_>, params: &mut Params) -> String {
                 table: "tg",
                 id: "tg.tool_id",
             };
-            ("tool_tags tg JOIN tools t ON t.id = tg.tool_id", walk)
+            // The tag's index in page order, each row's tool checked against the other
+            // filters: a page stops after `limit + 1` matches (the optimizer, blind to the
+            // limit, would rather read all of a filter's tools and sort them).
+            ("tool_tags tg STRAIGHT_JOIN tools t ON t.id = tg.tool_id", walk)
         }
         None => (
             "tools t",
@@ -223,7 +229,7 @@ fn listed(page: &PageRequest<'_>, params: &mut Params) -> String {
 /// against every term, then ordered.
 fn searched(page: &PageRequest<'_>, params: &mut Params) -> String {
     let query = page.query;
-    let filters = tool_filters(query, params);
+    let filters = tool_filters(query, "t", params);
     let tag = query
         .tag
         .as_ref()
@@ -239,10 +245,13 @@ fn searched(page: &PageRequest<'_>, params: &mut Params) -> String {
         term_list.push(placeholder.clone());
         let mut joins = String::new();
         let mut conditions = vec![format!("tt.term = {placeholder}")];
+        // The term's tools strongest first, each checked against the filters, until enough.
         if !filters.is_empty() {
-            joins.push_str(" JOIN tools t ON t.id = tt.tool_id");
+            joins.push_str(" STRAIGHT_JOIN tools t ON t.id = tt.tool_id");
             conditions.extend(filters.iter().cloned());
         }
+        // A tag may be the narrower way in: the optimizer weighs the tag's tools against the
+        // term's.
         if let Some(tag) = &tag {
             joins.push_str(&format!(
                 " JOIN tool_tags tg ON tg.tool_id = tt.tool_id AND tg.tag = {tag}"
