@@ -234,6 +234,12 @@ pub struct ThrottleConfig {
     pub registrations_per_address: u32,
     /// `REGISTRATION_WINDOW_SECS`: the window of the registration limit.
     pub registration_window: Duration,
+    /// `LIST_MISS_BURST`: list requests from one source address that the cache could not answer
+    /// (each costs a database statement), in a burst; beyond it 429. Hits are never counted.
+    pub list_miss_burst: u32,
+    /// `LIST_MISS_RATE`: such requests per second and address, sustained: the burst refills at
+    /// this rate (a sliding window of `LIST_MISS_BURST / LIST_MISS_RATE` seconds).
+    pub list_miss_rate: u32,
 }
 
 /// The whole configuration of a function.
@@ -431,6 +437,8 @@ impl Config {
                 login_window: env.seconds("LOGIN_FAILURE_WINDOW_SECS", 900)?,
                 registrations_per_address: env.count("REGISTRATIONS_PER_ADDRESS", 20)?,
                 registration_window: env.seconds("REGISTRATION_WINDOW_SECS", 3_600)?,
+                list_miss_burst: env.count("LIST_MISS_BURST", 100)?,
+                list_miss_rate: env.count("LIST_MISS_RATE", 10)?,
             },
             cursor_secret,
             cursor_secret_arn: (lookup)("CURSOR_SECRET_ARN").filter(|v| !v.is_empty()),

@@ -24,7 +24,7 @@ use shared::cache::{CacheService, RedisClient, RedisConnection};
 use shared::config::{Config, Function, RedisMode, Secret};
 use shared::domain::Role;
 use shared::services::auth::{AuthService, ClientInfo, PasswordHasher, TokenKeys};
-use shared::services::ToolService;
+use shared::services::{MissBudget, ToolService};
 use shared::store::{migrations, param, DataApi, DataApiAccountStore, DataApiToolStore, ToolStore};
 use tower::ServiceExt;
 use uuid::Uuid;
@@ -79,7 +79,9 @@ pub fn test_config(redis_url: &str) -> Config {
         "ARGON2_ITERATIONS" => Some("1".into()),
         "REFRESH_REUSE_GRACE_MS" => Some("2000".into()),
         // Every test request comes from one (absent) address; the throttling tests set their own.
-        "REGISTRATIONS_PER_ADDRESS" | "LOGIN_MAX_FAILURES_PER_ADDRESS" => Some("100000".into()),
+        "REGISTRATIONS_PER_ADDRESS" | "LOGIN_MAX_FAILURES_PER_ADDRESS" | "LIST_MISS_BURST" => {
+            Some("100000".into())
+        }
         _ => None,
     })
     .expect("test configuration")
@@ -385,6 +387,7 @@ pub fn tool_service(addr: SocketAddr, config: &Config, function: Function) -> To
         config.cursor_secret.expose(),
         config.database.budget.request_budget,
     )
+    .with_miss_budget(MissBudget::from(&config.throttle))
 }
 
 /// One Lambda environment of each tool function, sharing Redis and the database with the others.

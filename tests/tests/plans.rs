@@ -20,8 +20,18 @@ const TOOLS: usize = 50_000;
 /// Candidates per search word in this test (the default is larger; the bound follows it).
 const CANDIDATES: u32 = 100;
 const CATEGORIES: [&str; 12] = [
-    "developer", "data", "communication", "productivity", "search", "ai", "finance", "media",
-    "filesystem", "security", "commerce", "analytics",
+    "developer",
+    "data",
+    "communication",
+    "productivity",
+    "search",
+    "ai",
+    "finance",
+    "media",
+    "filesystem",
+    "security",
+    "commerce",
+    "analytics",
 ];
 const WORDS: [&str; 24] = [
     "create", "list", "send", "query", "search", "vector", "email", "issue", "file", "report",
@@ -35,7 +45,9 @@ fn catalogue(count: usize, owners: &[Uuid]) -> Vec<Tool> {
     let mut rng = StdRng::seed_from_u64(18);
     (0..count)
         .map(|i| {
-            let words: Vec<&str> = (0..8).map(|_| WORDS[rng.gen_range(0..WORDS.len())]).collect();
+            let words: Vec<&str> = (0..8)
+                .map(|_| WORDS[rng.gen_range(0..WORDS.len())])
+                .collect();
             // Tag k on about 1 in 2^(k/4+1) tools: t0 on half, t39 on a few dozen.
             let tags: Vec<String> = (0..40)
                 .filter(|k| rng.gen_range(0..(2_u32 << (k / 4))) == 0)
@@ -50,12 +62,11 @@ fn catalogue(count: usize, owners: &[Uuid]) -> Vec<Tool> {
                 "status": if rng.gen_range(0..20) == 0 { "deprecated" } else { "active" },
                 "inputSchema": {"type": "object"},
             });
-            let created = Timestamp::from_millis(1_700_000_000_000 + rng.gen_range(0..10_000_000_000));
-            ToolChanges::for_create(&body).expect("a valid tool").into_new_tool(
-                Uuid::now_v7(),
-                owners[i % 7 / 3],
-                created,
-            )
+            let created =
+                Timestamp::from_millis(1_700_000_000_000 + rng.gen_range(0..10_000_000_000));
+            ToolChanges::for_create(&body)
+                .expect("a valid tool")
+                .into_new_tool(Uuid::now_v7(), owners[i % 7 / 3], created)
         })
         .collect()
 }
@@ -82,7 +93,14 @@ fn shapes(owner: Uuid) -> Vec<String> {
     }
     let mut shapes = Vec::new();
     for filter in &filtered {
-        for sort in ["name", "-name", "createdAt", "-createdAt", "updatedAt", "-updatedAt"] {
+        for sort in [
+            "name",
+            "-name",
+            "createdAt",
+            "-createdAt",
+            "updatedAt",
+            "-updatedAt",
+        ] {
             // `updatedSince` ranges over the updatedAt order (incremental sync's); in another
             // order it filters the walk, which the statement time limit bounds (docs/api.md).
             if filter.contains("updatedSince") && !sort.ends_with("updatedAt") {
@@ -91,8 +109,22 @@ fn shapes(owner: Uuid) -> Vec<String> {
             shapes.push(format!("{filter}&sort={sort}"));
         }
     }
-    for q in ["vector", "invoice%20email", "send%20email%20report", "data", "xylophone", "create_list_7"] {
-        for extra in ["", "&sort=name", "&category=ai", "&status=deprecated", "&tag=t0", "&tag=t30"] {
+    for q in [
+        "vector",
+        "invoice%20email",
+        "send%20email%20report",
+        "data",
+        "xylophone",
+        "create_list_7",
+    ] {
+        for extra in [
+            "",
+            "&sort=name",
+            "&category=ai",
+            "&status=deprecated",
+            "&tag=t0",
+            "&tag=t30",
+        ] {
             shapes.push(format!("q={q}{extra}"));
         }
     }
@@ -105,13 +137,21 @@ async fn every_list_shape_reads_a_bounded_number_of_rows() {
     config.database.search_candidates = CANDIDATES;
     let app = TestApp::with_config(config).await;
     let owners = [Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7()];
-    let admin = Arc::new(DataApiToolStore::new(data_api(app.emulator_addr, &app.config)));
+    let admin = Arc::new(DataApiToolStore::new(data_api(
+        app.emulator_addr,
+        &app.config,
+    )));
     let mut batches = tokio::task::JoinSet::new();
     for batch in catalogue(TOOLS, &owners).chunks(1_000) {
         let (admin, batch) = (admin.clone(), batch.to_vec());
         batches.spawn(async move { admin.insert_many(&batch, Uuid::now_v7()).await });
         if batches.len() == 4 {
-            batches.join_next().await.unwrap().unwrap().expect("a batch");
+            batches
+                .join_next()
+                .await
+                .unwrap()
+                .unwrap()
+                .expect("a batch");
         }
     }
     while let Some(done) = batches.join_next().await {

@@ -2,16 +2,17 @@
 
 use std::sync::Arc;
 
-use axum::extract::{FromRequestParts, State};
-use axum::http::{header, request::Parts, HeaderValue, Method, StatusCode};
+use axum::extract::State;
+use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use axum::Router;
 use serde::Serialize;
 
 use shared::http::{
-    json_response, ApiError, Authenticated, Authenticator, JsonBody, OptionalJsonBody, RouteTable,
+    json_response, ApiError, Authenticated, Authenticator, Client, JsonBody, OptionalJsonBody,
+    RouteTable,
 };
-use shared::services::auth::{AuthService, ClientInfo, SessionView};
+use shared::services::auth::{AuthService, SessionView};
 
 /// What the auth handlers share.
 pub struct AuthState {
@@ -91,35 +92,4 @@ async fn logout(
 
 async fn session(Authenticated { session, .. }: Authenticated) -> Result<Response, ApiError> {
     json(StatusCode::OK, &SessionView::from(&session))
-}
-
-/// The caller's `User-Agent` and source address (from the API Gateway request context on Lambda,
-/// else the first `X-Forwarded-For` hop).
-struct Client(ClientInfo);
-
-impl<S: Send + Sync> FromRequestParts<S> for Client {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        let header_text = |name: header::HeaderName| {
-            parts
-                .headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned)
-        };
-        let from_context = parts
-            .extensions
-            .get::<lambda_http::request::RequestContext>()
-            .and_then(|context| match context {
-                lambda_http::request::RequestContext::ApiGatewayV2(c) => c.http.source_ip.clone(),
-                _ => None,
-            });
-        let forwarded = header_text(header::HeaderName::from_static("x-forwarded-for"))
-            .and_then(|v| v.split(',').next().map(|s| s.trim().to_owned()));
-        Ok(Self(ClientInfo {
-            user_agent: header_text(header::USER_AGENT),
-            source_ip: from_context.or(forwarded),
-        }))
-    }
 }

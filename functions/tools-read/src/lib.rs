@@ -8,7 +8,7 @@ use axum::response::Response;
 use axum::Router;
 
 use shared::domain::{etag, ListQuery};
-use shared::http::{conditional, ApiError, RouteTable, ToolId};
+use shared::http::{conditional, ApiError, Client, RouteTable, ToolId};
 use shared::services::ToolService;
 
 fn table() -> RouteTable<Arc<ToolService>> {
@@ -40,9 +40,10 @@ async fn get_tool(
 async fn list_tools(
     State(tools): State<Arc<ToolService>>,
     RawQuery(raw): RawQuery,
+    Client(client): Client,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let query = ListQuery::parse(raw.as_deref()).map_err(ApiError::BadQuery)?;
-    let (page, status) = tools.list(&query).await?;
+    let (page, status) = tools.list(&query, client.source_ip.as_deref()).await?;
     Ok(conditional(&headers, &page.etag, page.body, status))
 }

@@ -1,5 +1,5 @@
 //! Request guards: the JSON body (content type 415, size 413, syntax 400), the tool id of the
-//! path (400), and the bearer access token with a live session (401).
+//! path (400), the bearer access token with a live session (401), and the caller's address.
 
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::{header, request::Parts, HeaderMap};
@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::{ApiError, MAX_BODY_BYTES};
 use crate::domain::Actor;
+use crate::services::auth::ClientInfo;
 use crate::services::AuthService;
 use crate::store::SessionRecord;
 
@@ -143,5 +144,36 @@ mod tests {
         assert_eq!(bearer_token(&headers), Some("abc"));
         headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
         assert_eq!(bearer_token(&headers), None);
+    }
+}
+
+/// The caller's `User-Agent` and source address (from the API Gateway request context on Lambda,
+/// else the first `X-Forwarded-For` hop).
+pub struct Client(pub ClientInfo);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        let header_text = |name: header::HeaderName| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let from_context = parts
+            .extensions
+            .get::<lambda_http::request::RequestContext>()
+            .and_then(|context| match context {
+                lambda_http::request::RequestContext::ApiGatewayV2(c) => c.http.source_ip.clone(),
+                _ => None,
+            });
+        let forwarded = header_text(header::HeaderName::from_static("x-forwarded-for"))
+            .and_then(|v| v.split(',').next().map(|s| s.trim().to_owned()));
+        Ok(Self(ClientInfo {
+            user_agent: header_text(header::USER_AGENT),
+            source_ip: from_context.or(forwarded),
+        }))
     }
 }

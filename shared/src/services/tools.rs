@@ -123,6 +123,15 @@ impl CommittedWrite {
     }
 }
 
+impl From<&crate::config::ThrottleConfig> for MissBudget {
+    fn from(config: &crate::config::ThrottleConfig) -> Self {
+        Self {
+            burst: config.list_miss_burst,
+            per_second: config.list_miss_rate,
+        }
+    }
+}
+
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Page<'a> {
@@ -130,12 +139,26 @@ struct Page<'a> {
     next_cursor: Option<String>,
 }
 
+/// How many list requests the cache could not answer one source address may send: a burst,
+/// refilled at a rate (a sliding window in Redis).
+#[derive(Clone, Copy, Debug)]
+pub struct MissBudget {
+    /// Misses in a burst.
+    pub burst: u32,
+    /// Misses per second, sustained.
+    pub per_second: u32,
+}
+
+/// The kind of the miss windows' subjects.
+const LIST_MISS: &str = "list-miss";
+
 /// Read-through cache in front of a [`ToolStore`] (the Data API's unless a test says otherwise).
 pub struct ToolService<S = DataApiToolStore> {
     store: S,
     cache: CacheService,
     cursors: CursorCodec,
     request_budget: Duration,
+    miss_budget: Option<MissBudget>,
     /// One outbox replay at a time on this instance; readers wait for it.
     replaying: tokio::sync::Mutex<()>,
 }
@@ -154,8 +177,15 @@ impl<S: ToolStore> ToolService<S> {
             cache,
             cursors: CursorCodec::new(cursor_secret),
             request_budget,
+            miss_budget: None,
             replaying: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Limits each source address's list requests that reach the database to `budget`.
+    pub fn with_miss_budget(mut self, budget: MissBudget) -> Self {
+        self.miss_budget = Some(budget);
+        self
     }
 
     /// The cache in use.
@@ -218,8 +248,14 @@ impl<S: ToolStore> ToolService<S> {
         }
     }
 
-    /// One page of a list: its response JSON and entity tag.
-    pub async fn list(&self, query: &ListQuery) -> Result<(CachedPage, CacheStatus), ToolError> {
+    /// One page of a list for a client at `address`: its response JSON and entity tag. A miss
+    /// counts against the address's miss budget; a hit never does, nor anything while Redis is
+    /// unavailable.
+    pub async fn list(
+        &self,
+        query: &ListQuery,
+        address: Option<&str>,
+    ) -> Result<(CachedPage, CacheStatus), ToolError> {
         let deadline = self.deadline();
         // The generation is read before the database, so a page computed from data older than a
         // concurrent write is stored under a generation that write already retired.
@@ -243,6 +279,11 @@ impl<S: ToolStore> ToolService<S> {
             .cursors
             .decode(query)
             .map_err(|e| ToolError::BadQuery(vec![e]))?;
+        if status == CacheStatus::Miss {
+            if let Some(wait) = self.admit_miss(address).await {
+                return Err(ToolError::Throttled(wait));
+            }
+        }
         let listed = self
             .within(
                 deadline,
@@ -266,6 +307,25 @@ impl<S: ToolStore> ToolService<S> {
             self.cache.set_list(generation, query, &page).await;
         }
         Ok((page, status))
+    }
+
+    /// Counts a list miss of `address` in its window; `Some(wait)` when the window is full.
+    /// Redis failing refuses nothing.
+    async fn admit_miss(&self, address: Option<&str>) -> Option<Duration> {
+        let budget = self.miss_budget?;
+        let window = Duration::from_millis(
+            u64::from(budget.burst) * 1000 / u64::from(budget.per_second.max(1)),
+        );
+        let key = self.cache.keys().attempts(
+            LIST_MISS,
+            &super::subject(LIST_MISS, super::address(address)),
+        );
+        let attempt = Uuid::new_v4().simple().to_string();
+        self.cache
+            .count_attempt(key, window, budget.burst, &attempt)
+            .await
+            .ok()
+            .flatten()
     }
 
     /// The list generation, after replaying the outbox if this instance owes it.
@@ -580,6 +640,7 @@ impl ToolService<DataApiToolStore> {
             config.cursor_secret.expose(),
             config.database.budget.request_budget,
         )
+        .with_miss_budget(MissBudget::from(&config.throttle))
     }
 }
 
@@ -791,7 +852,7 @@ mod tests {
             let mut query = ListQuery::parse(Some(raw)).unwrap();
             let mut names = Vec::new();
             loop {
-                let (page, status) = tools.list(&query).await.unwrap();
+                let (page, status) = tools.list(&query, None).await.unwrap();
                 assert_eq!(status, CacheStatus::Bypass);
                 let page: Value = serde_json::from_slice(&page.body).unwrap();
                 let items = page["items"].as_array().unwrap();

@@ -201,7 +201,10 @@ fn listed(page: &PageRequest<'_>, params: &mut Params) -> String {
             // The tag's index in page order, each row's tool checked against the other
             // filters: a page stops after `limit + 1` matches (the optimizer, blind to the
             // limit, would rather read all of a filter's tools and sort them).
-            ("tool_tags tg STRAIGHT_JOIN tools t ON t.id = tg.tool_id", walk)
+            (
+                "tool_tags tg STRAIGHT_JOIN tools t ON t.id = tg.tool_id",
+                walk,
+            )
         }
         None => (
             "tools t",

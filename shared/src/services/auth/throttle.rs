@@ -9,31 +9,17 @@
 
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::cache::CacheService;
 use crate::config::ThrottleConfig;
 use crate::domain::{normalize_email, Timestamp};
+use crate::services::{address, subject};
 use crate::store::FailureWindow;
 
 const LOGIN_ACCOUNT: &str = "login-account";
 const LOGIN_ADDRESS: &str = "login-address";
 const REGISTER_ADDRESS: &str = "register-address";
-
-/// The digest naming one subject of one kind of limit.
-fn subject(kind: &str, value: &str) -> String {
-    let mut digest = Sha256::new();
-    digest.update(kind.as_bytes());
-    digest.update([0]);
-    digest.update(value.as_bytes());
-    hex::encode(digest.finalize())
-}
-
-/// The address a request came from, or one shared bucket for requests without one.
-fn address(source_ip: Option<&str>) -> &str {
-    source_ip.filter(|ip| !ip.is_empty()).unwrap_or("unknown")
-}
 
 /// One login attempt: the subjects it counts against and its id in the Redis windows.
 pub(super) struct LoginAttempt {
