@@ -1,5 +1,5 @@
 # The two commands of the README, and a few more. Everything installs what it needs.
-.PHONY: dev test stop bench lint fmt services contract load template lambda-build
+.PHONY: dev test stop bench scale lint fmt services contract load template lambda-build
 
 # Start Redis, MariaDB, the Data API emulator, migrate + seed, serve the API on 127.0.0.1:9000.
 dev:
@@ -30,6 +30,11 @@ stop:
 bench: services
 	cargo bench -p integration-tests --bench cache
 	TEST_REDIS_MODE=cluster cargo bench -p integration-tests --bench cache
+
+# A million synthetic tools in the `make dev` database (loaded once), then every list shape's cache
+# miss through the API: latency and the rows the database examined. TOOLS=20000 for a quick look.
+scale:
+	dev/with-dev.sh dev/scale.py --tools $${TOOLS:-1000000}
 
 lint:
 	cargo fmt --all --check

@@ -146,6 +146,8 @@ fn every_operation_documents_its_statuses_and_headers() {
             &["ETag", "Cache-Control", "X-Cache"],
         ),
         ("GET", "/tools/{id}", "404", &[]),
+        ("GET", "/tools", "422", &[]),
+        ("GET", "/tools", "429", &["Retry-After"]),
         ("POST", "/tools", "201", &["Location", "ETag"]),
         ("POST", "/tools", "401", &["WWW-Authenticate"]),
         ("POST", "/tools", "409", &[]),

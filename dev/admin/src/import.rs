@@ -3,11 +3,13 @@
 //! search and tag index rows; list pages are retired once, at the end.
 
 use std::io::BufRead;
+use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use serde_json::Value;
+use tokio::task::JoinSet;
 use shared::cache::CacheService;
 use shared::config::Config;
 use shared::domain::{normalize_email, Timestamp, Tool, ToolChanges};
@@ -16,6 +18,8 @@ use uuid::Uuid;
 
 /// Tools per transaction.
 const BATCH: usize = 1_000;
+/// Transactions in flight at once: each mostly waits on round trips, so a few overlap well.
+const IN_FLIGHT: usize = 4;
 
 /// What an import did.
 #[derive(Debug, Default)]
@@ -32,7 +36,8 @@ pub struct Imported {
 pub async fn import(config: &Config, email: &str, path: &str) -> Result<Imported> {
     let db = DataApi::new(config.database.clone());
     let owner = owner_id(&db, email).await?;
-    let store = DataApiToolStore::new(db);
+    let store = Arc::new(DataApiToolStore::new(db));
+    let mut writing = JoinSet::new();
     let reader: Box<dyn BufRead> = if path == "-" {
         Box::new(std::io::stdin().lock())
     } else {
@@ -58,11 +63,18 @@ pub async fn import(config: &Config, email: &str, path: &str) -> Result<Imported
             }
         }
         if batch.len() == BATCH {
-            write(&store, &mut batch, &mut imported).await?;
-            progress(&imported, started);
+            if writing.len() == IN_FLIGHT {
+                settle(writing.join_next().await, &mut imported)?;
+                progress(&imported, started);
+            }
+            let (store, tools) = (store.clone(), std::mem::take(&mut batch));
+            writing.spawn(async move { write(&store, tools).await });
         }
     }
-    write(&store, &mut batch, &mut imported).await?;
+    writing.spawn(async move { write(&store, batch).await });
+    while let Some(done) = writing.join_next().await {
+        settle(Some(done), &mut imported)?;
+    }
     if imported.added > 0 {
         // The batches' outbox rows retire the pages too, through the sweeper, should Redis not
         // take this.
@@ -86,21 +98,28 @@ fn parse_line(line: &str, owner: Uuid) -> Result<Tool, String> {
     Ok(changes.into_new_tool(Uuid::now_v7(), owner, Timestamp::now()))
 }
 
-async fn write(
-    store: &DataApiToolStore,
-    batch: &mut Vec<Tool>,
-    imported: &mut Imported,
-) -> Result<()> {
+/// Writes one batch; returns how many tools it added and how many names it found present.
+async fn write(store: &DataApiToolStore, batch: Vec<Tool>) -> Result<(usize, usize)> {
     if batch.is_empty() {
-        return Ok(());
+        return Ok((0, 0));
     }
     let present = store
-        .insert_many(batch, Uuid::now_v7())
+        .insert_many(&batch, Uuid::now_v7())
         .await
         .context("writing a batch")?;
-    imported.present += present.len();
-    imported.added += batch.len() - present.len();
-    batch.clear();
+    Ok((batch.len() - present.len(), present.len()))
+}
+
+/// Adds a finished batch to the totals; its failure ends the import.
+fn settle(
+    done: Option<Result<Result<(usize, usize)>, tokio::task::JoinError>>,
+    imported: &mut Imported,
+) -> Result<()> {
+    if let Some(done) = done {
+        let (added, present) = done.context("a batch task")??;
+        imported.added += added;
+        imported.present += present;
+    }
     Ok(())
 }
 
