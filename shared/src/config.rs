@@ -410,7 +410,7 @@ impl Config {
                     1_000,
                     10..=60_000,
                 )?),
-                search_candidates: env.number_in("SEARCH_CANDIDATES", 1_000, 1..=100_000)? as u32,
+                search_candidates: env.number_in("SEARCH_CANDIDATES", 200, 1..=100_000)? as u32,
             },
             auth: AuthConfig {
                 jwt_secret,

@@ -486,7 +486,9 @@ proptest! {
         }
         let mut with_defaults = shuffled.clone();
         if !with_defaults.iter().any(|(k, _)| *k == "limit") { with_defaults.push(("limit", "20".into())); }
-        if !with_defaults.iter().any(|(k, _)| *k == "sort") { with_defaults.push(("sort", "name".into())); }
+        // The default order: relevance with a search, else by name.
+        let default_sort = if with_defaults.iter().any(|(k, _)| *k == "q") { "relevance" } else { "name" };
+        if !with_defaults.iter().any(|(k, _)| *k == "sort") { with_defaults.push(("sort", default_sort.into())); }
         for (k, v) in with_defaults.iter_mut() { if *k == "q" { *v = v.to_uppercase(); } }
         prop_assert_eq!(key_of(&params), key_of(&shuffled));
         prop_assert_eq!(key_of(&params), key_of(&with_defaults));

@@ -9,11 +9,11 @@ use std::time::Instant;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 use serde_json::Value;
-use tokio::task::JoinSet;
 use shared::cache::CacheService;
 use shared::config::Config;
 use shared::domain::{normalize_email, Timestamp, Tool, ToolChanges};
 use shared::store::{param, DataApi, DataApiToolStore};
+use tokio::task::JoinSet;
 use uuid::Uuid;
 
 /// Tools per transaction.

@@ -104,7 +104,7 @@ impl Emulator {
             .route("/CommitTransaction", post(commit_transaction))
             .route("/RollbackTransaction", post(rollback_transaction))
             .route("/", post(secrets_manager))
-            .route("/_emulator/stats", get(stats))
+            .route("/_emulator/stats", get(stats).post(count_rows_read))
             .route("/_emulator/faults", get(faults).post(set_faults))
             .route("/_emulator/health", get(health))
             .fallback(unknown_operation)
@@ -698,6 +698,22 @@ async fn end(
 
 async fn stats(State(emulator): State<Emulator>) -> Json<EmulatorStats> {
     Json(emulator.stats())
+}
+
+/// `POST /_emulator/stats` with `{"countRowsRead": bool}`: turns [`Emulator::count_rows_read`]
+/// on or off, and answers the stats.
+async fn count_rows_read(
+    State(emulator): State<Emulator>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<EmulatorStats>, ApiError> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    struct Counting {
+        count_rows_read: bool,
+    }
+    let counting: Counting = parse(body)?;
+    emulator.count_rows_read(counting.count_rows_read);
+    Ok(Json(emulator.stats()))
 }
 
 async fn faults(State(emulator): State<Emulator>) -> Json<FaultState> {

@@ -253,6 +253,10 @@ pub struct Cursor {
     /// ranks with the same weights (and need not count them again).
     #[serde(rename = "w", default, skip_serializing_if = "Option::is_none")]
     pub weights: Option<Vec<(String, i64)>>,
+    /// Of a search: how many tools the pages before this one listed, so the next page ranks at
+    /// least as many candidates as it goes deep.
+    #[serde(rename = "d", default, skip_serializing_if = "Option::is_none")]
+    pub depth: Option<u32>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -397,6 +401,7 @@ mod tests {
             key: SortKey::Name("abc".into()),
             id: Uuid::nil(),
             weights: None,
+            depth: None,
         };
         let text = codec.encode(&query, cursor.clone());
         let with = |c: &str| ListQuery {

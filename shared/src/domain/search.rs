@@ -22,7 +22,7 @@ pub const MAX_QUERY_WORDS: usize = 8;
 pub const MAX_PREFIX_TERMS: usize = 8;
 /// Document frequencies are counted up to this many tools: a word at least this common weighs
 /// the least, and counting it costs a bounded index range.
-pub const DF_CAP: i64 = 10_000;
+pub const DF_CAP: i64 = 1_000;
 
 /// What a term weighs in a tool, by the field it occurs in (summed over the fields): a word of
 /// the name or title says more about the tool than one of its description.
@@ -119,7 +119,7 @@ pub fn index_terms(tool: &Tool) -> Vec<(String, i64)> {
 }
 
 /// How much a word found in `df` tools (counted up to [`DF_CAP`]) weighs: rarer words more,
-/// from 92 for a word of one tool down to 7 for a word of [`DF_CAP`] or more.
+/// from 69 for a word of one tool down to 7 for a word of [`DF_CAP`] or more.
 pub fn word_weight(df: i64) -> i64 {
     let df = df.clamp(1, DF_CAP) as f64;
     (10.0 * (1.0 + DF_CAP as f64 / df).ln()).round() as i64
@@ -329,7 +329,7 @@ mod tests {
 
     #[test]
     fn rarer_words_weigh_more() {
-        assert_eq!(word_weight(1), 92);
+        assert_eq!(word_weight(1), 69);
         assert_eq!(word_weight(DF_CAP), 7);
         assert_eq!(word_weight(DF_CAP * 10), 7);
         assert!(word_weight(10) > word_weight(100));

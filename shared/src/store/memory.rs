@@ -246,6 +246,7 @@ impl ToolStore for MemoryToolStore {
                 key: key.clone(),
                 id: *id,
                 weights,
+                depth: None,
             }),
             _ => None,
         };

@@ -267,14 +267,15 @@ fn searched(page: &PageRequest<'_>, params: &mut Params) -> String {
             term.candidates
         ));
     }
-    // The candidates, each candidate's rows of the search's terms, the best term of each word
-    // position, then the tool's standing.
+    // The candidates, each candidate's rows of the search's terms (STRAIGHT_JOIN: by the
+    // candidate's primary-key range, never by reading every posting of a common term), the best
+    // term of each word position, then the tool's standing.
     let scored = format!(
         "SELECT p.tool_id, MAX(p.pos < 0) AS exact, CAST(SUM(p.pos >= 0) AS SIGNED) AS matched, \
            CAST(SUM(p.s) AS SIGNED) AS score \
          FROM (SELECT tt.tool_id, CASE tt.term{term_cases} END AS pos, \
                  MAX(tt.weight * CASE tt.term{weight_cases} END) AS s \
-               FROM ({candidates}) AS c JOIN tool_terms tt ON tt.tool_id = c.tool_id \
+               FROM ({candidates}) AS c STRAIGHT_JOIN tool_terms tt ON tt.tool_id = c.tool_id \
                WHERE tt.term IN ({terms}) GROUP BY tt.tool_id, pos) AS p \
          GROUP BY p.tool_id",
         candidates = contributions.join(" UNION "),

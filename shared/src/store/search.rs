@@ -24,8 +24,8 @@ pub(super) async fn weigh(
         let found: Vec<Term> = db
             .query(
                 &format!(
-                    "SELECT /*+ MAX_EXECUTION_TIME({time_limit_ms}) */ term FROM tool_terms \
-                     WHERE term LIKE :prefix GROUP BY term ORDER BY term LIMIT {MAX_PREFIX_TERMS}"
+                    "SELECT /*+ MAX_EXECUTION_TIME({time_limit_ms}) */ term FROM search_terms \
+                     WHERE term LIKE :prefix ORDER BY term LIMIT {MAX_PREFIX_TERMS}"
                 ),
                 // Search words are letters and digits only: nothing to escape.
                 vec![param("prefix", format!("{prefix}%"))],

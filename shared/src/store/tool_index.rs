@@ -1,6 +1,7 @@
 //! The index rows of a tool, written in the transaction that writes the tool: one `tool_tags`
-//! row per tag (carrying the tool's sort keys) and one `tool_terms` row per search term
-//! ([`search::index_terms`]). Statements are idempotent, so one the SDK retried is harmless.
+//! row per tag (carrying the tool's sort keys), one `tool_terms` row per search term
+//! ([`search::index_terms`]), and its words in the `search_terms` dictionary. Statements are
+//! idempotent, so one the SDK retried is harmless.
 
 use aws_sdk_rdsdata::types::SqlParameter;
 use uuid::Uuid;
@@ -43,11 +44,27 @@ pub(super) async fn insert(tx: &Transaction<'_>, tools: &[&Tool]) -> Result<(), 
                 .map(move |(term, weight)| [tool.id.into(), term.into(), weight.into()])
         })
         .collect();
+    let words: std::collections::BTreeSet<String> = terms
+        .iter()
+        .filter_map(|[_, term, _]| match term {
+            Value::Text(term) if !term.starts_with('=') => Some(term.clone()),
+            _ => None,
+        })
+        .collect();
     insert_rows(
         tx,
         "INSERT INTO tool_terms (tool_id, term, weight) VALUES ",
         " ON DUPLICATE KEY UPDATE tool_id = tool_id",
         terms,
+    )
+    .await?;
+    // IGNORE: a term already there takes a shared lock only, so writers sharing common terms do
+    // not queue behind each other (an update would lock them exclusively until commit).
+    insert_rows(
+        tx,
+        "INSERT IGNORE INTO search_terms (term) VALUES ",
+        "",
+        words.into_iter().map(|term| [Value::Text(term)]).collect(),
     )
     .await
 }

@@ -222,6 +222,7 @@ impl DataApiToolStore {
         &self,
         query: &ListQuery,
         after: Option<&Cursor>,
+        limit: u32,
     ) -> Result<Option<PageSearch>, StoreError> {
         let Some(search) = query.search() else {
             return Ok(Some(PageSearch::default()));
@@ -233,7 +234,13 @@ impl DataApiToolStore {
             Some(weights) => weights,
             None => search::weigh(&self.db, &search, self.time_limit_ms).await?,
         };
-        let terms = search::page_terms(&search, &weights, self.search_candidates);
+        // Deep pages rank more candidates: a word's `SEARCH_CANDIDATES`, or as many as the
+        // pages so far listed and the next one will.
+        let depth = after.and_then(|cursor| cursor.depth).unwrap_or(0);
+        let per_word = self
+            .search_candidates
+            .max(depth.saturating_add(limit).saturating_add(1));
+        let terms = search::page_terms(&search, &weights, per_word);
         Ok((!terms.is_empty()).then_some(PageSearch {
             terms,
             weights: Some(weights),
@@ -359,7 +366,7 @@ impl ToolStore for DataApiToolStore {
         after: Option<&Cursor>,
         limit: u32,
     ) -> Result<ListPage, StoreError> {
-        let Some(search) = self.page_search(query, after).await? else {
+        let Some(search) = self.page_search(query, after, limit).await? else {
             return Ok(ListPage::empty());
         };
         // The configured budget first; should the Data API still find the result too large
@@ -624,11 +631,18 @@ impl DataApiToolStore {
             .into_iter()
             .map(|row| Tool::try_from(row.tool))
             .collect::<Result<_, _>>()?;
+        let listed = u32::try_from(tools.len()).unwrap_or(u32::MAX);
         let next = match (tools.last(), standing) {
             (Some(last), Some(standing)) if more => Some(Cursor {
                 key: query.sort.key_of(last).unwrap_or(SortKey::Rank(standing)),
                 id: last.id,
                 weights: search.weights.clone(),
+                depth: search.weights.as_ref().map(|_| {
+                    after
+                        .and_then(|a| a.depth)
+                        .unwrap_or(0)
+                        .saturating_add(listed)
+                }),
             }),
             _ => None,
         };

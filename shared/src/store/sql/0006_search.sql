@@ -27,6 +27,13 @@ CREATE TABLE IF NOT EXISTS tool_terms (
     KEY ix_tool_terms_term (term, weight)
 ) DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
 
+-- search_terms: every term ever indexed (whole names aside), so a prefix finds the terms it
+-- begins in a few primary-key steps instead of reading every posting of a common term. Never
+-- pruned: a term no tool holds any more expands to nothing.
+CREATE TABLE IF NOT EXISTS search_terms (
+    term VARCHAR(130) NOT NULL PRIMARY KEY
+) DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+
 -- Each filter with each order: a filtered page walks one index in page order.
 ALTER TABLE tools ADD INDEX ix_tools_category_created (category, created_at, id);
 ALTER TABLE tools ADD INDEX ix_tools_category_updated (category, updated_at, id);
