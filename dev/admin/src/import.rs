@@ -125,7 +125,7 @@ fn settle(
 
 fn progress(imported: &Imported, started: Instant) {
     let done = imported.added + imported.present;
-    if done % (BATCH * 50) == 0 {
+    if done.is_multiple_of(BATCH * 50) {
         let rate = imported.added as f64 / started.elapsed().as_secs_f64().max(1e-3);
         eprintln!("{done} tools read, {} added ({rate:.0}/s)", imported.added);
     }
