@@ -17,7 +17,7 @@
 #
 # Defaults: Redis 127.0.0.1:6379, MariaDB 127.0.0.1:3306 with
 # databases mcp and mcp_test and user mcp / password mcp; override the ports with REDIS_PORT,
-# REDIS_CLUSTER_PORTS, MYSQL_PORT.
+# REDIS_CLUSTER_PORTS, MYSQL_PORT, and MariaDB's buffer pool (1G) with MYSQL_BUFFER_POOL.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -108,10 +108,12 @@ start_mariadb() {
       --skip-test-db >"$STATE/mysql-install.log" 2>&1
   fi
   # setsid: the server survives the shell that started it, and Ctrl-C in `make dev` reaches only
-  # the foreground; `down` stops it by its pid file.
+  # the foreground; `down` stops it by its pid file. A large redo log and buffer pool (allocated
+  # as used) keep bulk loads (`make scale`) from stalling on checkpoints.
   setsid mariadbd --user=root --datadir="$STATE/mysql" --port="$MYSQL_PORT" --bind-address=127.0.0.1 \
     --socket="$MYSQL_SOCKET" --pid-file="$STATE/mysql.pid" --log-error="$STATE/mysql.err" \
-    --innodb-buffer-pool-size=64M --innodb-flush-log-at-trx-commit=2 --skip-name-resolve \
+    --innodb-buffer-pool-size="${MYSQL_BUFFER_POOL:-1G}" --innodb-log-file-size=1G \
+    --innodb-flush-log-at-trx-commit=2 --skip-name-resolve \
     </dev/null >/dev/null 2>&1 &
   for _ in $(seq 100); do mariadb-admin --socket="$MYSQL_SOCKET" -uroot ping >/dev/null 2>&1 && break; sleep 0.2; done
   mariadb-admin --socket="$MYSQL_SOCKET" -uroot ping >/dev/null 2>&1 ||

@@ -179,15 +179,20 @@ impl DataApiToolStore {
                 let taken: Vec<String> = taken.into_iter().map(|n| n.name).collect();
                 let fresh: Vec<&Tool> = tools.iter().filter(|t| !taken.contains(&t.name)).collect();
                 if let Some(last) = fresh.last() {
-                    let sets = fresh
-                        .iter()
-                        .map(|tool| {
-                            let mut params = tool_params(tool);
-                            params.push(param("writeId", write));
-                            params
-                        })
-                        .collect();
-                    tx.batch_execute(INSERT_TOOL, sets).await?;
+                    let whole = fresh.len() / TOOLS_PER_SET * TOOLS_PER_SET;
+                    let (sets, rest) = fresh.split_at(whole);
+                    if !sets.is_empty() {
+                        let sets = sets
+                            .chunks(TOOLS_PER_SET)
+                            .map(|set| new_tool_params(set, write))
+                            .collect();
+                        tx.batch_execute(&insert_tools_sql(TOOLS_PER_SET), sets)
+                            .await?;
+                    }
+                    if !rest.is_empty() {
+                        tx.execute(&insert_tools_sql(rest.len()), new_tool_params(rest, write))
+                            .await?;
+                    }
                     tool_index::insert(&tx, &fresh).await?;
                     record_invalidation(&tx, write, last.id, last.revision).await?;
                 }
@@ -248,12 +253,66 @@ impl DataApiToolStore {
     }
 }
 
-const INSERT_TOOL: &str = "INSERT INTO tools (id, name, title, description, category, tags, \
-    version, input_schema, output_schema, annotations, icons, execution, meta, status, owner_id, \
-    revision, created_at, updated_at, write_id) \
-    VALUES (:id, :name, :title, :description, :category, :tags, :version, :inputSchema, \
-    :outputSchema, :annotations, :icons, :execution, :meta, :status, :ownerId, :revision, \
-    :createdAt, :updatedAt, :writeId)";
+/// The columns a new tool writes, each with its parameter's name.
+const NEW_TOOL_COLUMNS: [(&str, &str); 19] = [
+    ("id", "id"),
+    ("name", "name"),
+    ("title", "title"),
+    ("description", "description"),
+    ("category", "category"),
+    ("tags", "tags"),
+    ("version", "version"),
+    ("input_schema", "inputSchema"),
+    ("output_schema", "outputSchema"),
+    ("annotations", "annotations"),
+    ("icons", "icons"),
+    ("execution", "execution"),
+    ("meta", "meta"),
+    ("status", "status"),
+    ("owner_id", "ownerId"),
+    ("revision", "revision"),
+    ("created_at", "createdAt"),
+    ("updated_at", "updatedAt"),
+    ("write_id", "writeId"),
+];
+
+/// Tools per run of the bulk insert's statement: `BatchExecuteStatement` runs it once per
+/// parameter set, each set writing this many tools.
+const TOOLS_PER_SET: usize = 25;
+
+/// `INSERT INTO tools` of `rows` tools, the parameters of row `r` suffixed with `r`.
+fn insert_tools_sql(rows: usize) -> String {
+    let columns: Vec<&str> = NEW_TOOL_COLUMNS.iter().map(|(column, _)| *column).collect();
+    let tuples: Vec<String> = (0..rows)
+        .map(|r| {
+            let names: Vec<String> = NEW_TOOL_COLUMNS
+                .iter()
+                .map(|(_, name)| format!(":{name}{r}"))
+                .collect();
+            format!("({})", names.join(", "))
+        })
+        .collect();
+    format!(
+        "INSERT INTO tools ({}) VALUES {}",
+        columns.join(", "),
+        tuples.join(", ")
+    )
+}
+
+/// The parameters of `tools` for [`insert_tools_sql`], as write `write`.
+fn new_tool_params(tools: &[&Tool], write: Uuid) -> Vec<aws_sdk_rdsdata::types::SqlParameter> {
+    let mut params = Vec::with_capacity(tools.len() * NEW_TOOL_COLUMNS.len());
+    for (r, tool) in tools.iter().enumerate() {
+        let mut values = tool_params(tool);
+        values.push(param("writeId", write));
+        for mut value in values {
+            let name = format!("{}{r}", value.name().unwrap_or_default());
+            value.name = Some(name);
+            params.push(value);
+        }
+    }
+    params
+}
 
 const COLUMNS: &str = "id, name, title, description, category, tags, version, \
     input_schema AS inputSchema, output_schema AS outputSchema, annotations, icons, execution, \
@@ -386,13 +445,12 @@ impl ToolStore for DataApiToolStore {
     }
 
     async fn insert(&self, tool: &Tool, write: Uuid) -> Result<(), StoreError> {
-        let sql = INSERT_TOOL;
+        let sql = insert_tools_sql(1);
         for _ in 0..TRANSACTION_ATTEMPTS {
             let tx = self.db.begin().await?;
-            let mut params = tool_params(tool);
-            params.push(param("writeId", write));
+            let params = new_tool_params(&[tool], write);
             let body = async {
-                tx.execute(sql, params).await?;
+                tx.execute(&sql, params).await?;
                 tool_index::insert(&tx, &[tool]).await?;
                 record_invalidation(&tx, write, tool.id, tool.revision).await
             };
