@@ -172,26 +172,20 @@ fn model(catalogue: &[Tool], q: &str) -> BTreeMap<String, Scored> {
             *df.entry(term).or_default() += 1;
         }
     }
-    let mut terms: Vec<String> = search.words.clone();
-    if let Some(prefix) = &search.prefix {
-        let expansions = df
+    let expansions = match &search.prefix {
+        Some(prefix) => df
             .keys()
-            .filter(|t| t.starts_with(prefix.as_str()))
-            .cloned();
-        terms.extend(expansions.take(search::MAX_PREFIX_TERMS));
-    }
-    terms.extend(search.name.clone());
-    let weights: BTreeMap<String, i64> = terms
-        .into_iter()
-        .filter_map(|term| {
-            let count = *df.get(&term)?;
-            let weight = if Some(&term) == search.name.as_ref() {
-                0
-            } else {
-                search::word_weight(count)
-            };
-            Some((term, weight))
+            .filter(|t| t.starts_with(prefix.as_str()) && !t.starts_with('='))
+            .cloned()
+            .collect(),
+        None => Vec::new(),
+    };
+    let terms = search.terms(expansions);
+    let weights: BTreeMap<String, i64> = search
+        .weigh(terms, |term| {
+            df.get(term).copied().unwrap_or(0).min(search::DF_CAP)
         })
+        .into_iter()
         .collect();
     catalogue
         .iter()

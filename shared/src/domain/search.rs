@@ -163,6 +163,41 @@ impl Search {
         }
     }
 
+    /// The terms the search looks up, in order: its words, then the first
+    /// [`MAX_PREFIX_TERMS`] of `expansions` (the indexed terms its prefix begins, in term order)
+    /// not among them, then the whole name it could be.
+    pub fn terms(&self, expansions: impl IntoIterator<Item = String>) -> Vec<String> {
+        let mut terms = self.words.clone();
+        for term in expansions.into_iter().take(MAX_PREFIX_TERMS) {
+            if !terms.contains(&term) {
+                terms.push(term);
+            }
+        }
+        terms.extend(self.name.clone());
+        terms
+    }
+
+    /// Each of `terms` with its weight, given how many tools hold it (`df`, counted up to
+    /// [`DF_CAP`]); terms no tool holds are left out, the whole-name term weighs 0 (it ranks by
+    /// itself).
+    pub fn weigh(&self, terms: Vec<String>, df: impl Fn(&str) -> i64) -> Vec<(String, i64)> {
+        terms
+            .into_iter()
+            .filter_map(|term| {
+                let count = df(&term);
+                if count == 0 {
+                    return None;
+                }
+                let weight = if self.name.as_ref() == Some(&term) {
+                    0
+                } else {
+                    word_weight(count)
+                };
+                Some((term, weight))
+            })
+            .collect()
+    }
+
     /// Whether the search can match anything.
     pub fn is_empty(&self) -> bool {
         self.words.is_empty() && self.prefix.is_none() && self.name.is_none()

@@ -135,8 +135,7 @@ fn matches(query: &ListQuery, tool: &Tool) -> bool {
             .is_none_or(|since| tool.updated_at.millis() >= since)
 }
 
-/// The weights of a search's terms over `tools`, as the Data API store counts them: its words,
-/// the first terms its prefix stands for, and the name it could be.
+/// The weights of a search's terms over `tools`, as the Data API store counts them.
 fn weigh<'a>(search: &Search, tools: impl Iterator<Item = &'a Tool>) -> Vec<(String, i64)> {
     let mut df: BTreeMap<String, i64> = BTreeMap::new();
     for tool in tools {
@@ -144,28 +143,18 @@ fn weigh<'a>(search: &Search, tools: impl Iterator<Item = &'a Tool>) -> Vec<(Str
             *df.entry(term).or_default() += 1;
         }
     }
-    let mut terms = search.words.clone();
-    if let Some(prefix) = &search.prefix {
-        let expansions = df.keys().filter(|term| term.starts_with(prefix.as_str()));
-        for term in expansions.take(search::MAX_PREFIX_TERMS) {
-            if !terms.contains(term) {
-                terms.push(term.clone());
-            }
-        }
-    }
-    terms.extend(search.name.clone());
-    terms
-        .into_iter()
-        .filter_map(|term| {
-            let count = *df.get(&term)?;
-            let weight = if Some(&term) == search.name.as_ref() {
-                0
-            } else {
-                search::word_weight(count)
-            };
-            Some((term, weight))
-        })
-        .collect()
+    let expansions = match &search.prefix {
+        Some(prefix) => df
+            .keys()
+            .filter(|term| term.starts_with(prefix.as_str()) && !term.starts_with('='))
+            .cloned()
+            .collect(),
+        None => Vec::new(),
+    };
+    let terms = search.terms(expansions);
+    search.weigh(terms, |term| {
+        df.get(term).copied().unwrap_or(0).min(search::DF_CAP)
+    })
 }
 
 /// The position of `tool` in `query`'s order, comparable with a cursor's; `None` when it does

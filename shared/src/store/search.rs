@@ -5,7 +5,7 @@ use serde_json::{Map, Value as Json};
 
 use super::pages::SearchTerm;
 use super::{param, DataApi, StoreError};
-use crate::domain::search::{self, Search, DF_CAP, MAX_PREFIX_TERMS};
+use crate::domain::search::{Search, DF_CAP, MAX_PREFIX_TERMS};
 
 /// Each term of `search` found in the index, with its weight (`0` for the whole-name term, which
 /// ranks by itself): its words, the first [`MAX_PREFIX_TERMS`] terms its last word is a prefix
@@ -15,7 +15,7 @@ pub(super) async fn weigh(
     search: &Search,
     time_limit_ms: u64,
 ) -> Result<Vec<(String, i64)>, StoreError> {
-    let mut terms: Vec<String> = search.words.clone();
+    let mut expansions = Vec::new();
     if let Some(prefix) = &search.prefix {
         #[derive(serde::Deserialize)]
         struct Term {
@@ -31,13 +31,9 @@ pub(super) async fn weigh(
                 vec![param("prefix", format!("{prefix}%"))],
             )
             .await?;
-        for Term { term } in found {
-            if !terms.contains(&term) {
-                terms.push(term);
-            }
-        }
+        expansions = found.into_iter().map(|t| t.term).collect();
     }
-    terms.extend(search.name.clone());
+    let terms = search.terms(expansions);
     if terms.is_empty() {
         return Ok(Vec::new());
     }
@@ -67,22 +63,15 @@ pub(super) async fn weigh(
         .into_iter()
         .next()
         .ok_or_else(|| StoreError::Corrupt("term counts: no row".into()))?;
-    let mut weighed = Vec::new();
-    for (i, term) in terms.into_iter().enumerate() {
-        let df = row
+    let mut df = std::collections::HashMap::new();
+    for (i, term) in terms.iter().enumerate() {
+        let count = row
             .get(&format!("d{i}"))
             .and_then(Json::as_i64)
             .ok_or_else(|| StoreError::Corrupt("term counts: not a number".into()))?;
-        if df > 0 {
-            let weight = if Some(&term) == search.name.as_ref() {
-                0
-            } else {
-                search::word_weight(df)
-            };
-            weighed.push((term, weight));
-        }
+        df.insert(term.clone(), count);
     }
-    Ok(weighed)
+    Ok(search.weigh(terms, |term| df.get(term).copied().unwrap_or(0)))
 }
 
 /// The terms of `search` weighed `weights`, as the page statement ranks them: each word
