@@ -147,7 +147,8 @@ pub struct DatabaseConfig {
     /// query too broad for the catalogue answers 422 instead of costing an attempt's time.
     pub list_time_limit: Duration,
     /// `SEARCH_CANDIDATES`: how many tools each word of a search contributes, strongest first
-    /// (a prefix's terms share one word's), before the candidates are ranked.
+    /// (a prefix's terms share one word's), before the candidates are ranked; deeper pages take
+    /// as many as they go deep.
     pub search_candidates: u32,
 }
 
