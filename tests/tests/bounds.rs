@@ -10,12 +10,15 @@ use data_api_emulator::FaultRule;
 use integration_tests::{redis_url, refused_url, test_config, tool_body, TestApp, TestResponse};
 
 /// A `GET` of `path` from `address` (as API Gateway's first `X-Forwarded-For` hop).
-async fn get_from(app: &TestApp, path: &str, address: &str) -> TestResponse {
-    let request = Request::get(path)
+fn from(path: &str, address: &str) -> Request<Body> {
+    Request::get(path)
         .header("x-forwarded-for", address)
         .body(Body::empty())
-        .unwrap();
-    app.send(request).await
+        .unwrap()
+}
+
+async fn get_from(app: &TestApp, path: &str, address: &str) -> TestResponse {
+    app.send(from(path, address)).await
 }
 
 #[tokio::test]
@@ -82,11 +85,27 @@ async fn list_misses_are_limited_per_address_and_hits_never() {
         get_from(&app, "/tools?limit=1", "10.0.0.2").await.status,
         StatusCode::OK
     );
+    // The window is in Redis: misses sent to two Lambda environments count together.
+    let other_instance = app.instance();
     for limit in 2..5 {
-        let response = get_from(&app, &format!("/tools?limit={limit}"), "10.0.0.1").await;
+        let path = format!("/tools?limit={limit}");
+        let response = if limit % 2 == 0 {
+            get_from(&app, &path, "10.0.0.1").await
+        } else {
+            other_instance.send(from(&path, "10.0.0.1")).await
+        };
         assert_eq!(response.status, StatusCode::OK, "miss {limit}");
         assert_eq!(response.cache(), "MISS");
     }
+    let refused = other_instance
+        .send(from("/tools?limit=5", "10.0.0.1"))
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        refused.text()
+    );
     let refused = get_from(&app, "/tools?limit=5", "10.0.0.1").await;
     assert_eq!(
         refused.status,

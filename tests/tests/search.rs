@@ -166,27 +166,7 @@ fn search_strategy() -> impl Strategy<Value = Vec<usize>> {
 /// standing (the weights counted over the whole catalogue, as the index counts them).
 fn model(catalogue: &[Tool], q: &str) -> BTreeMap<String, Scored> {
     let search = Search::parse(q);
-    let mut df: BTreeMap<String, i64> = BTreeMap::new();
-    for tool in catalogue {
-        for (term, _) in search::index_terms(tool) {
-            *df.entry(term).or_default() += 1;
-        }
-    }
-    let expansions = match &search.prefix {
-        Some(prefix) => df
-            .keys()
-            .filter(|t| t.starts_with(prefix.as_str()) && !t.starts_with('='))
-            .cloned()
-            .collect(),
-        None => Vec::new(),
-    };
-    let terms = search.terms(expansions);
-    let weights: BTreeMap<String, i64> = search
-        .weigh(terms, |term| {
-            df.get(term).copied().unwrap_or(0).min(search::DF_CAP)
-        })
-        .into_iter()
-        .collect();
+    let weights: BTreeMap<String, i64> = search.weigh_over(catalogue).into_iter().collect();
     catalogue
         .iter()
         .filter_map(|tool| Some((tool.name.clone(), search::score(tool, &search, &weights)?)))

@@ -198,6 +198,27 @@ impl Search {
             .collect()
     }
 
+    /// Its terms weighed over the catalogue `tools`, as the index counts them: the reference
+    /// the stores answer like (the in-memory store and the tests' models use it).
+    pub fn weigh_over<'a>(&self, tools: impl IntoIterator<Item = &'a Tool>) -> Vec<(String, i64)> {
+        let mut df: BTreeMap<String, i64> = BTreeMap::new();
+        for tool in tools {
+            for (term, _) in index_terms(tool) {
+                *df.entry(term).or_default() += 1;
+            }
+        }
+        let expansions = match &self.prefix {
+            Some(prefix) => df
+                .keys()
+                .filter(|term| term.starts_with(prefix.as_str()) && !term.starts_with('='))
+                .cloned()
+                .collect(),
+            None => Vec::new(),
+        };
+        let terms = self.terms(expansions);
+        self.weigh(terms, |term| df.get(term).copied().unwrap_or(0).min(DF_CAP))
+    }
+
     /// Whether the search can match anything.
     pub fn is_empty(&self) -> bool {
         self.words.is_empty() && self.prefix.is_none() && self.name.is_none()

@@ -135,28 +135,6 @@ fn matches(query: &ListQuery, tool: &Tool) -> bool {
             .is_none_or(|since| tool.updated_at.millis() >= since)
 }
 
-/// The weights of a search's terms over `tools`, as the Data API store counts them.
-fn weigh<'a>(search: &Search, tools: impl Iterator<Item = &'a Tool>) -> Vec<(String, i64)> {
-    let mut df: BTreeMap<String, i64> = BTreeMap::new();
-    for tool in tools {
-        for (term, _) in search::index_terms(tool) {
-            *df.entry(term).or_default() += 1;
-        }
-    }
-    let expansions = match &search.prefix {
-        Some(prefix) => df
-            .keys()
-            .filter(|term| term.starts_with(prefix.as_str()) && !term.starts_with('='))
-            .cloned()
-            .collect(),
-        None => Vec::new(),
-    };
-    let terms = search.terms(expansions);
-    search.weigh(terms, |term| {
-        df.get(term).copied().unwrap_or(0).min(search::DF_CAP)
-    })
-}
-
 /// The position of `tool` in `query`'s order, comparable with a cursor's; `None` when it does
 /// not match the search.
 fn position(
@@ -209,7 +187,7 @@ impl ToolStore for MemoryToolStore {
         let searched = query.search().map(|search| {
             let weights = match after.and_then(|c| c.weights.clone()) {
                 Some(weights) => weights,
-                None => weigh(&search, state.tools.values()),
+                None => search.weigh_over(state.tools.values()),
             };
             (search, weights)
         });
