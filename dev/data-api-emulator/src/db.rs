@@ -10,15 +10,13 @@ use mysql_async::{Column, Conn, Opts, OptsBuilder, Params, Pool, QueryResult, Va
 
 use crate::error::ApiError;
 use crate::hints;
+use crate::mysql8;
 
 /// How long to wait for a connection before answering `DatabaseUnavailableException`.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The Data API refuses result sets larger than 1 MiB.
 pub(crate) const MAX_RESULT_BYTES: usize = 1024 * 1024;
-
-/// Session setup run on every pooled connection: Aurora runs in UTC.
-const SESSION_SETUP: &str = "SET time_zone = '+00:00'";
 
 /// A MySQL user and its password, from a Secrets Manager secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,7 +76,7 @@ impl Databases {
         let mut options = OptsBuilder::from_opts(base.clone())
             // JDBC drivers report matched rows, not changed rows, for UPDATE.
             .client_found_rows(true)
-            .setup(vec![SESSION_SETUP]);
+            .setup(vec![mysql8::SESSION_SETUP]);
         if let Some(login) = &target.login {
             options = options.user(Some(&login.user)).pass(Some(&login.password));
         }

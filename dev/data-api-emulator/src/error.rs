@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use crate::hints;
+use crate::mysql8;
 
 /// Header carrying the error shape name in `restJson1`.
 pub(crate) const ERROR_TYPE_HEADER: &str = "x-amzn-errortype";
@@ -33,6 +33,9 @@ pub(crate) enum ApiError {
     /// `DatabaseResumingException` (400): an auto-paused Serverless v2 instance is resuming.
     #[error("{0}")]
     DatabaseResuming(String),
+    /// `SecretsErrorException` (400): the secret cannot be fetched or used.
+    #[error("{0}")]
+    Secrets(String),
     /// `TransactionNotFoundException` (404).
     #[error("{0}")]
     TransactionNotFound(String),
@@ -65,6 +68,7 @@ impl ApiError {
             Self::Database(_) => "DatabaseErrorException",
             Self::DatabaseUnavailable(_) => "DatabaseUnavailableException",
             Self::DatabaseResuming(_) => "DatabaseResumingException",
+            Self::Secrets(_) => "SecretsErrorException",
             Self::TransactionNotFound(_) => "TransactionNotFoundException",
             Self::ServiceUnavailable(_) => "ServiceUnavailableError",
             Self::StatementTimeout { .. } => "StatementTimeoutException",
@@ -81,6 +85,7 @@ impl ApiError {
             | Self::Validation(_)
             | Self::Database(_)
             | Self::DatabaseResuming(_)
+            | Self::Secrets(_)
             | Self::StatementTimeout { .. }
             | Self::UnsupportedResult(_) => StatusCode::BAD_REQUEST,
             Self::TransactionNotFound(_) | Self::UnknownOperation(_) => StatusCode::NOT_FOUND,
@@ -103,10 +108,7 @@ impl From<mysql_async::Error> for ApiError {
     fn from(error: mysql_async::Error) -> Self {
         use mysql_async::{DriverError, Error};
         match error {
-            Error::Server(e) if e.code == hints::MARIADB_STATEMENT_TIMEOUT => {
-                Self::Database(hints::INTERRUPTED.into())
-            }
-            Error::Server(e) => Self::Database(e.message),
+            Error::Server(e) => Self::Database(mysql8::to_mysql8(&e).data_api_message()),
             Error::Io(e) => Self::DatabaseUnavailable(format!("Communications link failure: {e}")),
             Error::Driver(
                 e @ (DriverError::ConnectionClosed
@@ -183,7 +185,9 @@ mod tests {
         });
         assert_eq!(
             ApiError::from(error),
-            ApiError::Database("Duplicate entry 'x' for key 'k'".into())
+            ApiError::Database(
+                "Duplicate entry 'x' for key 'k'; Error code: 1062; SQLState: 23000".into()
+            )
         );
     }
 }

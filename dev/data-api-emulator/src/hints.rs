@@ -2,19 +2,11 @@
 //!
 //! `SELECT /*+ MAX_EXECUTION_TIME(n) */ …` makes MySQL stop the statement after `n` ms with error
 //! 3024. MariaDB reads the hint as a comment; the emulator runs such a statement as
-//! `SET STATEMENT max_statement_time = n/1000 FOR …` instead, and answers MariaDB's error 1969
-//! with MySQL's text ([`INTERRUPTED`]), as the Data API would.
+//! `SET STATEMENT max_statement_time = n/1000 FOR …` instead; [`crate::mysql8`] answers
+//! MariaDB's error for it (1969) as MySQL's (3024).
 
 use std::borrow::Cow;
 use std::time::Duration;
-
-/// What MySQL (and so the Data API of Aurora MySQL) says of a statement it stopped at its
-/// `MAX_EXECUTION_TIME`.
-pub(crate) const INTERRUPTED: &str =
-    "Query execution was interrupted, maximum statement execution time exceeded";
-
-/// MariaDB's `ER_STATEMENT_TIMEOUT`, its error for a statement past `max_statement_time`.
-pub(crate) const MARIADB_STATEMENT_TIMEOUT: u16 = 1969;
 
 const HINT: &str = "MAX_EXECUTION_TIME(";
 

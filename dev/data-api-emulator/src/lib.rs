@@ -37,7 +37,7 @@
 //!   logged in as that user (host, port and options of the URL; the call's `database`, or
 //!   the URL's). A transaction keeps the connection `BeginTransaction` opened with its
 //!   secret. An ARN that is not configured, or names a text secret, is a
-//!   `BadRequestException` (`Error fetching secret <arn> : Secrets Manager can't find the
+//!   `SecretsErrorException` (`Error fetching secret <arn> : Secrets Manager can't find the
 //!   specified secret.`); what the user may not do is the server's `DatabaseErrorException`
 //!   (`INSERT command denied to user ...`, `Access denied for user ...`).
 //! - **`GetSecretValue`**, for an unmodified `aws-sdk-secretsmanager` client pointed here
@@ -96,7 +96,9 @@
 //! - `UPDATE` reports matched rows (as through JDBC), inserts report the generated id in
 //!   `generatedFields`.
 //! - Errors use the service's error shapes and status codes: a MySQL error is a
-//!   `DatabaseErrorException` carrying the server's message, an unreachable database a
+//!   `DatabaseErrorException` carrying MySQL 8's message, error number and SQLSTATE
+//!   (`…; Error code: 1062; SQLState: 23000`; MariaDB's translated where they differ, and
+//!   sessions get MySQL 8's `sql_mode` and fractional-second rounding), an unreachable database a
 //!   `DatabaseUnavailableException` (504), an unknown transaction a
 //!   `TransactionNotFoundException` (404).
 //! - Transactions hold a dedicated connection; a concurrent call on a busy transaction fails
@@ -128,6 +130,7 @@ mod db;
 mod error;
 mod faults;
 mod hints;
+mod mysql8;
 mod params;
 mod protocol;
 mod results;

@@ -100,7 +100,7 @@ impl Secrets {
 
     /// The user a Data API call naming `secret_arn` connects as: `None` (the user of the
     /// MySQL URL, whatever the ARN) when no secrets are configured. Otherwise the ARN must
-    /// name a [`SecretValue::Credentials`] secret, or the call is a `BadRequestException`,
+    /// name a [`SecretValue::Credentials`] secret, or the call is a `SecretsErrorException`,
     /// as when the Data API cannot fetch or use a secret.
     pub(crate) fn login(&self, secret_arn: &str) -> Result<Option<Login>, ApiError> {
         if self.by_arn.is_empty() {
@@ -111,11 +111,11 @@ impl Secrets {
                 user: username.clone(),
                 password: password.clone(),
             })),
-            Some(SecretValue::Text(_)) => Err(ApiError::BadRequest(format!(
+            Some(SecretValue::Text(_)) => Err(ApiError::Secrets(format!(
                 "Error fetching secret {secret_arn} : The secret is not a database secret \
                  (a JSON object with username and password)."
             ))),
-            None => Err(ApiError::BadRequest(format!(
+            None => Err(ApiError::Secrets(format!(
                 "Error fetching secret {secret_arn} : {NOT_FOUND}"
             ))),
         }
@@ -300,13 +300,13 @@ mod tests {
             }))
         );
         let unknown = secrets.login("arn:nope").expect_err("unknown secret");
-        assert_eq!(unknown.error_type(), "BadRequestException");
+        assert_eq!(unknown.error_type(), "SecretsErrorException");
         assert_eq!(
             unknown.to_string(),
             "Error fetching secret arn:nope : Secrets Manager can't find the specified secret."
         );
         let text = secrets.login(KEY_ARN).expect_err("text secret");
-        assert_eq!(text.error_type(), "BadRequestException");
+        assert_eq!(text.error_type(), "SecretsErrorException");
     }
 
     #[test]

@@ -1,237 +1,26 @@
 //! End-to-end tests: the unmodified `aws-sdk-rdsdata` and `aws-sdk-secretsmanager` clients
 //! against an in-process emulator.
 //!
-//! They need a MySQL/MariaDB server at `EMULATOR_MYSQL_URL` (default
-//! `mysql://mcp:mcp@127.0.0.1:3306/mcp`) whose user may create tables and, for the secrets
-//! tests, users (`CREATE USER` on `*.*`, `GRANT OPTION` on its database), and fail (they do
-//! not skip) when it is unreachable. Every test works on its own uniquely named table.
+//! They need a database (see `common`) and fail when it is unreachable.
 
 use std::time::Duration;
 
-use aws_config::retry::RetryConfig;
-use aws_config::timeout::TimeoutConfig;
-
-use aws_sdk_rdsdata::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
 use aws_sdk_rdsdata::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_rdsdata::operation::batch_execute_statement::BatchExecuteStatementError;
-use aws_sdk_rdsdata::operation::begin_transaction::BeginTransactionError;
 use aws_sdk_rdsdata::operation::commit_transaction::CommitTransactionError;
-use aws_sdk_rdsdata::operation::execute_statement::{
-    ExecuteStatementError, ExecuteStatementOutput,
-};
+use aws_sdk_rdsdata::operation::execute_statement::ExecuteStatementError;
 use aws_sdk_rdsdata::operation::rollback_transaction::RollbackTransactionError;
 use aws_sdk_rdsdata::primitives::Blob;
 use aws_sdk_rdsdata::types::{
     Field, LongReturnType, RecordsFormatType, ResultSetOptions, SqlParameter, TypeHint,
 };
-use aws_sdk_rdsdata::Client;
 use aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError;
-use data_api_emulator::{
-    Emulator, EmulatorConfig, FaultRule, InjectedError, Operation, SecretValue,
-};
-use mysql_async::prelude::Queryable;
+use data_api_emulator::{EmulatorConfig, FaultRule, InjectedError, Operation, SecretValue};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-const RESOURCE_ARN: &str = "arn:aws:rds:us-east-1:123456789012:cluster:emulator";
-const SECRET_ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:emulator";
-
-/// An emulator, an SDK client pointed at it, and a fresh table name.
-struct Harness {
-    emulator: Emulator,
-    addr: std::net::SocketAddr,
-    sdk_config: aws_config::SdkConfig,
-    client: Client,
-    table: String,
-}
-
-impl Harness {
-    async fn start() -> Self {
-        Self::with_config(EmulatorConfig::from_env()).await
-    }
-
-    async fn with_config(config: EmulatorConfig) -> Self {
-        let (emulator, addr) = Emulator::spawn_local(config).await.expect("start emulator");
-        // Built explicitly: nothing is read from the environment or ~/.aws.
-        let sdk_config = aws_config::SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-                "AKIDTEST", "secret", None, None, "static",
-            )))
-            .endpoint_url(format!("http://{addr}"))
-            .build();
-        // No retries, so that injected 5xx errors reach the test.
-        let client = Client::from_conf(
-            aws_sdk_rdsdata::config::Builder::from(&sdk_config)
-                .retry_config(aws_config::retry::RetryConfig::disabled())
-                .build(),
-        );
-        let table = format!("emu_sdk_{}", uuid::Uuid::new_v4().simple());
-        Self {
-            emulator,
-            addr,
-            sdk_config,
-            client,
-            table,
-        }
-    }
-
-    /// A client with the SDK's standard retry policy (3 attempts, short backoff) and, if
-    /// given, a per-attempt timeout.
-    fn retrying_client(&self, attempt_timeout: Option<Duration>) -> Client {
-        let mut config = aws_sdk_rdsdata::config::Builder::from(&self.sdk_config).retry_config(
-            RetryConfig::standard()
-                .with_max_attempts(3)
-                .with_initial_backoff(Duration::from_millis(10)),
-        );
-        if let Some(timeout) = attempt_timeout {
-            config = config.timeout_config(
-                TimeoutConfig::builder()
-                    .operation_attempt_timeout(timeout)
-                    .build(),
-            );
-        }
-        Client::from_conf(config.build())
-    }
-
-    /// Creates the test table; fails loudly when the database is unreachable.
-    async fn create_table(&self) {
-        let sql = format!(
-            "CREATE TABLE {} (
-                id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,
-                name VARCHAR(100) NOT NULL,
-                description TEXT NULL,
-                config JSON NULL,
-                price DECIMAL(10,2) NULL,
-                enabled TINYINT(1) NOT NULL DEFAULT 0,
-                score DOUBLE NULL,
-                created_at DATETIME NULL,
-                data BLOB NULL,
-                UNIQUE KEY uq_tools_name (name)
-            )",
-            self.table
-        );
-        let result = self
-            .client
-            .execute_statement()
-            .resource_arn(RESOURCE_ARN)
-            .secret_arn(SECRET_ARN)
-            .sql(sql)
-            .send()
-            .await;
-        if let Err(error) = result {
-            let reason = match error {
-                SdkError::ServiceError(error) => error.into_err().to_string(),
-                other => format!("{other:?}"),
-            };
-            panic!(
-                "cannot create the test table; is MariaDB/MySQL reachable at EMULATOR_MYSQL_URL \
-                 (default mysql://mcp:mcp@127.0.0.1:3306/mcp)? {reason}"
-            );
-        }
-    }
-
-    async fn execute(
-        &self,
-        sql: &str,
-        parameters: Vec<SqlParameter>,
-        transaction_id: Option<&str>,
-    ) -> Result<ExecuteStatementOutput, SdkError<ExecuteStatementError>> {
-        self.execute_as(SECRET_ARN, sql, parameters, transaction_id)
-            .await
-    }
-
-    /// [`Harness::execute`] with the given secret.
-    async fn execute_as(
-        &self,
-        secret_arn: &str,
-        sql: &str,
-        parameters: Vec<SqlParameter>,
-        transaction_id: Option<&str>,
-    ) -> Result<ExecuteStatementOutput, SdkError<ExecuteStatementError>> {
-        self.client
-            .execute_statement()
-            .resource_arn(RESOURCE_ARN)
-            .secret_arn(secret_arn)
-            .sql(sql.replace("{t}", &self.table))
-            .set_parameters(Some(parameters))
-            .set_transaction_id(transaction_id.map(str::to_owned))
-            .send()
-            .await
-    }
-
-    async fn count(&self) -> i64 {
-        let output = self
-            .execute("SELECT COUNT(*) FROM {t}", vec![], None)
-            .await
-            .expect("count");
-        match output.records().first().and_then(|row| row.first()) {
-            Some(Field::LongValue(n)) => *n,
-            other => panic!("unexpected count {other:?}"),
-        }
-    }
-
-    async fn begin(&self) -> String {
-        self.begin_as(SECRET_ARN).await.expect("begin transaction")
-    }
-
-    /// Begins a transaction with the given secret; returns its id.
-    async fn begin_as(&self, secret_arn: &str) -> Result<String, SdkError<BeginTransactionError>> {
-        let output = self
-            .client
-            .begin_transaction()
-            .resource_arn(RESOURCE_ARN)
-            .secret_arn(secret_arn)
-            .send()
-            .await?;
-        Ok(output.transaction_id().expect("transaction id").to_owned())
-    }
-
-    /// Waits up to 2 s for the statement that timed out on `connection_id` to be killed;
-    /// `false` when it is still running (looked up as the user of `secret_arn`, who sees
-    /// its own connections).
-    async fn statement_killed(&self, secret_arn: &str, connection_id: i64) -> bool {
-        let sleeping = format!(
-            "SELECT COUNT(*) FROM information_schema.PROCESSLIST \
-             WHERE ID = {connection_id} AND INFO LIKE 'SELECT SLEEP%'"
-        );
-        for _ in 0..40 {
-            let output = self
-                .execute_as(secret_arn, &sleeping, vec![], None)
-                .await
-                .expect("processlist");
-            if output.records() == [vec![Field::LongValue(0)]] {
-                return true;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        false
-    }
-
-    async fn drop_table(&self) {
-        let _ = self.execute("DROP TABLE IF EXISTS {t}", vec![], None).await;
-    }
-}
-
-fn param(name: &str, value: Field) -> SqlParameter {
-    SqlParameter::builder().name(name).value(value).build()
-}
-
-fn text(name: &str, value: &str) -> SqlParameter {
-    param(name, Field::StringValue(value.to_owned()))
-}
-
-/// The modelled (or generic) error a call answered; panics on success or transport errors.
-fn service_error<O: std::fmt::Debug, E: std::fmt::Debug, R: std::fmt::Debug>(
-    result: Result<O, SdkError<E, R>>,
-) -> E {
-    match result {
-        Ok(output) => panic!("expected an error, got {output:?}"),
-        Err(SdkError::ServiceError(error)) => error.into_err(),
-        Err(other) => panic!("expected a service error, got {other:?}"),
-    }
-}
+mod common;
+use common::*;
 
 #[tokio::test]
 async fn statements_round_trip_through_the_sdk() {
@@ -1006,93 +795,6 @@ async fn http_controls_arm_rules_and_a_dropped_answer_is_a_silent_close() {
     );
 }
 
-/// A secret of a MariaDB user that may only `SELECT` from one table, both created for the
-/// test with the user of the MySQL URL (which needs `CREATE USER` and `GRANT OPTION` on its
-/// database for it).
-struct ReadOnlyUser {
-    admin: mysql_async::Conn,
-    user: String,
-    table: String,
-    secret: SecretValue,
-}
-
-impl ReadOnlyUser {
-    async fn create() -> Self {
-        let config = EmulatorConfig::from_env();
-        let admin = mysql_async::Conn::from_url(&config.mysql_url)
-            .await
-            .unwrap_or_else(|e| panic!("cannot connect to {}: {e}", config.redacted_mysql_url()));
-        let suffix = &uuid::Uuid::new_v4().simple().to_string()[..12];
-        let password = uuid::Uuid::new_v4().simple().to_string();
-        let mut reader = Self {
-            admin,
-            user: format!("emu_ro_{suffix}"),
-            table: format!("emu_secret_{suffix}"),
-            secret: SecretValue::Credentials {
-                username: format!("emu_ro_{suffix}"),
-                password: password.clone(),
-            },
-        };
-        let (user, table) = (&reader.user, &reader.table);
-        let setup = [
-            format!("CREATE TABLE {table} (id INT NOT NULL PRIMARY KEY, name VARCHAR(50))"),
-            format!("INSERT INTO {table} VALUES (1, 'one')"),
-            format!("CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'"),
-            format!("GRANT SELECT ON {table} TO '{user}'@'%'"),
-        ];
-        for statement in setup {
-            if let Err(error) = reader.admin.query_drop(&statement).await {
-                reader.drop().await;
-                panic!(
-                    "{statement}: {error} (the URL's user needs CREATE USER on *.* and \
-                     GRANT OPTION on its database)"
-                );
-            }
-        }
-        reader
-    }
-
-    async fn drop(mut self) {
-        for statement in [
-            format!("DROP USER IF EXISTS '{}'@'%'", self.user),
-            format!("DROP TABLE IF EXISTS {}", self.table),
-        ] {
-            if let Err(error) = self.admin.query_drop(&statement).await {
-                eprintln!("cleanup: {statement}: {error}");
-            }
-        }
-        let _ = self.admin.disconnect().await;
-    }
-}
-
-const READER_ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:emulator-reader";
-const TEXT_ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:emulator-jwt-key";
-const UNKNOWN_ARN: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:nope";
-
-/// A harness whose emulator knows `secrets` (the statement timeout is 1 s).
-async fn harness_with_secrets(secrets: Vec<(&str, SecretValue)>) -> Harness {
-    let config = EmulatorConfig {
-        secrets: secrets
-            .into_iter()
-            .map(|(arn, secret)| (arn.to_owned(), secret))
-            .collect(),
-        ..EmulatorConfig::from_env()
-    };
-    let h = Harness::with_config(config).await;
-    h.emulator.set_statement_timeout(Duration::from_secs(1));
-    h
-}
-
-/// The message of a `DatabaseErrorException`; panics on anything else.
-fn database_error_message(error: ExecuteStatementError) -> String {
-    match error {
-        ExecuteStatementError::DatabaseErrorException(exception) => {
-            exception.message().unwrap_or_default().to_owned()
-        }
-        other => panic!("expected DatabaseErrorException, got {other:?}"),
-    }
-}
-
 #[tokio::test]
 async fn a_secret_runs_statements_as_its_database_user() {
     let reader = ReadOnlyUser::create().await;
@@ -1152,7 +854,7 @@ async fn a_secret_runs_statements_as_its_database_user() {
 }
 
 #[tokio::test]
-async fn unusable_secrets_are_bad_requests_and_wrong_passwords_database_errors() {
+async fn unusable_secrets_are_secrets_errors_and_wrong_passwords_database_errors() {
     let url = EmulatorConfig::from_env().mysql_url;
     let url_user = mysql_async::Opts::from_url(&url)
         .expect("EMULATOR_MYSQL_URL")
@@ -1171,8 +873,10 @@ async fn unusable_secrets_are_bad_requests_and_wrong_passwords_database_errors()
 
     for arn in [UNKNOWN_ARN, TEXT_ARN] {
         let error = service_error(h.execute_as(arn, "SELECT 1", vec![], None).await);
-        let ExecuteStatementError::BadRequestException(ref exception) = error else {
-            panic!("expected BadRequestException for {arn}, got {error:?}");
+        // The model's `SecretsErrorException`: "The secret provided wasn't found." (among
+        // its causes, aws-sdk-rdsdata `types/error/_secrets_error_exception.rs`).
+        let ExecuteStatementError::SecretsErrorException(ref exception) = error else {
+            panic!("expected SecretsErrorException for {arn}, got {error:?}");
         };
         let message = exception.message().unwrap_or_default();
         assert!(
@@ -1180,7 +884,7 @@ async fn unusable_secrets_are_bad_requests_and_wrong_passwords_database_errors()
             "{message}"
         );
         let error = service_error(h.begin_as(arn).await);
-        assert!(error.is_bad_request_exception(), "{error:?}");
+        assert!(error.is_secrets_error_exception(), "{error:?}");
     }
     let error = service_error(h.execute_as(UNKNOWN_ARN, "SELECT 1", vec![], None).await);
     assert_eq!(

@@ -8,7 +8,7 @@ use aws_sdk_rdsdata::Client;
 use serde::de::DeserializeOwned;
 use tokio::sync::OnceCell;
 
-use super::StoreError;
+use super::{error_class, StoreError};
 use crate::config::DatabaseConfig;
 
 /// One named statement parameter (`:name` in the SQL).
@@ -281,176 +281,20 @@ impl Transaction<'_> {
     }
 }
 
-/// Maps an SDK error to the store's (see [`classify_service_error`]); an error without an
-/// answer from the service (connect or attempt timeout, connection lost, dispatch failure) is
-/// [`StoreError::Unavailable`].
+/// Maps an SDK error to the store's by its class ([`error_class::classify`]); an error without
+/// an answer from the service (connect or attempt timeout, connection lost, dispatch failure)
+/// is [`StoreError::Unavailable`].
 fn classify<E, R>(error: SdkError<E, R>) -> StoreError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug,
 {
     match &error {
-        SdkError::ServiceError(service) => classify_service_error(
-            service.err().code().unwrap_or("Unknown"),
-            service.err().message().unwrap_or_default(),
-        ),
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().unwrap_or("Unknown");
+            let message = service.err().message().unwrap_or_default();
+            error_class::classify(code, message).into_store_error(format!("{code}: {message}"))
+        }
         _ => StoreError::Unavailable(DisplayErrorContext(&error).to_string()),
-    }
-}
-
-/// Maps a Data API error (its code and message) to the store's. Transient conditions (the
-/// database paused, resuming, overloaded, unreachable or timed out; Secrets Manager failing; a
-/// lost link between the Data API and the database) are [`StoreError::Unavailable`]; lock races
-/// [`StoreError::LockConflict`]; what is left is a bug or a misconfiguration
-/// ([`StoreError::Database`], a 500).
-pub fn classify_service_error(code: &str, message: &str) -> StoreError {
-    let detail = || format!("{code}: {message}");
-    let database_says = |needle: &str| message.contains(needle);
-    match code {
-        "DatabaseErrorException" | "BadRequestException" if database_says("Duplicate entry") => {
-            StoreError::Duplicate
-        }
-        // MySQL 1213 (ER_LOCK_DEADLOCK: the transaction was rolled back) and 1205
-        // (ER_LOCK_WAIT_TIMEOUT: the statement was; the transaction is rolled back by the caller).
-        "DatabaseErrorException" | "BadRequestException"
-            if database_says("Deadlock found") || database_says("Lock wait timeout") =>
-        {
-            StoreError::LockConflict(detail())
-        }
-        // MySQL's error 3024, of a statement stopped at its `MAX_EXECUTION_TIME` (MariaDB's
-        // wording too, for a database the emulator did not translate).
-        "DatabaseErrorException" | "BadRequestException"
-            if database_says("maximum statement execution time exceeded")
-                || database_says("max_statement_time exceeded") =>
-        {
-            StoreError::TimeLimit(detail())
-        }
-        // The Data API lost its connection to the database (a failover, a restart, a scale
-        // event), or an earlier attempt of a retried statement still runs in the transaction.
-        "DatabaseErrorException" | "BadRequestException"
-            if database_says("Communications link failure")
-                || database_says("still running a query")
-                || database_says("Connection is not available")
-                || database_says("connection was closed") =>
-        {
-            StoreError::Unavailable(detail())
-        }
-        "DatabaseUnavailableException"
-        | "DatabaseResumingException"
-        | "DatabaseNotFoundException"
-        | "ServiceUnavailableError"
-        | "StatementTimeoutException"
-        | "InternalServerErrorException"
-        | "ThrottlingException"
-        | "SecretsErrorException"
-        | "HttpEndpointNotEnabledException" => StoreError::Unavailable(detail()),
-        // Secrets Manager (throttled or unreachable) behind the Data API.
-        "BadRequestException" if database_says("Error fetching secret") => {
-            StoreError::Unavailable(detail())
-        }
-        // A transaction that ended under us: committed by an attempt whose answer was lost,
-        // rolled back after a failed statement, or expired.
-        "TransactionNotFoundException" => StoreError::TransactionEnded(detail()),
-        "UnsupportedResultException" => StoreError::TooLarge(detail()),
-        _ => StoreError::Database(detail()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::classify_service_error as classify;
-    use super::StoreError;
-
-    #[test]
-    fn duplicates_are_conflicts_of_the_client() {
-        let e = classify(
-            "DatabaseErrorException",
-            "Duplicate entry 'x' for key 'uq_tools_name'",
-        );
-        assert!(matches!(e, StoreError::Duplicate), "{e:?}");
-    }
-
-    #[test]
-    fn deadlocks_and_lock_waits_rerun_the_transaction() {
-        for message in [
-            "Deadlock found when trying to get lock; try restarting transaction",
-            "Lock wait timeout exceeded; try restarting transaction",
-        ] {
-            let e = classify("DatabaseErrorException", message);
-            assert!(matches!(e, StoreError::LockConflict(_)), "{e:?}");
-            assert!(e.must_rerun() && e.is_transient());
-        }
-    }
-
-    #[test]
-    fn outages_of_the_database_and_its_path_are_transient() {
-        for (code, message) in [
-            ("DatabaseUnavailableException", ""),
-            ("DatabaseResumingException", "The Aurora DB instance is resuming after being auto-paused"),
-            ("ServiceUnavailableError", ""),
-            ("StatementTimeoutException", "Request timed out"),
-            ("InternalServerErrorException", ""),
-            ("ThrottlingException", "Rate exceeded"),
-            ("SecretsErrorException", "Secrets Manager throttled the request"),
-            ("BadRequestException", "Error fetching secret arn:x : Rate exceeded"),
-            ("BadRequestException", "Communications link failure\n\nThe last packet sent successfully to the server was 0 milliseconds ago."),
-            ("DatabaseErrorException", "Transaction is still running a query"),
-        ] {
-            let e = classify(code, message);
-            assert!(matches!(e, StoreError::Unavailable(_)), "{code}: {e:?}");
-            assert!(e.is_transient() && !e.must_rerun());
-        }
-    }
-
-    #[test]
-    fn an_ended_transaction_is_run_again() {
-        let e = classify(
-            "TransactionNotFoundException",
-            "Transaction abc is not found",
-        );
-        assert!(matches!(e, StoreError::TransactionEnded(_)) && e.must_rerun());
-    }
-
-    #[test]
-    fn a_statement_stopped_at_its_time_limit_is_named() {
-        for message in [
-            "Query execution was interrupted, maximum statement execution time exceeded",
-            "Query execution was interrupted (max_statement_time exceeded)",
-        ] {
-            let e = classify("DatabaseErrorException", message);
-            assert!(
-                matches!(e, StoreError::TimeLimit(_)) && !e.is_transient(),
-                "{e:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn an_oversized_result_is_named() {
-        let e = classify(
-            "UnsupportedResultException",
-            "Database returned more than the allowed response size limit",
-        );
-        assert!(matches!(e, StoreError::TooLarge(_)) && !e.is_transient());
-    }
-
-    #[test]
-    fn refusals_and_bugs_are_server_errors() {
-        for (code, message) in [
-            (
-                "DatabaseErrorException",
-                "INSERT command denied to user 'registry_read'@'%' for table 'tools'",
-            ),
-            (
-                "BadRequestException",
-                "You have an error in your SQL syntax",
-            ),
-            ("AccessDeniedException", "not authorized"),
-            ("ForbiddenException", ""),
-        ] {
-            let e = classify(code, message);
-            assert!(matches!(e, StoreError::Database(_)), "{code}: {e:?}");
-            assert!(!e.is_transient());
-        }
     }
 }

@@ -84,12 +84,6 @@ pub fn statements(sql: &str) -> Vec<String> {
         .collect()
 }
 
-/// Whether a schema statement failed only because it ran before (Aurora MySQL 8 has no
-/// `ADD COLUMN IF NOT EXISTS` nor `ADD INDEX IF NOT EXISTS`).
-fn already_applied(message: &str) -> bool {
-    message.contains("Duplicate column") || message.contains("Duplicate key name")
-}
-
 #[derive(Deserialize)]
 struct Applied {
     version: i64,
@@ -112,9 +106,10 @@ pub async fn migrate(db: &DataApi) -> Result<Vec<i64>, StoreError> {
             continue;
         }
         for statement in statements(migration.sql) {
+            // A statement that ran before (Aurora MySQL 8 has no `ADD COLUMN IF NOT EXISTS`
+            // nor `ADD INDEX IF NOT EXISTS`) fails with "already exists": done, then.
             match db.execute(&statement, vec![]).await {
-                Ok(_) => {}
-                Err(StoreError::Database(message)) if already_applied(&message) => {}
+                Ok(_) | Err(StoreError::AlreadyExists(_)) => {}
                 Err(error) => return Err(error),
             }
         }

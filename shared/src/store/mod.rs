@@ -3,6 +3,7 @@
 
 mod accounts;
 mod data_api;
+pub mod error_class;
 #[cfg(test)]
 pub mod memory;
 pub mod migrations;
@@ -14,7 +15,7 @@ mod tools;
 pub use accounts::{
     AccountStore, DataApiAccountStore, FailureWindow, Rotation, SessionRecord, UserRecord,
 };
-pub use data_api::{classify_service_error, param, DataApi, Transaction, Value};
+pub use data_api::{param, DataApi, Transaction, Value};
 pub use tools::{DataApiToolStore, ListPage, PendingInvalidation, ToolStore};
 
 /// Errors of the database layer.
@@ -43,6 +44,9 @@ pub enum StoreError {
     /// The result exceeded the Data API's 1 MiB limit (`UnsupportedResultException`).
     #[error("result too large: {0}")]
     TooLarge(String),
+    /// A table, column or index a schema statement creates exists already.
+    #[error("already exists: {0}")]
+    AlreadyExists(String),
     /// The database stopped the statement at its time limit (`MAX_EXECUTION_TIME`): the query
     /// reads too much of the catalogue. Running it again would do the same.
     #[error("statement time limit reached: {0}")]
