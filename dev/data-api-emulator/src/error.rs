@@ -94,14 +94,6 @@ impl ApiError {
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
-
-    /// `true` for errors raised by running SQL, which end an open transaction on AWS.
-    pub(crate) fn aborts_transaction(&self) -> bool {
-        matches!(
-            self,
-            Self::Database(_) | Self::DatabaseUnavailable(_) | Self::StatementTimeout { .. }
-        )
-    }
 }
 
 impl From<mysql_async::Error> for ApiError {

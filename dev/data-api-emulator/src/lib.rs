@@ -102,8 +102,9 @@
 //!   `DatabaseUnavailableException` (504), an unknown transaction a
 //!   `TransactionNotFoundException` (404).
 //! - Transactions hold a dedicated connection; a concurrent call on a busy transaction fails
-//!   with `Transaction is still running a query`; a failing statement aborts its
-//!   transaction; an idle one is rolled back after the idle timeout (3 minutes by default).
+//!   with `Transaction is still running a query`; a refused statement is undone alone, but
+//!   a deadlock, a lost connection or a timeout aborts the transaction; an idle one is rolled
+//!   back after the idle timeout (3 minutes by default).
 //! - `BatchExecuteStatement` without a transaction runs all parameter sets atomically.
 //! - Calls time out after 45 s (`StatementTimeoutException`), results over 1 MiB and JSON
 //!   results over 10 MB are refused.

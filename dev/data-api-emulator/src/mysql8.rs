@@ -51,9 +51,19 @@ const MARIADB_STATEMENT_TIMEOUT: u16 = 1969;
 /// MySQL's `ER_QUERY_TIMEOUT`, its error for a statement past `MAX_EXECUTION_TIME`.
 const MYSQL_QUERY_TIMEOUT: u16 = 3024;
 const ER_BAD_FIELD_ERROR: u16 = 1054;
+const ER_LOCK_DEADLOCK: u16 = 1213;
 const ER_NON_UNIQ_ERROR: u16 = 1052;
 const ER_PARSE_ERROR: u16 = 1064;
 const ER_TABLEACCESS_DENIED_ERROR: u16 = 1142;
+
+/// Whether `error` rolled back the transaction it happened in: InnoDB ends a deadlock's
+/// victim's transaction, where any other refused statement (a duplicate key, a lock wait
+/// timeout, a parse error) is undone alone and the transaction goes on. The Data API keeps
+/// such a transaction open: clients tested against Aurora commit after a parse error in one
+/// (`cloud-utils/aurora-data-api`, `test/test_sync.py`, `test_invalid_statements`).
+pub(crate) fn rolled_back(error: &mysql_async::Error) -> bool {
+    matches!(error, mysql_async::Error::Server(e) if e.code == ER_LOCK_DEADLOCK)
+}
 
 /// A database error: MySQL's number, SQLSTATE and message.
 #[derive(Debug, Clone, PartialEq, Eq)]

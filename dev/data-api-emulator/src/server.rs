@@ -26,6 +26,7 @@ use crate::faults::{
     FaultAction, FaultRule, FaultState, FaultUpdate, Faults, InjectedError, Operation,
 };
 use crate::hints;
+use crate::mysql8;
 use crate::params;
 use crate::protocol::{
     BatchExecuteStatementRequest, BatchExecuteStatementResponse, BeginTransactionRequest,
@@ -309,7 +310,9 @@ impl Emulator {
     }
 
     /// Runs `job` on the transaction's connection, or on a pooled connection for `target`,
-    /// within the call timeout. A failed statement aborts its transaction.
+    /// within the call timeout. A statement the database refused leaves its transaction open,
+    /// unless the database rolled the transaction back (a deadlock); a lost connection or a
+    /// timeout aborts it.
     async fn run<T, F, Fut>(
         &self,
         transaction_id: Option<&str>,
@@ -339,8 +342,9 @@ impl Emulator {
                 Ok(value)
             }
             Ok((conn, Err(error))) => {
+                let rolled_back = mysql8::rolled_back(&error);
                 let error = ApiError::from(error);
-                if error.aborts_transaction() {
+                if rolled_back || matches!(error, ApiError::DatabaseUnavailable(_)) {
                     transactions.abort(checkout, Some(conn)).await;
                 } else {
                     checkout.give_back(conn);

@@ -195,8 +195,8 @@ async fn lock_waits_and_deadlocks_answer_their_mysql_errors() {
     }
     let lock = "UPDATE {t} SET score = 1 WHERE name = :name";
 
-    // [mysql] ER_LOCK_WAIT_TIMEOUT: only the statement is rolled back in MySQL, but the Data
-    // API ends the transaction of any failed call [guide], so the next call finds it gone.
+    // [mysql] ER_LOCK_WAIT_TIMEOUT: only the statement is rolled back; the transaction goes
+    // on [client] (`test_invalid_statements` commits after a refused statement).
     let holder = h.begin().await;
     h.execute(lock, vec![text("name", "a")], Some(&holder))
         .await
@@ -214,11 +214,21 @@ async fn lock_waits_and_deadlocks_answer_their_mysql_errors() {
         e.message,
         "Lock wait timeout exceeded; try restarting transaction"
     );
-    let gone = service_error(h.execute("SELECT 1", vec![], Some(&waiter)).await);
-    assert!(gone.is_transaction_not_found_exception(), "{gone:?}");
+    h.execute("SELECT 1", vec![], Some(&waiter))
+        .await
+        .expect("the waiter's transaction goes on");
+    h.client
+        .rollback_transaction()
+        .resource_arn(RESOURCE_ARN)
+        .secret_arn(SECRET_ARN)
+        .transaction_id(&waiter)
+        .send()
+        .await
+        .expect("roll back the waiter");
 
     // [mysql] ER_LOCK_DEADLOCK: two transactions each wait for the other's row; InnoDB rolls
-    // one back at once.
+    // one back at once, and with it the Data API's transaction ends [guide]: "Transaction has
+    // been aborted due to an error from a previous call".
     let other = h.begin().await;
     h.execute(lock, vec![text("name", "b")], Some(&other))
         .await
@@ -241,15 +251,26 @@ async fn lock_waits_and_deadlocks_answer_their_mysql_errors() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let other_waits = h.execute(lock, vec![text("name", "a")], Some(&other)).await;
     let holder_waits = holder_waits.await.expect("task");
-    let victim = match (holder_waits, other_waits) {
-        (Ok(_), Err(e)) | (Err(e), Ok(_)) => e,
+    let (victim, error) = match (holder_waits, other_waits) {
+        (Ok(_), Err(e)) => (&other, e),
+        (Err(e), Ok(_)) => (&holder, e),
         (first, second) => panic!("exactly one victim expected: {first:?} / {second:?}"),
     };
-    let e = database_error(service_error(Err::<(), _>(victim)));
+    let e = database_error(service_error(Err::<(), _>(error)));
     assert_eq!((e.number, e.sqlstate.as_str()), (1213, "40001"), "{e:?}");
     assert_eq!(
         e.message,
         "Deadlock found when trying to get lock; try restarting transaction"
+    );
+    let gone = service_error(h.execute("SELECT 1", vec![], Some(victim)).await);
+    let ExecuteStatementError::TransactionNotFoundException(gone) = gone else {
+        panic!("the victim's transaction has ended: {gone:?}");
+    };
+    assert!(
+        gone.message().unwrap_or_default().ends_with(
+            "is not found: Transaction has been aborted due to an error from a previous call."
+        ),
+        "{gone:?}"
     );
     for id in [&holder, &other] {
         let _ = h
