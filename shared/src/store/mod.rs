@@ -33,8 +33,8 @@ pub enum StoreError {
     /// A stored row could not be read back.
     #[error("corrupt row: {0}")]
     Corrupt(String),
-    /// The transaction is gone: committed by an attempt whose answer was lost, rolled back after
-    /// a failed statement, or expired. Whether its changes landed must be checked.
+    /// The transaction is gone: committed by an attempt whose answer was lost, rolled back by a
+    /// deadlock or a lost connection, or expired. Whether its changes landed must be checked.
     #[error("transaction ended: {0}")]
     TransactionEnded(String),
     /// A deadlock or a lock wait timeout: the transaction lost a race for a row lock and was (or

@@ -455,8 +455,10 @@ impl ToolStore for DataApiToolStore {
                 record_invalidation(&tx, write, tool.id, tool.revision).await
             };
             let decided = match body.await {
-                // Taken by another tool, or our own insert seen twice: a retried statement inside
-                // the (now aborted) transaction, or a committed earlier attempt.
+                // Taken by another tool, or our own insert seen twice: a committed earlier
+                // attempt, or a retried statement inside this transaction (its first run's row
+                // is not committed, so the lookup outside the transaction finds nobody and the
+                // transaction runs again).
                 Err(StoreError::Duplicate) => match self.holder_of(tool).await? {
                     Holder::Us(holder) if holder == write => {
                         tx.rollback(ROLLBACK_LIMIT).await;
