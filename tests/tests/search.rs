@@ -254,3 +254,34 @@ async fn the_migration_indexes_tools_stored_before_it() {
     );
     assert_eq!(walk(&app, "tag=legacy").await, ["legacy_report_builder"]);
 }
+
+#[tokio::test]
+async fn the_migration_copies_categories_into_term_rows_written_before_it() {
+    let app = TestApp::start().await;
+    create_all(
+        &app,
+        &[
+            json!({"name": "ledger_reconciler", "description": "Reconciles ledgers nightly",
+                 "category": "finance"}),
+        ],
+    )
+    .await;
+    assert_eq!(
+        walk(&app, "q=reconciles&category=finance").await,
+        ["ledger_reconciler"]
+    );
+    // As term rows of version 6: no category, migration 7 not applied.
+    for sql in [
+        "UPDATE tool_terms SET category = ''",
+        "DELETE FROM schema_migrations WHERE version = 7",
+    ] {
+        app.db.execute(sql, vec![]).await.expect(sql);
+    }
+    assert!(walk(&app, "q=ledgers&category=finance").await.is_empty());
+    let applied = shared::store::migrations::migrate(&app.db).await.unwrap();
+    assert_eq!(applied, [7]);
+    assert_eq!(
+        walk(&app, "q=nightly&category=finance").await,
+        ["ledger_reconciler"]
+    );
+}

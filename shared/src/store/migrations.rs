@@ -23,11 +23,14 @@ pub struct Migration {
     pub then: Option<DataStep>,
 }
 
-/// A migration step on data rather than schema.
-#[derive(Clone, Copy, Debug)]
+/// A migration step on data rather than schema. Steps run today's code, which writes today's
+/// schema, so they run after every pending migration's statements, each step once, in order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum DataStep {
     /// Writes the search and tag index rows of every stored tool.
     IndexTools,
+    /// Copies each tool's category into its search index rows.
+    CategoriseTerms,
 }
 
 /// Every migration of the schema, in order.
@@ -68,6 +71,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("sql/0006_search.sql"),
         then: Some(DataStep::IndexTools),
     },
+    Migration {
+        version: 7,
+        name: "search_category",
+        sql: include_str!("sql/0007_search_category.sql"),
+        then: Some(DataStep::CategoriseTerms),
+    },
 ];
 
 /// Splits a migration into statements, dropping `--` comment lines.
@@ -100,11 +109,11 @@ pub async fn migrate(db: &DataApi) -> Result<Vec<i64>, StoreError> {
     let applied: Vec<Applied> = db
         .query("SELECT version FROM schema_migrations", vec![])
         .await?;
-    let mut done = Vec::new();
-    for migration in MIGRATIONS {
-        if applied.iter().any(|a| a.version == migration.version) {
-            continue;
-        }
+    let pending: Vec<&Migration> = MIGRATIONS
+        .iter()
+        .filter(|m| !applied.iter().any(|a| a.version == m.version))
+        .collect();
+    for migration in &pending {
         for statement in statements(migration.sql) {
             // A statement that ran before (Aurora MySQL 8 has no `ADD COLUMN IF NOT EXISTS`
             // nor `ADD INDEX IF NOT EXISTS`) fails with "already exists": done, then.
@@ -113,13 +122,23 @@ pub async fn migrate(db: &DataApi) -> Result<Vec<i64>, StoreError> {
                 Err(error) => return Err(error),
             }
         }
-        match migration.then {
-            Some(DataStep::IndexTools) => {
+    }
+    let steps: std::collections::BTreeSet<DataStep> =
+        pending.iter().filter_map(|m| m.then).collect();
+    for step in steps {
+        match step {
+            DataStep::IndexTools => {
                 let indexed = super::tools::index_all_tools(db).await?;
                 tracing::info!(indexed, "search and tag index rows written");
             }
-            None => {}
+            DataStep::CategoriseTerms => {
+                let changed = super::tools::categorise_terms(db).await?;
+                tracing::info!(changed, "categories copied into search index rows");
+            }
         }
+    }
+    let mut done = Vec::new();
+    for migration in pending {
         db.execute(
             "INSERT IGNORE INTO schema_migrations (version, name, applied_at) \
              VALUES (:version, :name, :at)",

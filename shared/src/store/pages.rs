@@ -232,7 +232,16 @@ fn listed(page: &PageRequest<'_>, params: &mut Params) -> String {
 /// against every term, then ordered.
 fn searched(page: &PageRequest<'_>, params: &mut Params) -> String {
     let query = page.query;
-    let filters = tool_filters(query, "t", params);
+    // The category is in the term rows: a term's postings within it are one index range.
+    let category = query
+        .category
+        .as_ref()
+        .map(|category| params.bind("category", category.as_str()));
+    let other_filters = ListQuery {
+        category: None,
+        ..query.clone()
+    };
+    let filters = tool_filters(&other_filters, "t", params);
     let tag = query
         .tag
         .as_ref()
@@ -248,6 +257,9 @@ fn searched(page: &PageRequest<'_>, params: &mut Params) -> String {
         term_list.push(placeholder.clone());
         let mut joins = String::new();
         let mut conditions = vec![format!("tt.term = {placeholder}")];
+        if let Some(category) = &category {
+            conditions.push(format!("tt.category = {category}"));
+        }
         // The term's tools strongest first, each checked against the filters, until enough.
         if !filters.is_empty() {
             joins.push_str(" STRAIGHT_JOIN tools t ON t.id = tt.tool_id");

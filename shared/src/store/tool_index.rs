@@ -1,6 +1,6 @@
 //! The index rows of a tool, written in the transaction that writes the tool: one `tool_tags`
 //! row per tag (carrying the tool's sort keys), one `tool_terms` row per search term
-//! ([`search::index_terms`]), and its words in the `search_terms` dictionary. Statements are
+//! ([`search::index_terms`], carrying the tool's category), and its words in the `search_terms` dictionary. Statements are
 //! idempotent, so one the SDK retried is harmless.
 
 use aws_sdk_rdsdata::types::SqlParameter;
@@ -36,24 +36,31 @@ pub(super) async fn insert(tx: &Transaction<'_>, tools: &[&Tool]) -> Result<(), 
         tags,
     )
     .await?;
-    let terms: Vec<[Value; 3]> = tools
+    let terms: Vec<[Value; 4]> = tools
         .iter()
         .flat_map(|tool| {
             search::index_terms(tool)
                 .into_iter()
-                .map(move |(term, weight)| [tool.id.into(), term.into(), weight.into()])
+                .map(move |(term, weight)| {
+                    [
+                        tool.id.into(),
+                        term.into(),
+                        weight.into(),
+                        tool.category.as_str().into(),
+                    ]
+                })
         })
         .collect();
     let words: std::collections::BTreeSet<String> = terms
         .iter()
-        .filter_map(|[_, term, _]| match term {
+        .filter_map(|[_, term, ..]| match term {
             Value::Text(term) if !term.starts_with('=') => Some(term.clone()),
             _ => None,
         })
         .collect();
     insert_rows(
         tx,
-        "INSERT INTO tool_terms (tool_id, term, weight) VALUES ",
+        "INSERT INTO tool_terms (tool_id, term, weight, category) VALUES ",
         " ON DUPLICATE KEY UPDATE tool_id = tool_id",
         terms,
     )

@@ -828,6 +828,37 @@ pub(super) async fn index_all_tools(db: &DataApi) -> Result<u64, StoreError> {
     }
 }
 
+/// Copies each tool's category into its term rows where it differs (rows written before
+/// migration 7 have none), for a thousand tools per statement. Returns the rows changed.
+pub(super) async fn categorise_terms(db: &DataApi) -> Result<i64, StoreError> {
+    #[derive(Deserialize)]
+    struct Upto {
+        upto: Option<String>,
+    }
+    let mut after = String::new();
+    let mut changed = 0;
+    loop {
+        let batch: Vec<Upto> = db
+            .query(
+                "SELECT MAX(id) AS upto FROM \
+                 (SELECT id FROM tools WHERE id > :after ORDER BY id LIMIT 1000) AS batch",
+                vec![param("after", after.as_str())],
+            )
+            .await?;
+        let Some(upto) = batch.into_iter().next().and_then(|b| b.upto) else {
+            return Ok(changed);
+        };
+        changed += db
+            .execute(
+                "UPDATE tool_terms tt JOIN tools t ON t.id = tt.tool_id SET tt.category = t.category \
+                 WHERE tt.tool_id > :after AND tt.tool_id <= :upto AND tt.category <> t.category",
+                vec![param("after", after.as_str()), param("upto", upto.as_str())],
+            )
+            .await?;
+        after = upto;
+    }
+}
+
 /// Records the cache consequence of write `write` (idempotent: a retried statement is a no-op).
 async fn record_invalidation(
     tx: &Transaction<'_>,
