@@ -256,32 +256,48 @@ async fn the_migration_indexes_tools_stored_before_it() {
 }
 
 #[tokio::test]
-async fn the_migration_copies_categories_into_term_rows_written_before_it() {
+async fn the_migration_copies_categories_and_owners_into_index_rows_written_before_it() {
     let app = TestApp::start().await;
     create_all(
         &app,
         &[
             json!({"name": "ledger_reconciler", "description": "Reconciles ledgers nightly",
-                 "category": "finance"}),
+                 "category": "finance", "tags": ["ledgers"]}),
         ],
     )
     .await;
+    let owner = app.get("/tools?tag=ledgers").await.json()["items"][0]["ownerId"]
+        .as_str()
+        .expect("the tool's owner")
+        .to_owned();
     assert_eq!(
         walk(&app, "q=reconciles&category=finance").await,
         ["ledger_reconciler"]
     );
-    // As term rows of version 6: no category, migration 7 not applied.
+    assert_eq!(
+        walk(&app, &format!("tag=ledgers&ownerId={owner}")).await,
+        ["ledger_reconciler"]
+    );
+    // As index rows of version 6: no category, no owner, migration 7 not applied.
     for sql in [
         "UPDATE tool_terms SET category = ''",
+        "UPDATE tool_tags SET owner_id = ''",
         "DELETE FROM schema_migrations WHERE version = 7",
     ] {
         app.db.execute(sql, vec![]).await.expect(sql);
     }
+    // (Other queries than those cached before: the migration retires no list page.)
     assert!(walk(&app, "q=ledgers&category=finance").await.is_empty());
+    let by_owner = format!("tag=ledgers&ownerId={owner}&sort=-createdAt");
+    assert!(walk(&app, &by_owner).await.is_empty());
     let applied = shared::store::migrations::migrate(&app.db).await.unwrap();
     assert_eq!(applied, [7]);
     assert_eq!(
         walk(&app, "q=nightly&category=finance").await,
+        ["ledger_reconciler"]
+    );
+    assert_eq!(
+        walk(&app, &format!("tag=ledgers&ownerId={owner}&sort=name")).await,
         ["ledger_reconciler"]
     );
 }

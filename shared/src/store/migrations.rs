@@ -29,8 +29,8 @@ pub struct Migration {
 pub enum DataStep {
     /// Writes the search and tag index rows of every stored tool.
     IndexTools,
-    /// Copies each tool's category into its search index rows.
-    CategoriseTerms,
+    /// Copies each tool's category into its search index rows and its owner into its tag rows.
+    CopyFilterColumns,
 }
 
 /// Every migration of the schema, in order.
@@ -73,9 +73,9 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 7,
-        name: "search_category",
-        sql: include_str!("sql/0007_search_category.sql"),
-        then: Some(DataStep::CategoriseTerms),
+        name: "filter_columns",
+        sql: include_str!("sql/0007_filter_columns.sql"),
+        then: Some(DataStep::CopyFilterColumns),
     },
 ];
 
@@ -131,9 +131,9 @@ pub async fn migrate(db: &DataApi) -> Result<Vec<i64>, StoreError> {
                 let indexed = super::tools::index_all_tools(db).await?;
                 tracing::info!(indexed, "search and tag index rows written");
             }
-            DataStep::CategoriseTerms => {
-                let changed = super::tools::categorise_terms(db).await?;
-                tracing::info!(changed, "categories copied into search index rows");
+            DataStep::CopyFilterColumns => {
+                let changed = super::tools::copy_filter_columns(db).await?;
+                tracing::info!(changed, "categories and owners copied into index rows");
             }
         }
     }

@@ -105,9 +105,10 @@ fn direction(sort: Sort) -> &'static str {
     }
 }
 
-/// The conditions of the query's filters other than the tag and the search, on `tools t`
-/// (`updatedSince` on `since_table`, the table walked, whose `updated_at` it can range over).
-fn tool_filters(query: &ListQuery, since_table: &str, params: &mut Params) -> Vec<String> {
+/// The conditions of the query's filters other than the tag and the search, on `tools t`, but
+/// owner and `updatedSince` on `walked`, the table walked (`t` or `tool_tags tg`, which carries
+/// copies of both), so that its index ranges over them.
+fn tool_filters(query: &ListQuery, walked: &str, params: &mut Params) -> Vec<String> {
     let mut filters = Vec::new();
     if let Some(category) = &query.category {
         filters.push(format!(
@@ -122,11 +123,14 @@ fn tool_filters(query: &ListQuery, since_table: &str, params: &mut Params) -> Ve
         ));
     }
     if let Some(owner) = query.owner_id {
-        filters.push(format!("t.owner_id = {}", params.bind("owner", owner)));
+        filters.push(format!(
+            "{walked}.owner_id = {}",
+            params.bind("owner", owner)
+        ));
     }
     if let Some(since) = query.updated_since {
         let since = params.bind("since", since);
-        filters.push(format!("{since_table}.updated_at >= {since}"));
+        filters.push(format!("{walked}.updated_at >= {since}"));
     }
     filters
 }

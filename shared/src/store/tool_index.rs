@@ -1,5 +1,5 @@
 //! The index rows of a tool, written in the transaction that writes the tool: one `tool_tags`
-//! row per tag (carrying the tool's sort keys), one `tool_terms` row per search term
+//! row per tag (carrying the tool's sort keys and owner), one `tool_terms` row per search term
 //! ([`search::index_terms`], carrying the tool's category), and its words in the `search_terms` dictionary. Statements are
 //! idempotent, so one the SDK retried is harmless.
 
@@ -15,7 +15,7 @@ const ROWS_PER_STATEMENT: usize = 400;
 
 /// Writes the index rows of `tools`, which have none yet.
 pub(super) async fn insert(tx: &Transaction<'_>, tools: &[&Tool]) -> Result<(), StoreError> {
-    let tags: Vec<[Value; 5]> = tools
+    let tags: Vec<[Value; 6]> = tools
         .iter()
         .flat_map(|tool| {
             tool.tags.iter().map(move |tag| {
@@ -25,13 +25,14 @@ pub(super) async fn insert(tx: &Transaction<'_>, tools: &[&Tool]) -> Result<(), 
                     tool.name.as_str().into(),
                     tool.created_at.millis().into(),
                     tool.updated_at.millis().into(),
+                    tool.owner_id.into(),
                 ]
             })
         })
         .collect();
     insert_rows(
         tx,
-        "INSERT INTO tool_tags (tool_id, tag, name, created_at, updated_at) VALUES ",
+        "INSERT INTO tool_tags (tool_id, tag, name, created_at, updated_at, owner_id) VALUES ",
         " ON DUPLICATE KEY UPDATE tool_id = tool_id",
         tags,
     )

@@ -828,13 +828,20 @@ pub(super) async fn index_all_tools(db: &DataApi) -> Result<u64, StoreError> {
     }
 }
 
-/// Copies each tool's category into its term rows where it differs (rows written before
-/// migration 7 have none), for a thousand tools per statement. Returns the rows changed.
-pub(super) async fn categorise_terms(db: &DataApi) -> Result<i64, StoreError> {
+/// Copies each tool's category into its term rows and its owner into its tag rows where they
+/// differ (rows written before migration 7 have neither), for a thousand tools per statement.
+/// Returns the rows changed.
+pub(super) async fn copy_filter_columns(db: &DataApi) -> Result<i64, StoreError> {
     #[derive(Deserialize)]
     struct Upto {
         upto: Option<String>,
     }
+    const COPIES: [&str; 2] = [
+        "UPDATE tool_terms x JOIN tools t ON t.id = x.tool_id SET x.category = t.category \
+         WHERE x.tool_id > :after AND x.tool_id <= :upto AND x.category <> t.category",
+        "UPDATE tool_tags x JOIN tools t ON t.id = x.tool_id SET x.owner_id = t.owner_id \
+         WHERE x.tool_id > :after AND x.tool_id <= :upto AND x.owner_id <> t.owner_id",
+    ];
     let mut after = String::new();
     let mut changed = 0;
     loop {
@@ -848,13 +855,14 @@ pub(super) async fn categorise_terms(db: &DataApi) -> Result<i64, StoreError> {
         let Some(upto) = batch.into_iter().next().and_then(|b| b.upto) else {
             return Ok(changed);
         };
-        changed += db
-            .execute(
-                "UPDATE tool_terms tt JOIN tools t ON t.id = tt.tool_id SET tt.category = t.category \
-                 WHERE tt.tool_id > :after AND tt.tool_id <= :upto AND tt.category <> t.category",
-                vec![param("after", after.as_str()), param("upto", upto.as_str())],
-            )
-            .await?;
+        for copy in COPIES {
+            changed += db
+                .execute(
+                    copy,
+                    vec![param("after", after.as_str()), param("upto", upto.as_str())],
+                )
+                .await?;
+        }
         after = upto;
     }
 }
