@@ -204,14 +204,29 @@ fn listed(page: &PageRequest<'_>, params: &mut Params) -> String {
             };
             // The tag's index in page order, each row's tool checked against the other
             // filters: a page stops after `limit + 1` matches (the optimizer, blind to the
-            // limit, would rather read all of a filter's tools and sort them).
+            // limit, would rather read all of a filter's tools and sort them). An owner narrows
+            // the range to (tag, owner); the optimizer, which takes owners for alike, would
+            // walk the whole tag and check each row's owner, so the index is named.
+            let index = match (query.owner_id, query.sort) {
+                (None, _) => "",
+                (Some(_), Sort::NameAsc | Sort::NameDesc) => {
+                    " FORCE INDEX (ix_tool_tags_owner_name)"
+                }
+                (Some(_), Sort::CreatedAsc | Sort::CreatedDesc) => {
+                    " FORCE INDEX (ix_tool_tags_owner_created)"
+                }
+                // (Relevance needs `q`, which is never a listed page.)
+                (Some(_), Sort::UpdatedAsc | Sort::UpdatedDesc | Sort::Relevance) => {
+                    " FORCE INDEX (ix_tool_tags_owner_updated)"
+                }
+            };
             (
-                "tool_tags tg STRAIGHT_JOIN tools t ON t.id = tg.tool_id",
+                format!("tool_tags tg{index} STRAIGHT_JOIN tools t ON t.id = tg.tool_id"),
                 walk,
             )
         }
         None => (
-            "tools t",
+            "tools t".to_owned(),
             Walk {
                 table: "t",
                 id: "t.id",
