@@ -205,8 +205,8 @@ fn listed(page: &PageRequest<'_>, params: &mut Params) -> String {
             // The tag's index in page order, each row's tool checked against the other
             // filters: a page stops after `limit + 1` matches (the optimizer, blind to the
             // limit, would rather read all of a filter's tools and sort them). An owner narrows
-            // the range to (tag, owner); the optimizer, which takes owners for alike, would
-            // walk the whole tag and check each row's owner, so the index is named.
+            // the range to (tag, owner); the optimizer, whose statistics treat every owner
+            // alike, may walk the whole tag checking each row's owner, so the index is named.
             let index = match (query.owner_id, query.sort) {
                 (None, _) => "",
                 (Some(_), Sort::NameAsc | Sort::NameDesc) => {
