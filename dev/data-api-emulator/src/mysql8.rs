@@ -20,7 +20,7 @@
 //! | 1064 `… your MariaDB server version …`                          | 1064 `… your MySQL server version …`                                  |
 //! | 1054 `Unknown column 'c' in 'WHERE'` (the clause's keyword)     | 1054 `Unknown column 'c' in 'where clause'`                           |
 //! | 1052 `Column 'c' in SELECT is ambiguous`                         | 1052 `Column 'c' in field list is ambiguous`                          |
-//! | 1142 `… for table `db`.`t``                                      | 1142 `… for table 't'`                                                |
+//! | 1142 ``… for table `db`.`t` ``                                     | 1142 `… for table 't'`                                                |
 //!
 //! Duplicate keys (1062), deadlocks (1213), lock wait timeouts (1205), unknown tables (1146),
 //! data too long (1406), out-of-range values (1264) and refused logins (1045) read the same on
