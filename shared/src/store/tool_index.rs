@@ -1,68 +1,64 @@
 //! The index rows of a tool, written in the transaction that writes the tool: one `tool_tags`
 //! row per tag (carrying the tool's sort keys and owner), one `tool_terms` row per search term
-//! ([`search::index_terms`], carrying the tool's category), and its words in the `search_terms` dictionary. Statements are
-//! idempotent, so one the SDK retried is harmless.
+//! ([`search::index_terms`], carrying the tool's category), and its words in the `search_terms`
+//! dictionary. Statements are idempotent, so one the SDK retried is harmless.
 
-use aws_sdk_rdsdata::types::SqlParameter;
+use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::{param, StoreError, Transaction, Value};
+use super::{param, StoreError, Transaction};
 use crate::domain::{search, Tool};
 
-/// Rows per multi-row `INSERT`: few statements per batch, each far below the Data API's
-/// request size limit.
-const ROWS_PER_STATEMENT: usize = 400;
+/// Rows per statement. Each statement carries its rows as one JSON parameter, unpacked by
+/// `JSON_TABLE` (MySQL 8 and MariaDB alike): one parameter instead of one per value keeps the
+/// request small and cheap to build, sign and bind (a bulk import writes about twenty rows per
+/// tool). 4,000 rows stay far below the Data API's 4 MiB request limit.
+const ROWS_PER_STATEMENT: usize = 4_000;
 
 /// Writes the index rows of `tools`, which have none yet.
 pub(super) async fn insert(tx: &Transaction<'_>, tools: &[&Tool]) -> Result<(), StoreError> {
-    let tags: Vec<[Value; 6]> = tools
+    let tags: Vec<Value> = tools
         .iter()
         .flat_map(|tool| {
             tool.tags.iter().map(move |tag| {
-                [
-                    tool.id.into(),
-                    tag.as_str().into(),
-                    tool.name.as_str().into(),
-                    tool.created_at.millis().into(),
-                    tool.updated_at.millis().into(),
-                    tool.owner_id.into(),
-                ]
+                json!([
+                    tool.id,
+                    tag,
+                    tool.name,
+                    tool.created_at.millis(),
+                    tool.updated_at.millis(),
+                    tool.owner_id,
+                ])
             })
         })
         .collect();
     insert_rows(
         tx,
-        "INSERT INTO tool_tags (tool_id, tag, name, created_at, updated_at, owner_id) VALUES ",
-        " ON DUPLICATE KEY UPDATE tool_id = tool_id",
+        "INSERT INTO tool_tags (tool_id, tag, name, created_at, updated_at, owner_id) \
+         SELECT r.id, r.tag, r.name, r.created, r.updated, r.owner FROM JSON_TABLE(:rows, '$[*]' \
+         COLUMNS (id CHAR(36) PATH '$[0]', tag VARCHAR(32) PATH '$[1]', \
+         name VARCHAR(128) PATH '$[2]', created BIGINT PATH '$[3]', updated BIGINT PATH '$[4]', \
+         owner CHAR(36) PATH '$[5]')) AS r ON DUPLICATE KEY UPDATE tool_id = tool_id",
         tags,
     )
     .await?;
-    let terms: Vec<[Value; 4]> = tools
-        .iter()
-        .flat_map(|tool| {
-            search::index_terms(tool)
-                .into_iter()
-                .map(move |(term, weight)| {
-                    [
-                        tool.id.into(),
-                        term.into(),
-                        weight.into(),
-                        tool.category.as_str().into(),
-                    ]
-                })
-        })
-        .collect();
-    let words: std::collections::BTreeSet<String> = terms
-        .iter()
-        .filter_map(|[_, term, ..]| match term {
-            Value::Text(term) if !term.starts_with('=') => Some(term.clone()),
-            _ => None,
-        })
-        .collect();
+    let mut words = std::collections::BTreeSet::new();
+    let mut terms: Vec<Value> = Vec::new();
+    for tool in tools {
+        for (term, weight) in search::index_terms(tool) {
+            terms.push(json!([tool.id, term, weight, tool.category]));
+            if !term.starts_with('=') {
+                words.insert(term);
+            }
+        }
+    }
     insert_rows(
         tx,
-        "INSERT INTO tool_terms (tool_id, term, weight, category) VALUES ",
-        " ON DUPLICATE KEY UPDATE tool_id = tool_id",
+        "INSERT INTO tool_terms (tool_id, term, weight, category) \
+         SELECT r.id, r.term, r.weight, r.category FROM JSON_TABLE(:rows, '$[*]' \
+         COLUMNS (id CHAR(36) PATH '$[0]', term VARCHAR(130) PATH '$[1]', \
+         weight SMALLINT PATH '$[2]', category VARCHAR(64) PATH '$[3]')) AS r \
+         ON DUPLICATE KEY UPDATE tool_id = tool_id",
         terms,
     )
     .await?;
@@ -70,9 +66,9 @@ pub(super) async fn insert(tx: &Transaction<'_>, tools: &[&Tool]) -> Result<(), 
     // not queue behind each other (an update would lock them exclusively until commit).
     insert_rows(
         tx,
-        "INSERT IGNORE INTO search_terms (term) VALUES ",
-        "",
-        words.into_iter().map(|term| [Value::Text(term)]).collect(),
+        "INSERT IGNORE INTO search_terms (term) SELECT r.term FROM JSON_TABLE(:rows, '$[*]' \
+         COLUMNS (term VARCHAR(130) PATH '$')) AS r",
+        words.into_iter().map(Value::String).collect(),
     )
     .await
 }
@@ -95,31 +91,16 @@ pub(super) async fn delete(tx: &Transaction<'_>, id: Uuid) -> Result<(), StoreEr
     Ok(())
 }
 
-/// Inserts `rows` with `head` (`INSERT … VALUES `) and `tail`, [`ROWS_PER_STATEMENT`] at a time.
-async fn insert_rows<const N: usize>(
+/// Runs `statement` (an `INSERT … SELECT … FROM JSON_TABLE(:rows, …)`) for `rows`,
+/// [`ROWS_PER_STATEMENT`] at a time.
+async fn insert_rows(
     tx: &Transaction<'_>,
-    head: &str,
-    tail: &str,
-    rows: Vec<[Value; N]>,
+    statement: &str,
+    rows: Vec<Value>,
 ) -> Result<(), StoreError> {
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let mut sql = String::from(head);
-        let mut params: Vec<SqlParameter> = Vec::with_capacity(chunk.len() * N);
-        for (r, row) in chunk.iter().enumerate() {
-            sql.push_str(if r == 0 { "(" } else { ", (" });
-            for (c, value) in row.iter().enumerate() {
-                let name = format!("v{r}_{c}");
-                if c > 0 {
-                    sql.push_str(", ");
-                }
-                sql.push(':');
-                sql.push_str(&name);
-                params.push(param(&name, value.clone()));
-            }
-            sql.push(')');
-        }
-        sql.push_str(tail);
-        tx.execute(&sql, params).await?;
+        let rows = Value::Array(chunk.to_vec()).to_string();
+        tx.execute(statement, vec![param("rows", rows)]).await?;
     }
     Ok(())
 }
