@@ -312,6 +312,19 @@ impl Function {
         matches!(self, Self::ToolsWrite | Self::Auth)
     }
 
+    /// Settings whose default differs for this function. mcp-admin's statements (a migration on
+    /// a large catalogue, a bulk import's batch on a cold buffer pool) may take as long as one
+    /// Data API call may run (45 s), not the share of a request a function gives one.
+    fn own_defaults(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Self::Admin => &[
+                ("DB_ATTEMPT_TIMEOUT_MS", "45000"),
+                ("DB_CALL_TIMEOUT_MS", "100000"),
+            ],
+            _ => &[],
+        }
+    }
+
     /// The local stack's secret of its database credentials (`dev/secrets.json`), used when
     /// `DB_SECRET_ARN` is unset.
     pub fn local_secret_arn(self) -> String {
@@ -327,7 +340,15 @@ impl Config {
     /// Reads the configuration of `function` from the process environment (without fetching
     /// secrets). Without `DB_SECRET_ARN` it uses the function's own local database user.
     pub fn from_env(function: Function) -> Result<Self, ConfigError> {
-        let mut config = Self::from_lookup(|name| std::env::var(name).ok())?;
+        let defaults = function.own_defaults();
+        let mut config = Self::from_lookup(|name| {
+            std::env::var(name).ok().or_else(|| {
+                defaults
+                    .iter()
+                    .find(|(default, _)| *default == name)
+                    .map(|(_, value)| (*value).to_owned())
+            })
+        })?;
         if std::env::var_os("DB_SECRET_ARN").is_none() {
             config.database.secret_arn = function.local_secret_arn();
         }
