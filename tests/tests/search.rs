@@ -301,3 +301,28 @@ async fn the_migration_copies_categories_and_owners_into_index_rows_written_befo
         ["ledger_reconciler"]
     );
 }
+
+#[tokio::test]
+async fn a_migration_whose_indexes_are_already_dropped_applies_again() {
+    let app = TestApp::start().await;
+    create_all(
+        &app,
+        &[
+            json!({"name": "invoice_mailer", "description": "Mails invoices to customers",
+                 "category": "finance", "tags": ["billing"]}),
+        ],
+    )
+    .await;
+    // As a deployment whose migration 8 ran but was not recorded (a deploy stopped between the
+    // two): its indexes are swapped already.
+    app.db
+        .execute("DELETE FROM schema_migrations WHERE version = 8", vec![])
+        .await
+        .expect("forgetting migration 8");
+    let applied = shared::store::migrations::migrate(&app.db).await.unwrap();
+    assert_eq!(applied, [8]);
+    assert_eq!(
+        walk(&app, "q=invoices&category=finance").await,
+        ["invoice_mailer"]
+    );
+}

@@ -118,6 +118,24 @@ pub fn index_terms(tool: &Tool) -> Vec<(String, i64)> {
     terms.into_iter().collect()
 }
 
+/// Every weight a term row can have, ascending: a term weighs the sum of the weights of the
+/// fields holding it, so each non-empty set of fields gives one. A search within a category
+/// walks these (`weight IN (…)`), each a range of the postings index.
+pub fn term_weights() -> Vec<i64> {
+    let fields = [NAME_WEIGHT, TITLE_WEIGHT, TAG_WEIGHT, DESCRIPTION_WEIGHT];
+    let mut sums: Vec<i64> = (1..1_u32 << fields.len())
+        .map(|set| {
+            (0..fields.len())
+                .filter(|i| set & (1 << i) != 0)
+                .map(|i| fields[i])
+                .sum()
+        })
+        .collect();
+    sums.sort_unstable();
+    sums.dedup();
+    sums
+}
+
 /// How much a word found in `df` tools (counted up to [`DF_CAP`]) weighs: rarer words more,
 /// from 69 for a word of one tool down to 7 for a word of [`DF_CAP`] or more.
 pub fn word_weight(df: i64) -> i64 {
@@ -381,6 +399,42 @@ mod tests {
             "github_create_issue"
         );
         assert_eq!(Search::canonical(" ? "), "");
+    }
+
+    #[test]
+    fn every_term_weight_is_one_the_category_walk_visits() {
+        let weights = term_weights();
+        assert_eq!(weights, [1, 4, 5, 6, 7, 8, 9, 10, 11, 14, 15]);
+        // "echo" in each set of the fields name, title, tags and description.
+        for set in 0_u32..16 {
+            let holds = |field: u32, text: &str| {
+                if set & (1 << field) != 0 {
+                    format!("{text} echo")
+                } else {
+                    text.to_owned()
+                }
+            };
+            let body = serde_json::json!({
+                "name": holds(0, "tool").replace(' ', "_"),
+                "title": holds(1, "Tool"),
+                "tags": if set & 4 != 0 { vec!["echo"] } else { vec!["misc"] },
+                "description": holds(3, "Does things."),
+                "inputSchema": {"type": "object"},
+            });
+            let tool = crate::domain::ToolChanges::for_create(&body)
+                .expect("a valid tool")
+                .into_new_tool(
+                    uuid::Uuid::nil(),
+                    uuid::Uuid::nil(),
+                    crate::domain::Timestamp::now(),
+                );
+            for (term, weight) in index_terms(&tool) {
+                assert!(
+                    weights.contains(&weight),
+                    "{term} weighs {weight} in set {set}"
+                );
+            }
+        }
     }
 
     #[test]

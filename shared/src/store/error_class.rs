@@ -24,7 +24,8 @@ pub enum ErrorClass {
     TimeLimit,
     /// The result is over the Data API's 1 MiB limit.
     TooLarge,
-    /// A table, column or index to be created exists already: a schema migration ran before.
+    /// A table, column or index to be created exists already, or one to be dropped is gone: a
+    /// schema migration ran before.
     AlreadyExists,
     /// A bug or a misconfiguration: 500.
     Bug,
@@ -44,6 +45,7 @@ pub const MYSQL_ERRORS: &[(u32, &str, ErrorClass)] = &[
     (1050, "ER_TABLE_EXISTS_ERROR", ErrorClass::AlreadyExists),
     (1060, "ER_DUP_FIELDNAME", ErrorClass::AlreadyExists),
     (1061, "ER_DUP_KEYNAME", ErrorClass::AlreadyExists),
+    (1091, "ER_CANT_DROP_FIELD_OR_KEY", ErrorClass::AlreadyExists),
     // The server is going away, full, or no longer the writer (after a failover the old
     // writer's connections find a read-only replica).
     (1040, "ER_CON_COUNT_ERROR", ErrorClass::Unavailable),
@@ -200,6 +202,7 @@ mod tests {
             (3024, "HY000", ErrorClass::TimeLimit),
             (1060, "42S21", ErrorClass::AlreadyExists),
             (1061, "42000", ErrorClass::AlreadyExists),
+            (1091, "42000", ErrorClass::AlreadyExists),
             (1290, "HY000", ErrorClass::Unavailable),
             (1836, "HY000", ErrorClass::Unavailable),
             // Not listed: a bug or a grant, unless the connection broke (JDBC's "Communications

@@ -77,6 +77,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("sql/0007_filter_columns.sql"),
         then: Some(DataStep::CopyFilterColumns),
     },
+    Migration {
+        version: 8,
+        name: "term_postings",
+        sql: include_str!("sql/0008_term_postings.sql"),
+        then: None,
+    },
 ];
 
 /// Splits a migration into statements, dropping `--` comment lines.
@@ -115,8 +121,9 @@ pub async fn migrate(db: &DataApi) -> Result<Vec<i64>, StoreError> {
         .collect();
     for migration in &pending {
         for statement in statements(migration.sql) {
-            // A statement that ran before (Aurora MySQL 8 has no `ADD COLUMN IF NOT EXISTS`
-            // nor `ADD INDEX IF NOT EXISTS`) fails with "already exists": done, then.
+            // A statement that ran before (Aurora MySQL 8 has no `ADD COLUMN IF NOT EXISTS`,
+            // `ADD INDEX IF NOT EXISTS` nor `DROP INDEX IF EXISTS`) fails with "already exists"
+            // (or, for a drop, "check that it exists"): done, then.
             match db.execute(&statement, vec![]).await {
                 Ok(_) | Err(StoreError::AlreadyExists(_)) => {}
                 Err(error) => return Err(error),

@@ -44,7 +44,8 @@ pub enum StoreError {
     /// The result exceeded the Data API's 1 MiB limit (`UnsupportedResultException`).
     #[error("result too large: {0}")]
     TooLarge(String),
-    /// A table, column or index a schema statement creates exists already.
+    /// A table, column or index a schema statement creates exists already, or one it drops is
+    /// gone: the statement ran before.
     #[error("already exists: {0}")]
     AlreadyExists(String),
     /// The database stopped the statement at its time limit (`MAX_EXECUTION_TIME`): the query

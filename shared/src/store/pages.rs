@@ -11,7 +11,7 @@
 use aws_sdk_rdsdata::types::SqlParameter;
 
 use super::{param, Value};
-use crate::domain::{Cursor, ListQuery, Sort, SortKey};
+use crate::domain::{search, Cursor, ListQuery, Sort, SortKey};
 
 /// What one row weighs in a Data API result, estimated in SQL from the columns of `t` (bytes,
 /// as `LENGTH` counts them) plus a fixed allowance for ids, numbers and the record's framing.
@@ -251,11 +251,17 @@ fn listed(page: &PageRequest<'_>, params: &mut Params) -> String {
 /// against every term, then ordered.
 fn searched(page: &PageRequest<'_>, params: &mut Params) -> String {
     let query = page.query;
-    // The category is in the term rows: a term's postings within it are one index range.
+    // The category is in the term rows: a term's postings within it are one index range per
+    // weight a term row can have, walked strongest first.
     let category = query
         .category
         .as_ref()
         .map(|category| params.bind("category", category.as_str()));
+    let weights = search::term_weights()
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
     let other_filters = ListQuery {
         category: None,
         ..query.clone()
@@ -277,7 +283,9 @@ fn searched(page: &PageRequest<'_>, params: &mut Params) -> String {
         let mut joins = String::new();
         let mut conditions = vec![format!("tt.term = {placeholder}")];
         if let Some(category) = &category {
-            conditions.push(format!("tt.category = {category}"));
+            conditions.push(format!(
+                "tt.weight IN ({weights}) AND tt.category = {category}"
+            ));
         }
         // The term's tools strongest first, each checked against the filters, until enough.
         if !filters.is_empty() {
@@ -293,7 +301,7 @@ fn searched(page: &PageRequest<'_>, params: &mut Params) -> String {
         }
         contributions.push(format!(
             "(SELECT tt.tool_id FROM tool_terms tt{joins} WHERE {} \
-              ORDER BY tt.weight DESC, tt.tool_id DESC LIMIT {})",
+              ORDER BY tt.weight DESC, tt.category DESC, tt.tool_id DESC LIMIT {})",
             conditions.join(" AND "),
             term.candidates
         ));
