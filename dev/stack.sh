@@ -17,7 +17,8 @@
 #
 # Defaults: Redis 127.0.0.1:6379, MariaDB 127.0.0.1:3306 with
 # databases mcp and mcp_test and user mcp / password mcp; override the ports with REDIS_PORT,
-# REDIS_CLUSTER_PORTS, MYSQL_PORT, and MariaDB's buffer pool (1G) with MYSQL_BUFFER_POOL.
+# REDIS_CLUSTER_PORTS, MYSQL_PORT, and MariaDB's buffer pool (a quarter of the machine's memory,
+# 1 to 8 GiB) with MYSQL_BUFFER_POOL.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -109,10 +110,16 @@ start_mariadb() {
   fi
   # setsid: the server survives the shell that started it, and Ctrl-C in `make dev` reaches only
   # the foreground; `down` stops it by its pid file. A large redo log and buffer pool (allocated
-  # as used) keep bulk loads (`make scale`) from stalling on checkpoints.
+  # as used) keep bulk loads (`make scale`) from stalling on checkpoints and on reads: a million
+  # tools and their index rows fill about 5 GiB, as an Aurora instance sized for them holds in
+  # memory.
+  local memory_kib pool_mib
+  memory_kib=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)
+  pool_mib=$((memory_kib / 4 / 1024))
+  pool_mib=$((pool_mib < 1024 ? 1024 : pool_mib > 8192 ? 8192 : pool_mib))
   setsid mariadbd --user=root --datadir="$STATE/mysql" --port="$MYSQL_PORT" --bind-address=127.0.0.1 \
     --socket="$MYSQL_SOCKET" --pid-file="$STATE/mysql.pid" --log-error="$STATE/mysql.err" \
-    --innodb-buffer-pool-size="${MYSQL_BUFFER_POOL:-1G}" --innodb-log-file-size=1G \
+    --innodb-buffer-pool-size="${MYSQL_BUFFER_POOL:-${pool_mib}M}" --innodb-log-file-size=1G \
     --innodb-flush-log-at-trx-commit=2 --skip-name-resolve \
     </dev/null >/dev/null 2>&1 &
   for _ in $(seq 100); do mariadb-admin --socket="$MYSQL_SOCKET" -uroot ping >/dev/null 2>&1 && break; sleep 0.2; done
