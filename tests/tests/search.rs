@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use axum::http::StatusCode;
-use integration_tests::TestApp;
+use integration_tests::{redis_url, test_config, TestApp};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 use shared::domain::search::{self, Scored, Search};
@@ -221,6 +221,32 @@ proptest! {
             }
             Ok(())
         })?;
+    }
+}
+
+/// A term's candidates are read in its postings' order (weight, then category, then id), and a
+/// single word ranks in that order too, so its pages skip nothing however few the candidates.
+#[tokio::test]
+async fn a_word_held_by_more_tools_than_its_candidates_pages_through_all_of_them() {
+    let mut config = test_config(&redis_url());
+    config.database.search_candidates = 2;
+    let app = TestApp::with_config(config).await;
+    let bodies: Vec<Value> = (0..12)
+        .map(|i| {
+            let category = ["alpha", "beta", "gamma"][i % 3];
+            json!({"name": format!("store-{i}"), "description": "Stores vector data",
+                   "category": category})
+        })
+        .collect();
+    create_all(&app, &bodies).await;
+    for limit in [1, 2, 5] {
+        let names = walk(&app, &format!("q=vector&limit={limit}")).await;
+        let listed: BTreeSet<&String> = names.iter().collect();
+        assert_eq!(
+            (listed.len(), names.len()),
+            (12, 12),
+            "limit {limit}: {names:?}"
+        );
     }
 }
 

@@ -236,8 +236,9 @@ pub enum SortKey {
     /// Epoch milliseconds (ties broken by id).
     Time(i64),
     /// A standing in a search: whether the name matched exactly, how many words matched and
-    /// the score (ties broken by id).
-    Rank([i64; 3]),
+    /// the score, then the category (ties broken by id). Within one score the category comes
+    /// first because a term's candidates are read in that order (its postings index).
+    Rank([i64; 3], String),
 }
 
 /// Where the next page starts: strictly after this item.
@@ -331,7 +332,7 @@ impl CursorCodec {
                     SortKey::Time(_),
                     Sort::CreatedAsc | Sort::CreatedDesc | Sort::UpdatedAsc | Sort::UpdatedDesc
                 )
-                | (SortKey::Rank(_), Sort::Relevance)
+                | (SortKey::Rank(..), Sort::Relevance)
         );
         if !consistent {
             return Err(invalid());

@@ -146,11 +146,12 @@ fn position(
         Some((search, weights)) => search::score(tool, search, weights)?,
         None => search::Scored::default(),
     };
-    let key = query.sort.key_of(tool).unwrap_or(SortKey::Rank([
-        i64::from(standing.exact),
-        standing.matched,
-        standing.score,
-    ]));
+    let key = query.sort.key_of(tool).unwrap_or_else(|| {
+        SortKey::Rank(
+            [i64::from(standing.exact), standing.matched, standing.score],
+            tool.category.clone(),
+        )
+    });
     Some((key, tool.id))
 }
 
@@ -159,7 +160,10 @@ fn ordered(a: &(SortKey, Uuid), b: &(SortKey, Uuid), descending: bool) -> std::c
         // Names are unique: the id never decides.
         (SortKey::Name(x), SortKey::Name(y)) => x.as_bytes().cmp(y.as_bytes()),
         (SortKey::Time(x), SortKey::Time(y)) => x.cmp(y).then(a.1.cmp(&b.1)),
-        (SortKey::Rank(x), SortKey::Rank(y)) => x.cmp(y).then(a.1.cmp(&b.1)),
+        (SortKey::Rank(x, c), SortKey::Rank(y, d)) => x
+            .cmp(y)
+            .then(c.as_bytes().cmp(d.as_bytes()))
+            .then(a.1.cmp(&b.1)),
         _ => std::cmp::Ordering::Equal,
     };
     if descending {

@@ -78,14 +78,16 @@ pub(super) fn page_statement(columns: &str, page: &PageRequest<'_>) -> (String, 
         Sort::NameAsc | Sort::NameDesc => format!("name {dir}"),
         Sort::CreatedAsc | Sort::CreatedDesc => format!("created_at {dir}, id {dir}"),
         Sort::UpdatedAsc | Sort::UpdatedDesc => format!("updated_at {dir}, id {dir}"),
-        Sort::Relevance => "exact DESC, matched DESC, score DESC, id DESC".to_owned(),
+        Sort::Relevance => {
+            "exact DESC, matched DESC, score DESC, tie_category DESC, id DESC".to_owned()
+        }
     };
     let limit = params.bind("limit", i64::from(page.limit));
     let budget = params.bind("budget", i64::try_from(page.budget).unwrap_or(i64::MAX));
     let sql = format!(
         "SELECT /*+ MAX_EXECUTION_TIME({time}) */ {columns}, page.candidates, page.exact, \
            page.matched, page.score FROM tools JOIN (\
-           SELECT id, exact, matched, score, ROW_NUMBER() OVER (ORDER BY {order}) AS n, \
+           SELECT id, exact, matched, score, tie_category, ROW_NUMBER() OVER (ORDER BY {order}) AS n, \
              SUM(bytes) OVER (ORDER BY {order} ROWS UNBOUNDED PRECEDING) AS running, \
              COUNT(*) OVER () AS candidates \
            FROM ({ranked}) AS ranked\
@@ -149,7 +151,9 @@ impl Walk<'_> {
             Sort::NameAsc | Sort::NameDesc => "name",
             Sort::CreatedAsc | Sort::CreatedDesc => "created_at",
             Sort::UpdatedAsc | Sort::UpdatedDesc => "updated_at",
-            Sort::Relevance => return "s.exact, s.matched, s.score".to_owned(),
+            Sort::Relevance => {
+                return format!("s.exact, s.matched, s.score, {}.category", self.table)
+            }
         };
         format!("{}.{column}", self.table)
     }
@@ -160,7 +164,10 @@ impl Walk<'_> {
         let id = self.id;
         match sort {
             Sort::NameAsc | Sort::NameDesc => format!("{} {dir}", self.key(sort)),
-            Sort::Relevance => format!("s.exact DESC, s.matched DESC, s.score DESC, {id} DESC"),
+            Sort::Relevance => format!(
+                "s.exact DESC, s.matched DESC, s.score DESC, {}.category DESC, {id} DESC",
+                self.table
+            ),
             _ => format!("{} {dir}, {id} {dir}", self.key(sort)),
         }
     }
@@ -178,11 +185,12 @@ impl Walk<'_> {
                 let after_id = params.bind("afterId", cursor.id);
                 format!("({key} {cmp} {at} OR ({key} = {at} AND {id} {cmp} {after_id}))")
             }
-            SortKey::Rank([exact, matched, score]) => format!(
-                "({key}, {id}) < ({}, {}, {}, {})",
+            SortKey::Rank([exact, matched, score], category) => format!(
+                "({key}, {id}) < ({}, {}, {}, {}, {})",
                 params.bind("afterExact", *exact),
                 params.bind("afterMatched", *matched),
                 params.bind("afterScore", *score),
+                params.bind("afterCategory", category.as_str()),
                 params.bind("afterId", cursor.id),
             ),
         })
@@ -239,7 +247,7 @@ fn listed(page: &PageRequest<'_>, params: &mut Params) -> String {
     format!(
         "SELECT t.id AS id, {src}.name AS name, {src}.created_at AS created_at, \
            {src}.updated_at AS updated_at, 0 AS exact, 0 AS matched, 0 AS score, \
-           {bytes} AS bytes \
+           '' AS tie_category, {bytes} AS bytes \
          FROM {from} WHERE {conditions} ORDER BY {order} LIMIT {candidates}",
         bytes = row_bytes("t"),
         conditions = where_all(&conditions),
@@ -332,7 +340,7 @@ fn searched(page: &PageRequest<'_>, params: &mut Params) -> String {
     format!(
         "SELECT t.id AS id, t.name AS name, t.created_at AS created_at, \
            t.updated_at AS updated_at, s.exact AS exact, s.matched AS matched, \
-           s.score AS score, {bytes} AS bytes \
+           s.score AS score, t.category AS tie_category, {bytes} AS bytes \
          FROM ({scored}) AS s JOIN tools t ON t.id = s.tool_id \
          WHERE {conditions} ORDER BY {order} LIMIT {candidates}",
         bytes = row_bytes("t"),

@@ -694,7 +694,10 @@ impl DataApiToolStore {
         let listed = u32::try_from(tools.len()).unwrap_or(u32::MAX);
         let next = match (tools.last(), standing) {
             (Some(last), Some(standing)) if more => Some(Cursor {
-                key: query.sort.key_of(last).unwrap_or(SortKey::Rank(standing)),
+                key: query
+                    .sort
+                    .key_of(last)
+                    .unwrap_or_else(|| SortKey::Rank(standing, last.category.clone())),
                 id: last.id,
                 weights: search.weights.clone(),
                 depth: search.weights.as_ref().map(|_| {
