@@ -326,6 +326,33 @@ async fn patch_replaces_present_fields_clears_nulls_and_bumps_revision() {
 }
 
 #[tokio::test]
+async fn a_patch_that_changes_nothing_writes_nothing_and_retires_no_page() {
+    let app = TestApp::start().await;
+    let (token, owner) = app.user().await;
+    let mut body = tool_body("noop");
+    body["tags"] = json!(["one"]);
+    let tool = app.create(&token, &body).await;
+    let path = format!("/tools/{}", tool["id"].as_str().unwrap());
+    let list = format!("/tools?ownerId={owner}");
+    assert_eq!(app.get(&list).await.cache(), "MISS");
+    for patch in [
+        json!({}),
+        json!({"tags": ["one"], "description": tool["description"]}),
+    ] {
+        let response = app.json(Method::PATCH, &path, &token, &patch).await;
+        assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+        assert_eq!(response.header("etag"), Some("\"r1\""), "{patch}");
+        assert_eq!(response.json(), tool, "{patch}");
+        assert_eq!(app.get(&list).await.cache(), "HIT", "{patch}");
+    }
+    let response = app
+        .json(Method::PATCH, &path, &token, &json!({"tags": ["two"]}))
+        .await;
+    assert_eq!(response.header("etag"), Some("\"r2\""));
+    assert_eq!(app.get(&list).await.cache(), "MISS");
+}
+
+#[tokio::test]
 async fn if_match_guards_updates_with_412() {
     let app = TestApp::start().await;
     let (token, _) = app.user().await;

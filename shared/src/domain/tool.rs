@@ -65,6 +65,14 @@ impl Tool {
     pub fn etag(&self) -> String {
         super::etag::of_revision(self.revision)
     }
+
+    /// Whether `other` holds the same fields, whatever the revision and update time of each.
+    pub fn same_fields(&self, other: &Tool) -> bool {
+        let mut this = self.clone();
+        this.revision = other.revision;
+        this.updated_at = other.updated_at;
+        this == *other
+    }
 }
 
 /// The revision a delete records (in the write marker and the outbox): larger than any real

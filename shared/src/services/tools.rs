@@ -113,9 +113,22 @@ pub struct CommittedWrite {
     pub tool_id: Uuid,
     /// The tool as written; `None` for a delete.
     pub tool: Option<Tool>,
+    /// Whether anything was written: an update that changes no field writes nothing, so there
+    /// is nothing to publish.
+    pub changed: bool,
 }
 
 impl CommittedWrite {
+    /// An update of `tool` that changes none of its fields.
+    fn unchanged(tool: Tool) -> Self {
+        Self {
+            write_id: Uuid::nil(),
+            tool_id: tool.id,
+            tool: Some(tool),
+            changed: false,
+        }
+    }
+
     /// The tool a create or an update wrote.
     fn written(self) -> Result<Tool, ToolError> {
         self.tool
@@ -392,6 +405,7 @@ impl<S: ToolStore> ToolService<S> {
             write_id,
             tool_id: tool.id,
             tool: Some(tool),
+            changed: true,
         })
     }
 
@@ -417,12 +431,16 @@ impl<S: ToolStore> ToolService<S> {
                     }
                 }
                 let next = changes.applied_to(&current, Timestamp::now());
+                if next.same_fields(&current) {
+                    return Ok(CommittedWrite::unchanged(current));
+                }
                 match self.store.update(&next, write_id).await {
                     Ok(true) => {
                         return Ok(CommittedWrite {
                             write_id,
                             tool_id: id,
                             tool: Some(next),
+                            changed: true,
                         })
                     }
                     Ok(false) => continue,
@@ -450,6 +468,7 @@ impl<S: ToolStore> ToolService<S> {
                         write_id,
                         tool_id: id,
                         tool: None,
+                        changed: true,
                     });
                 }
             }
@@ -462,6 +481,9 @@ impl<S: ToolStore> ToolService<S> {
     /// deletion) with a marker that stops older fills, retires every list page, and marks the
     /// write's outbox row applied. What Redis does not take stays pending in the outbox.
     pub async fn publish(&self, write: &CommittedWrite) {
+        if !write.changed {
+            return;
+        }
         let tool = match &write.tool {
             Some(tool) => match to_json(tool) {
                 Ok(body) => self.cache.publish_tool(tool.id, tool.revision, &body).await,
@@ -728,6 +750,7 @@ mod tests {
             "applied to what the others wrote"
         );
         tools.store().lose_races(5);
+        let patch = json!({"description": "Changed after five lost races"});
         let gave_up = tools.update(&owner, tool.id, &patch, None).await;
         assert!(matches!(gave_up, Err(ToolError::Contention)), "{gave_up:?}");
         tools.store().lose_races(5);
