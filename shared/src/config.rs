@@ -178,7 +178,8 @@ pub struct SweeperConfig {
     /// `SWEEPER_POLL_MS`: pause between two drains of the outbox within one run.
     pub poll_interval: Duration,
     /// `SWEEPER_RUN_SECS`: how long one scheduled run keeps polling (at most until shortly
-    /// before the function's deadline).
+    /// before the function's deadline); longer than the schedule's period, so runs overlap and
+    /// the next one is waiting for the lease when the last one ends.
     pub run_for: Duration,
     /// `OUTBOX_MIN_AGE_MS`: pending invalidations younger than this are left to their writer,
     /// which applies them right after its commit.
@@ -449,7 +450,7 @@ impl Config {
             },
             sweeper: SweeperConfig {
                 poll_interval: env.millis("SWEEPER_POLL_MS", 1_000)?,
-                run_for: env.seconds("SWEEPER_RUN_SECS", 50)?,
+                run_for: env.seconds("SWEEPER_RUN_SECS", 70)?,
                 min_age: env.millis("OUTBOX_MIN_AGE_MS", 1_000)?,
                 retention: env.seconds("OUTBOX_RETENTION_SECS", 3_600)?,
             },

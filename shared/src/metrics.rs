@@ -42,38 +42,69 @@ pub fn record_request(
     if !enabled() {
         return;
     }
-    let route = format!("{method} {path}");
-    let redis_errors = REDIS_ERRORS.swap(0, Ordering::Relaxed);
-    let service = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into());
+    let flag = |value: &str| u8::from(cache == Some(value));
+    emit(
+        &[&["Service", "Route"], &["Service"]],
+        &[
+            ("Latency", "Milliseconds"),
+            ("CacheHit", "Count"),
+            ("CacheMiss", "Count"),
+            ("CacheBypass", "Count"),
+            ("RedisErrors", "Count"),
+        ],
+        serde_json::json!({
+            "Route": format!("{method} {path}"),
+            "StatusCode": status,
+            "Latency": latency.as_secs_f64() * 1000.0,
+            "CacheHit": flag("HIT"),
+            "CacheMiss": flag("MISS"),
+            "CacheBypass": flag("BYPASS"),
+            "RedisErrors": REDIS_ERRORS.swap(0, Ordering::Relaxed),
+        }),
+    );
+}
+
+/// Emits the outbox backlog as the sweeper sees it on a poll: the invalidations not applied yet
+/// and how long the oldest has waited (0 when none). Past a few seconds, readers may be served
+/// stale data: the figure to alarm on.
+pub fn record_outbox_backlog(pending: i64, oldest_age: Duration) {
+    if !enabled() {
+        return;
+    }
+    emit(
+        &[&["Service"]],
+        &[
+            ("OutboxPending", "Count"),
+            ("OutboxOldestAge", "Milliseconds"),
+        ],
+        serde_json::json!({
+            "OutboxPending": pending,
+            "OutboxOldestAge": oldest_age.as_millis() as u64,
+        }),
+    );
+}
+
+/// One EMF line: `fields` (the metrics' values and the dimensions but `Service`, which is the
+/// function's name) under the `_aws` metadata that declares `metrics` (name, unit).
+fn emit(dimensions: &[&[&str]], metrics: &[(&str, &str)], mut fields: serde_json::Value) {
     let timestamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    let flag = |value: &str| u8::from(cache == Some(value));
-    let line = serde_json::json!({
-        "_aws": {
-            "Timestamp": timestamp,
-            "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
-                "Dimensions": [["Service", "Route"], ["Service"]],
-                "Metrics": [
-                    {"Name": "Latency", "Unit": "Milliseconds"},
-                    {"Name": "CacheHit", "Unit": "Count"},
-                    {"Name": "CacheMiss", "Unit": "Count"},
-                    {"Name": "CacheBypass", "Unit": "Count"},
-                    {"Name": "RedisErrors", "Unit": "Count"},
-                ],
-            }],
-        },
-        "Service": service,
-        "Route": route,
-        "StatusCode": status,
-        "Latency": latency.as_secs_f64() * 1000.0,
-        "CacheHit": flag("HIT"),
-        "CacheMiss": flag("MISS"),
-        "CacheBypass": flag("BYPASS"),
-        "RedisErrors": redis_errors,
-    })
-    .to_string();
+    let service = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into());
+    let metrics: Vec<_> = metrics
+        .iter()
+        .map(|(name, unit)| serde_json::json!({"Name": name, "Unit": unit}))
+        .collect();
+    fields["Service"] = service.into();
+    fields["_aws"] = serde_json::json!({
+        "Timestamp": timestamp,
+        "CloudWatchMetrics": [{
+            "Namespace": NAMESPACE,
+            "Dimensions": dimensions,
+            "Metrics": metrics,
+        }],
+    });
+    let line = fields.to_string();
     match SINK.get() {
         Some(sink) => sink(&line),
         None => println!("{line}"),

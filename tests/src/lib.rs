@@ -272,18 +272,24 @@ impl TestApp {
 
     /// A cache sweeper of this registry (its own cache instance and Data API client).
     pub fn sweeper(&self) -> cache_sweeper::Sweeper {
+        self.sweeper_with(self.config.sweeper.clone())
+    }
+
+    /// A cache sweeper of this registry with its own schedule.
+    pub fn sweeper_with(&self, config: shared::config::SweeperConfig) -> cache_sweeper::Sweeper {
         cache_sweeper::Sweeper::new(
             tool_service(self.emulator_addr, &self.config, Function::CacheSweeper),
-            self.config.sweeper.clone(),
+            config,
         )
     }
 
     /// Invalidations recorded in the outbox and not yet applied.
     pub async fn pending_invalidations(&self) -> i64 {
         DataApiToolStore::new(data_api(self.emulator_addr, &self.config))
-            .count_pending()
+            .backlog()
             .await
             .expect("count the outbox")
+            .pending
     }
 
     /// A fresh registered user with a live session: its access token and id.
@@ -444,6 +450,11 @@ async fn respond(router: Router, request: Request<Body>) -> TestResponse {
         headers,
         body,
     }
+}
+
+/// When a test's drain of the outbox must end: later than any test waits.
+pub fn sweep_deadline() -> tokio::time::Instant {
+    tokio::time::Instant::now() + std::time::Duration::from_secs(30)
 }
 
 /// A minimal valid tool body with a unique name.

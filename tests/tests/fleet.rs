@@ -208,7 +208,9 @@ async fn a_write_redis_refused_is_served_everywhere_once_the_sweeper_ran() {
 
     // Redis takes writes again; one sweep and every instance reads the update, tool and lists.
     let mut report = Default::default();
-    app.sweeper().drain(&mut report).await;
+    app.sweeper()
+        .drain(&mut report, integration_tests::sweep_deadline())
+        .await;
     assert_eq!(report.applied, 1, "{report:?}");
     assert_eq!(app.pending_invalidations().await, 0);
     for instance in &instances {
@@ -257,9 +259,13 @@ async fn a_writer_that_dies_between_commit_and_publish_is_made_good_by_the_sweep
     // The sweeper leaves fresh rows to their writers for a moment, then applies them.
     let mut report = Default::default();
     let sweeper = app.sweeper();
-    sweeper.drain(&mut report).await;
+    sweeper
+        .drain(&mut report, integration_tests::sweep_deadline())
+        .await;
     tokio::time::sleep(app.config.sweeper.min_age).await;
-    sweeper.drain(&mut report).await;
+    sweeper
+        .drain(&mut report, integration_tests::sweep_deadline())
+        .await;
     assert_eq!(report.applied, 1, "{report:?}");
     until_everyone_reads(&instances, &path, 2, Duration::from_millis(1)).await;
     assert_eq!(app.pending_invalidations().await, 0);

@@ -299,7 +299,9 @@ async fn check_converged(world: &World, who: &Owner, model: &Model) {
     let app = &world.app;
     tokio::time::sleep(Duration::from_millis(300)).await; // pauses over, breakers closed again
     let mut report = Default::default();
-    app.sweeper().drain(&mut report).await;
+    app.sweeper()
+        .drain(&mut report, integration_tests::sweep_deadline())
+        .await;
     assert_eq!(report.failures, 0, "{report:?}");
     assert_eq!(
         app.pending_invalidations().await,

@@ -1,15 +1,29 @@
-//! Cache outcomes, Redis errors and latency are emitted as CloudWatch Embedded Metric Format lines.
+//! Cache outcomes, Redis errors and latency, and the sweeper's outbox backlog, are emitted as
+//! CloudWatch Embedded Metric Format lines.
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, SystemTime};
 
 use integration_tests::{tool_body, OwnedRedis, TestApp};
 use serde_json::Value;
+use shared::config::SweeperConfig;
+
+/// Every metric line of this test binary (the sink is process-wide).
+fn captured() -> Arc<Mutex<Vec<String>>> {
+    static LINES: OnceLock<Arc<Mutex<Vec<String>>>> = OnceLock::new();
+    LINES
+        .get_or_init(|| {
+            let lines = Arc::new(Mutex::new(Vec::new()));
+            let sink = lines.clone();
+            shared::metrics::capture(move |line| sink.lock().unwrap().push(line.to_owned()));
+            lines
+        })
+        .clone()
+}
 
 #[tokio::test]
 async fn requests_emit_emf_lines_with_cache_outcomes_and_redis_errors() {
-    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
-    let sink = lines.clone();
-    shared::metrics::capture(move |line| sink.lock().unwrap().push(line.to_owned()));
+    let lines = captured();
 
     let mut redis = OwnedRedis::start().await;
     let app = TestApp::with_redis(&redis.url()).await;
@@ -73,4 +87,55 @@ async fn requests_emit_emf_lines_with_cache_outcomes_and_redis_errors() {
     assert!(records
         .iter()
         .any(|r| r["Route"] == "POST /tools" && r["StatusCode"] == 201));
+}
+
+#[tokio::test]
+async fn each_sweeper_poll_reports_the_outbox_backlog() {
+    let lines = captured();
+    let app = TestApp::start().await;
+    let (token, _) = app.user().await;
+    let (actor, _) = app.auth.authenticate(&token).await.unwrap();
+    let tool = app.create(&token, &tool_body("backlog")).await;
+    // A writer that died after its commit leaves its invalidation pending.
+    let _ = app
+        .instance()
+        .write_tools
+        .commit_delete(&actor, tool["id"].as_str().unwrap().parse().unwrap())
+        .await
+        .unwrap();
+    // A sweeper that leaves rows younger than a minute to their writers: the row stays pending.
+    let schedule = SweeperConfig {
+        poll_interval: Duration::from_millis(100),
+        run_for: Duration::from_millis(350),
+        min_age: Duration::from_secs(60),
+        ..app.config.sweeper.clone()
+    };
+    let report = app
+        .sweeper_with(schedule)
+        .run(SystemTime::now() + Duration::from_secs(60))
+        .await;
+    assert!(report.rounds >= 3, "{report:?}");
+    // (Only this test of the binary runs a sweeper.)
+    let backlog: Vec<Value> = lines
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|record| record.get("OutboxPending").is_some())
+        .collect();
+    assert_eq!(backlog.len(), report.rounds as usize, "one line a drain");
+    for record in &backlog {
+        let directive = &record["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Dimensions"], serde_json::json!([["Service"]]));
+        assert_eq!(
+            directive["Metrics"],
+            serde_json::json!([
+                {"Name": "OutboxPending", "Unit": "Count"},
+                {"Name": "OutboxOldestAge", "Unit": "Milliseconds"},
+            ])
+        );
+        assert_eq!(record["OutboxPending"], 1, "{record}");
+        let age = record["OutboxOldestAge"].as_u64().unwrap();
+        assert!(age < 60_000, "{record}");
+    }
 }

@@ -2,19 +2,33 @@
 //! and Redis has not taken yet (it refused writes, was unreachable, or the writer died between its
 //! commit and its publish), then prunes applied ones.
 //!
-//! EventBridge starts it every minute; each run keeps draining every `SWEEPER_POLL_MS` until
-//! `SWEEPER_RUN_SECS` have passed or the function's deadline is near, so an invalidation waits
-//! seconds, not a minute. Runs that overlap are harmless: applying an invalidation twice is a
-//! no-op (the revision guard keeps newer entries).
+//! EventBridge starts a run every minute and each run polls for `SWEEPER_RUN_SECS` (70 by
+//! default), so the next run has started before the last one ends. One run at a time drains: the
+//! one holding the sweeper's lease in Redis, renewed on every poll (each `SWEEPER_POLL_MS`) for
+//! [`LEASE_POLLS`] polls. A run that finds the lease held waits for it; the holder gives it up as
+//! it ends, or loses it a few polls after it was frozen or killed. So every second of every minute
+//! has a run polling, and a pending invalidation waits about one poll past its minimum age. Each
+//! drain stops at its run's end, whatever is left (the next run goes on from there). Two runs
+//! that drain at once (a lease lost in a failover) are harmless: applying an invalidation twice
+//! is a no-op, the revision guard keeping newer entries.
+//!
+//! Each poll emits the outbox backlog (`OutboxPending`, `OutboxOldestAge`): the figure that says
+//! readers may be served stale data.
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 use shared::config::{Config, SweeperConfig};
+use shared::domain::Timestamp;
 use shared::services::ToolService;
+use tokio::time::Instant;
+use uuid::Uuid;
 
 /// Time left before the function's deadline when a run stops polling.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
+
+/// Polls a lease lasts without renewal: a frozen or killed holder is replaced this soon.
+pub const LEASE_POLLS: u32 = 3;
 
 /// What one run did (its invocation's result, visible in the logs and to `cargo lambda invoke`).
 #[derive(Debug, Default, Serialize, PartialEq, Eq)]
@@ -22,11 +36,13 @@ const DEADLINE_MARGIN: Duration = Duration::from_secs(5);
 pub struct SweepReport {
     /// Drains performed.
     pub rounds: u32,
+    /// Polls spent waiting for another run's lease.
+    pub waited: u32,
     /// Invalidations applied.
     pub applied: usize,
     /// Applied outbox rows pruned.
     pub pruned: i64,
-    /// Drains that stopped early (Redis or the database failed; the rest stays pending).
+    /// Polls that stopped early (Redis or the database failed; the rest stays pending).
     pub failures: u32,
 }
 
@@ -47,11 +63,16 @@ impl Sweeper {
         Self::new(ToolService::from_config(config), config.sweeper.clone())
     }
 
-    /// One drain: applies every pending invalidation older than the minimum age (younger ones
-    /// are being applied by their writers), then prunes applied rows past their retention.
-    pub async fn drain(&self, report: &mut SweepReport) {
+    /// One drain: applies the pending invalidations older than the minimum age (younger ones are
+    /// being applied by their writers) until none is left or `until` has passed, then prunes
+    /// applied rows past their retention.
+    pub async fn drain(&self, report: &mut SweepReport, until: Instant) {
         report.rounds += 1;
-        match self.tools.replay_invalidations(self.config.min_age).await {
+        match self
+            .tools
+            .replay_invalidations(self.config.min_age, until)
+            .await
+        {
             Ok(applied) => {
                 report.applied += applied;
                 if applied > 0 {
@@ -69,23 +90,41 @@ impl Sweeper {
         }
     }
 
-    /// A scheduled run: drains until `SWEEPER_RUN_SECS` have passed or `deadline` is near.
+    /// A scheduled run: polls until `SWEEPER_RUN_SECS` have passed or `deadline` is near,
+    /// draining whenever it holds the sweeper's lease.
     pub async fn run(&self, deadline: SystemTime) -> SweepReport {
+        let holder = Uuid::new_v4();
         let started = Instant::now();
         let until_deadline = deadline
             .duration_since(SystemTime::now())
             .unwrap_or_default()
             .saturating_sub(DEADLINE_MARGIN);
         let stop = started + self.config.run_for.min(until_deadline);
+        let lease = self.config.poll_interval * LEASE_POLLS;
+        let cache = self.tools.cache();
         let mut report = SweepReport::default();
         loop {
-            self.drain(&mut report).await;
+            match cache.hold_sweeper_lease(holder, lease).await {
+                Ok(true) => {
+                    self.drain(&mut report, stop).await;
+                    self.report_backlog().await;
+                }
+                Ok(false) => report.waited += 1,
+                // Nothing can be applied while Redis does not answer, and the backlog grows:
+                // the figure an operator needs now.
+                Err(_) => {
+                    report.failures += 1;
+                    self.report_backlog().await;
+                }
+            }
             let next = Instant::now() + self.config.poll_interval;
             if next >= stop {
                 break;
             }
-            tokio::time::sleep_until(next.into()).await;
+            tokio::time::sleep_until(next).await;
         }
+        // The next run need not wait for the lease to expire.
+        let _ = cache.release_sweeper_lease(holder).await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
         if report.applied > 0 || report.failures > 0 || report.pruned > 0 {
             tracing::info!(?report, elapsed_ms, "sweep done");
@@ -93,5 +132,18 @@ impl Sweeper {
             tracing::debug!(?report, elapsed_ms, "sweep done: nothing pending");
         }
         report
+    }
+
+    /// Emits the outbox backlog as a metric.
+    async fn report_backlog(&self) {
+        match self.tools.outbox_backlog().await {
+            Ok(backlog) => {
+                let waited = backlog
+                    .oldest
+                    .map_or(Duration::ZERO, |at| Timestamp::now().since(at));
+                shared::metrics::record_outbox_backlog(backlog.pending, waited);
+            }
+            Err(error) => tracing::warn!(%error, "outbox backlog not read"),
+        }
     }
 }

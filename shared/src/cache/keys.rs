@@ -62,6 +62,11 @@ impl CacheKeys {
         format!("{}:tools:list:gen", self.prefix)
     }
 
+    /// Who drains the outbox now: the cache sweeper run holding it.
+    pub fn sweeper_lease(&self) -> String {
+        format!("{}:sweeper:lease", self.prefix)
+    }
+
     /// One cached list page of `generation`. (`tools:page`, not the `tools:list` of the pages
     /// stored without their ETag by earlier versions: a function of either version, during a
     /// deployment, never reads the other's format.)
@@ -129,6 +134,7 @@ mod tests {
         assert_eq!(keys.tool_write_marker(id), format!("{tool}:rev"));
         assert_eq!(keys.tool_lease(id), format!("{tool}:lease"));
         assert_eq!(keys.list_generation(), "mcp:tools:list:gen");
+        assert_eq!(keys.sweeper_lease(), "mcp:sweeper:lease");
         assert_eq!(keys.refresh_token("ab"), "mcp:refresh:ab");
         let page = keys.list_page(7, &ListQuery::default());
         let digest = query_digest(&ListQuery::default());

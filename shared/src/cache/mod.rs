@@ -8,7 +8,8 @@
 //! [`CacheService::replayed`].
 //!
 //! - `keys`: the only place that knows key shapes and TTL jitter.
-//! - `tools`, `lists`, `sessions`: what is cached, one file each.
+//! - `tools`, `lists`, `sessions`: what is cached, one file each; `sweeper`: whose turn it is
+//!   to drain the outbox.
 //! - `breaker`, `replay`, `scripts`, `connection`: how calls reach Redis and what a failed call
 //!   leaves behind.
 
@@ -27,6 +28,7 @@ mod lists;
 mod replay;
 mod scripts;
 mod sessions;
+mod sweeper;
 mod tools;
 
 pub use connection::{RedisClient, RedisConnection};
@@ -36,7 +38,9 @@ pub use tools::CachedTool;
 
 use breaker::Breaker;
 use replay::ReplayDebt;
-use scripts::{BUMP_GENERATION_LUA, GENERATION_LUA, GUARDED_SET_LUA, SLIDING_WINDOW_LUA};
+use scripts::{
+    BUMP_GENERATION_LUA, GENERATION_LUA, GUARDED_SET_LUA, HOLD_LEASE_LUA, SLIDING_WINDOW_LUA,
+};
 
 /// How a read was answered, as reported in `X-Cache`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,6 +120,7 @@ struct Inner {
     generation: Script,
     bump_generation: Script,
     sliding_window: Script,
+    hold_lease: Script,
     debt: ReplayDebt,
 }
 
@@ -145,6 +150,7 @@ impl CacheService {
                 generation: Script::new(GENERATION_LUA),
                 bump_generation: Script::new(BUMP_GENERATION_LUA),
                 sliding_window: Script::new(SLIDING_WINDOW_LUA),
+                hold_lease: Script::new(HOLD_LEASE_LUA),
                 debt: ReplayDebt::default(),
             }),
         }

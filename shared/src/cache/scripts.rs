@@ -76,3 +76,14 @@ redis.call('ZADD', KEYS[1], now, ARGV[3])
 redis.call('PEXPIRE', KEYS[1], window)
 return 0
 ";
+
+/// Takes or renews a lease for its holder: sets it for the given time unless another holder has
+/// it. Renewing for 1 ms gives it up.
+///
+/// KEYS: the lease. ARGV: holder, milliseconds. Returns 1 when the holder has it, else 0.
+pub(super) const HOLD_LEASE_LUA: &str = r"
+local holder = redis.call('GET', KEYS[1])
+if holder and holder ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+";

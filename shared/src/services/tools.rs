@@ -17,7 +17,7 @@ use crate::cache::{
 use crate::domain::{
     etag, Actor, CursorCodec, FieldError, ListQuery, Timestamp, Tool, ToolChanges, DELETED_REVISION,
 };
-use crate::store::{DataApi, DataApiToolStore, StoreError, ToolStore};
+use crate::store::{DataApi, DataApiToolStore, OutboxBacklog, StoreError, ToolStore};
 
 /// How often a write retries when a concurrent write changed the tool under it.
 const WRITE_ATTEMPTS: usize = 5;
@@ -516,22 +516,33 @@ impl<S: ToolStore> ToolService<S> {
     }
 
     /// Applies the pending invalidations recorded at least `min_age` ago, oldest first, and marks
-    /// them applied. Returns how many it applied; stops at the first failure (what is left stays
-    /// pending). Repeating an invalidation is harmless: the revision guard keeps newer entries.
-    pub async fn replay_invalidations(&self, min_age: Duration) -> Result<usize, ReplayError> {
-        self.replay(min_age, Duration::ZERO).await
+    /// them applied, until none is left or `until` has passed (checked between batches). Returns
+    /// how many it applied; stops at the first failure (what is left stays pending). Repeating an
+    /// invalidation is harmless: the revision guard keeps newer entries.
+    pub async fn replay_invalidations(
+        &self,
+        min_age: Duration,
+        until: Instant,
+    ) -> Result<usize, ReplayError> {
+        self.replay(min_age, Duration::ZERO, until).await
+    }
+
+    /// The invalidations recorded and not yet applied.
+    pub async fn outbox_backlog(&self) -> Result<OutboxBacklog, StoreError> {
+        self.store.backlog().await
     }
 
     /// Applies the invalidations recorded at least `min_age` ago that are pending or were applied
-    /// within `applied_within`, in order, retiring list pages after each batch.
+    /// within `applied_within`, in order, retiring list pages after each batch, until `until`.
     async fn replay(
         &self,
         min_age: Duration,
         applied_within: Duration,
+        until: Instant,
     ) -> Result<usize, ReplayError> {
         let mut applied = 0;
         let mut after = 0;
-        loop {
+        while Instant::now() < until {
             let batch = self
                 .store
                 .invalidations_to_replay(after, min_age, applied_within, REPLAY_BATCH)
@@ -554,9 +565,10 @@ impl<S: ToolStore> ToolService<S> {
             self.store.mark_applied(&seqs).await?;
             applied += batch.len();
             if batch.len() < REPLAY_BATCH as usize {
-                return Ok(applied);
+                break;
             }
         }
+        Ok(applied)
     }
 
     /// Deletes the outbox rows applied longer than `retention` ago.
@@ -574,12 +586,14 @@ impl<S: ToolStore> ToolService<S> {
         let Some(mark) = self.cache.replay_owed() else {
             return true;
         };
+        let limit = Instant::now() + deadline.saturating_duration_since(Instant::now()) / 2;
         let recover = async {
-            let applied = self.replay(Duration::ZERO, RECOVERY_LOOKBACK).await?;
+            let applied = self
+                .replay(Duration::ZERO, RECOVERY_LOOKBACK, limit)
+                .await?;
             self.cache.invalidate_lists().await?;
             Ok::<_, ReplayError>(applied)
         };
-        let limit = Instant::now() + deadline.saturating_duration_since(Instant::now()) / 2;
         match tokio::time::timeout_at(limit, recover).await {
             Ok(Ok(applied)) => {
                 self.cache.replayed(mark);
@@ -852,14 +866,13 @@ mod tests {
             .await
             .unwrap();
         tools.delete(&owner, tool.id).await.unwrap();
-        assert_eq!(tools.store().count_pending().await.unwrap(), 3);
-        let replay = tools.replay_invalidations(Duration::ZERO).await;
+        assert_eq!(tools.outbox_backlog().await.unwrap().pending, 3);
+        let until = Instant::now() + Duration::from_secs(5);
+        let replay = tools.replay_invalidations(Duration::ZERO, until).await;
         assert!(matches!(replay, Err(ReplayError::Cache(_))), "{replay:?}");
-        assert_eq!(
-            tools.store().count_pending().await.unwrap(),
-            3,
-            "nothing lost"
-        );
+        let backlog = tools.outbox_backlog().await.unwrap();
+        assert_eq!(backlog.pending, 3, "nothing lost");
+        assert!(backlog.oldest.is_some_and(|at| at <= Timestamp::now()));
     }
 
     #[tokio::test]

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 use super::{
-    AccountStore, FailureWindow, ListPage, PendingInvalidation, Rotation, SessionRecord,
-    StoreError, ToolStore, UserRecord,
+    AccountStore, FailureWindow, ListPage, OutboxBacklog, PendingInvalidation, Rotation,
+    SessionRecord, StoreError, ToolStore, UserRecord,
 };
 use crate::domain::search::{self, Search};
 use crate::domain::{
@@ -325,10 +325,21 @@ impl ToolStore for MemoryToolStore {
         Ok((before - state.outbox.len()) as i64)
     }
 
-    async fn count_pending(&self) -> Result<i64, StoreError> {
+    async fn backlog(&self) -> Result<OutboxBacklog, StoreError> {
         self.enter().await?;
         let state = self.lock();
-        Ok(state.outbox.iter().filter(|r| r.applied.is_none()).count() as i64)
+        let pending: Vec<_> = state
+            .outbox
+            .iter()
+            .filter(|r| r.applied.is_none())
+            .collect();
+        Ok(OutboxBacklog {
+            pending: pending.len() as i64,
+            oldest: pending.first().map(|row| {
+                let age = i64::try_from(row.created.elapsed().as_millis()).unwrap_or(i64::MAX);
+                Timestamp::from_millis(Timestamp::now().millis().saturating_sub(age))
+            }),
+        })
     }
 }
 

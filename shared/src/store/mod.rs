@@ -16,7 +16,9 @@ pub use accounts::{
     AccountStore, DataApiAccountStore, FailureWindow, Rotation, SessionRecord, UserRecord,
 };
 pub use data_api::{param, DataApi, Transaction, Value};
-pub use tools::{DataApiToolStore, ListPage, PendingInvalidation, ToolStore};
+pub use tools::{
+    DataApiToolStore, ListPage, OutboxBacklog, PendingInvalidation, ToolStore, BACKLOG_COUNT_CAP,
+};
 
 /// Errors of the database layer.
 #[derive(Debug, thiserror::Error)]

@@ -101,9 +101,22 @@ pub trait ToolStore: Send + Sync + 'static {
         &self,
         retention: Duration,
     ) -> impl Future<Output = Result<i64, StoreError>> + Send;
-    /// How many invalidations are pending.
-    fn count_pending(&self) -> impl Future<Output = Result<i64, StoreError>> + Send;
+    /// The pending part of the outbox: how many rows, and when the oldest was recorded.
+    fn backlog(&self) -> impl Future<Output = Result<OutboxBacklog, StoreError>> + Send;
 }
+
+/// The invalidations recorded and not yet applied: the one figure that says readers may be
+/// served stale data.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutboxBacklog {
+    /// Pending rows, counted up to [`BACKLOG_COUNT_CAP`].
+    pub pending: i64,
+    /// When the oldest pending row was recorded.
+    pub oldest: Option<Timestamp>,
+}
+
+/// A backlog is counted up to this many rows: enough to size an outage, bounded to read.
+pub const BACKLOG_COUNT_CAP: i64 = 100_000;
 
 /// One page of a list.
 #[derive(Debug)]
@@ -557,20 +570,27 @@ impl ToolStore for DataApiToolStore {
         applied_within: Duration,
         limit: u32,
     ) -> Result<Vec<PendingInvalidation>, StoreError> {
+        let mut params = vec![
+            param("after", after_seq),
+            param("minAge", millis(min_age)),
+            param("limit", i64::from(limit)),
+        ];
+        // Pending rows only: a range of their index (applied_at, seq), whatever the applied rows
+        // kept for their retention.
+        let applied = if applied_within.is_zero() {
+            "applied_at IS NULL".to_owned()
+        } else {
+            params.push(param("within", millis(applied_within)));
+            format!("(applied_at IS NULL OR applied_at > {DB_NOW_MS} - :within)")
+        };
         self.db
             .query(
                 &format!(
                     "SELECT seq, tool_id AS toolId, revision FROM cache_outbox \
-                     WHERE seq > :after AND created_at <= {DB_NOW_MS} - :minAge \
-                     AND (applied_at IS NULL OR applied_at > {DB_NOW_MS} - :within) \
+                     WHERE {applied} AND seq > :after AND created_at <= {DB_NOW_MS} - :minAge \
                      ORDER BY seq LIMIT :limit"
                 ),
-                vec![
-                    param("after", after_seq),
-                    param("minAge", millis(min_age)),
-                    param("within", millis(applied_within)),
-                    param("limit", i64::from(limit)),
-                ],
+                params,
             )
             .await
     }
@@ -618,19 +638,31 @@ impl ToolStore for DataApiToolStore {
             .await
     }
 
-    async fn count_pending(&self) -> Result<i64, StoreError> {
+    async fn backlog(&self) -> Result<OutboxBacklog, StoreError> {
         #[derive(Deserialize)]
-        struct Count {
-            n: i64,
+        struct Backlog {
+            pending: i64,
+            oldest: Option<i64>,
         }
-        let rows: Vec<Count> = self
+        // Both read the pending rows' index (applied_at, seq): at most the cap, and one row.
+        let rows: Vec<Backlog> = self
             .db
             .query(
-                "SELECT COUNT(*) AS n FROM cache_outbox WHERE applied_at IS NULL",
+                &format!(
+                    "SELECT (SELECT COUNT(*) FROM (SELECT 1 FROM cache_outbox \
+                       WHERE applied_at IS NULL LIMIT {BACKLOG_COUNT_CAP}) AS p) AS pending, \
+                     (SELECT created_at FROM cache_outbox WHERE applied_at IS NULL \
+                       ORDER BY seq LIMIT 1) AS oldest"
+                ),
                 vec![],
             )
             .await?;
-        Ok(rows.first().map_or(0, |c| c.n))
+        Ok(rows
+            .first()
+            .map_or_else(OutboxBacklog::default, |b| OutboxBacklog {
+                pending: b.pending,
+                oldest: b.oldest.map(Timestamp::from_millis),
+            }))
     }
 }
 
