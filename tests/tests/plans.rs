@@ -39,8 +39,8 @@ const WORDS: [&str; 24] = [
     "channel", "record", "index", "deploy", "upload",
 ];
 
-/// `count` tools spread like a catalogue's: a dozen categories, few deprecated, three owners,
-/// tags from common to rare, descriptions over a small vocabulary.
+/// `count` tools spread like a catalogue's: a dozen categories, few deprecated, three owners and
+/// one of a tool in a thousand, tags from common to rare, descriptions over a small vocabulary.
 fn catalogue(count: usize, owners: &[Uuid]) -> Vec<Tool> {
     let mut rng = StdRng::seed_from_u64(18);
     (0..count)
@@ -66,13 +66,23 @@ fn catalogue(count: usize, owners: &[Uuid]) -> Vec<Tool> {
                 Timestamp::from_millis(1_700_000_000_000 + rng.gen_range(0..10_000_000_000));
             ToolChanges::for_create(&body)
                 .expect("a valid tool")
-                .into_new_tool(Uuid::now_v7(), owners[i % 7 / 3], created)
+                .into_new_tool(Uuid::now_v7(), owner_of(i, owners), created)
         })
         .collect()
 }
 
-/// Every shape of list query: each filter alone and in pairs, in each order; searches.
-fn shapes(owner: Uuid) -> Vec<String> {
+/// The owner of the `i`th tool: `owners[3]` has one in a thousand, the first three the rest.
+fn owner_of(i: usize, owners: &[Uuid]) -> Uuid {
+    if i.is_multiple_of(1_000) {
+        owners[3]
+    } else {
+        owners[i % 7 / 3]
+    }
+}
+
+/// Every shape of list query: each filter alone and in pairs, in each order; searches, also of
+/// one owner of many tools and one of few.
+fn shapes(owner: Uuid, rare_owner: Uuid) -> Vec<String> {
     let filters = [
         "category=finance".to_owned(),
         "status=deprecated".to_owned(),
@@ -118,12 +128,14 @@ fn shapes(owner: Uuid) -> Vec<String> {
         "create_list_7",
     ] {
         for extra in [
-            "",
-            "&sort=name",
-            "&category=ai",
-            "&status=deprecated",
-            "&tag=t0",
-            "&tag=t30",
+            String::new(),
+            "&sort=name".to_owned(),
+            "&category=ai".to_owned(),
+            "&status=deprecated".to_owned(),
+            "&tag=t0".to_owned(),
+            "&tag=t30".to_owned(),
+            format!("&ownerId={owner}"),
+            format!("&ownerId={rare_owner}"),
         ] {
             shapes.push(format!("q={q}{extra}"));
         }
@@ -136,7 +148,12 @@ async fn every_list_shape_reads_a_bounded_number_of_rows() {
     let mut config = test_config(&redis_url());
     config.database.search_candidates = CANDIDATES;
     let app = TestApp::with_config(config).await;
-    let owners = [Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7()];
+    let owners = [
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+        Uuid::now_v7(),
+    ];
     let admin = Arc::new(DataApiToolStore::new(data_api(
         app.emulator_addr,
         &app.config,
@@ -167,7 +184,7 @@ async fn every_list_shape_reads_a_bounded_number_of_rows() {
     ));
     app.emulator.count_rows_read(true);
     let mut refused = Vec::new();
-    for shape in shapes(owners[0]) {
+    for shape in shapes(owners[0], owners[3]) {
         let query = ListQuery::parse(Some(&shape)).expect(&shape);
         let before = app.emulator.stats().rows_read;
         let first = store.list(&query, None, 20).await.expect(&shape);

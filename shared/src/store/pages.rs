@@ -49,6 +49,9 @@ pub(super) struct PageRequest<'a> {
     pub time_limit_ms: u64,
     /// The search's terms, when `q` is given (never empty then).
     pub terms: &'a [SearchTerm],
+    /// Whether the search walks the owner's tools and looks each term up, rather than each
+    /// term's postings checking their owner.
+    pub owner_first: bool,
 }
 
 /// Named parameters, bound as the SQL is written.
@@ -288,18 +291,22 @@ fn searched(page: &PageRequest<'_>, params: &mut Params) -> String {
         term_cases.push_str(&format!(" WHEN {placeholder} THEN {}", term.position));
         weight_cases.push_str(&format!(" WHEN {placeholder} THEN {}", term.weight));
         term_list.push(placeholder.clone());
-        let mut joins = String::new();
         let mut conditions = vec![format!("tt.term = {placeholder}")];
         if let Some(category) = &category {
             conditions.push(format!(
                 "tt.weight IN ({weights}) AND tt.category = {category}"
             ));
         }
-        // The term's tools strongest first, each checked against the filters, until enough.
-        if !filters.is_empty() {
-            joins.push_str(" STRAIGHT_JOIN tools t ON t.id = tt.tool_id");
-            conditions.extend(filters.iter().cloned());
-        }
+        conditions.extend(filters.iter().cloned());
+        let mut joins = if page.owner_first {
+            // The owner's few tools, each term looked up by primary key, then sorted.
+            "tools t STRAIGHT_JOIN tool_terms tt ON tt.tool_id = t.id".to_owned()
+        } else if filters.is_empty() {
+            "tool_terms tt".to_owned()
+        } else {
+            // The term's tools strongest first, each checked against the filters, until enough.
+            "tool_terms tt STRAIGHT_JOIN tools t ON t.id = tt.tool_id".to_owned()
+        };
         // A tag may be the narrower way in: the optimizer weighs the tag's tools against the
         // term's.
         if let Some(tag) = &tag {
@@ -308,7 +315,7 @@ fn searched(page: &PageRequest<'_>, params: &mut Params) -> String {
             ));
         }
         contributions.push(format!(
-            "(SELECT tt.tool_id FROM tool_terms tt{joins} WHERE {} \
+            "(SELECT tt.tool_id FROM {joins} WHERE {} \
               ORDER BY tt.weight DESC, tt.category DESC, tt.tool_id DESC LIMIT {})",
             conditions.join(" AND "),
             term.candidates
