@@ -59,13 +59,21 @@ async fn a_statement_past_its_time_limit_is_a_422_and_its_repeat_costs_nothing()
     let again = app.get("/tools?category=testing").await;
     assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(app.statements(), statements);
-    // Another query is not affected by the remembered answer, and a write retires it.
+    // Another query is not affected by the remembered answer, a write elsewhere leaves it, and a
+    // write in its category retires it.
     app.emulator.clear_faults();
     assert_eq!(
         app.get("/tools?category=other").await.status,
         StatusCode::OK
     );
-    app.create(&token, &tool_body("retires")).await;
+    app.create(&token, &tool_body("elsewhere")).await;
+    assert_eq!(
+        app.get("/tools?category=testing").await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let mut within = tool_body("retires");
+    within["category"] = serde_json::json!("testing");
+    app.create(&token, &within).await;
     assert_eq!(
         app.get("/tools?category=testing").await.status,
         StatusCode::OK

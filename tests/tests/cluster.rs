@@ -43,12 +43,28 @@ async fn keys_one_operation_touches_together_share_a_slot() {
         tool_slots.len() > 1,
         "tools spread over slots: {tool_slots:?}"
     );
-    for generation in [1, 2, 1_795_580_000_000] {
-        let query = ListQuery::default();
+    for limit in [1, 2, 100] {
+        let query = ListQuery {
+            limit,
+            ..ListQuery::default()
+        };
         assert_eq!(
-            slot(keys.list_page(generation, &query)).await,
-            slot(keys.list_lease(generation, &query)).await,
+            slot(keys.list_page(&query)).await,
+            slot(keys.list_lease(&query)).await,
             "a page is stored and its lease released in one round trip"
+        );
+    }
+    let generations = slot(keys.list_epoch()).await;
+    for key in [
+        keys.list_generation("all"),
+        keys.list_generation("tag:x"),
+        keys.applied_watermark(),
+        keys.applied_evidence(),
+    ] {
+        assert_eq!(
+            slot(key).await,
+            generations,
+            "a write's bumps and the watermark's check are one script each"
         );
     }
 }

@@ -1,6 +1,7 @@
 //! Guarantees that hold across a fleet of Lambda environments, each with its own Redis connection,
-//! breaker and Data API client: fill leases, invalidations kept in the outbox until Redis takes
-//! them (applied by the sweeper or by an instance whose Redis came back), and writes that stay
+//! breaker and Data API client: fill leases, writes that retire only the pages they can change,
+//! invalidations kept in the outbox until Redis takes them and applied again when Redis lost them
+//! (both by the sweeper; a reader whose Redis call failed owes nothing), and writes that stay
 //! exact when the Data API's answers are lost or late.
 
 use std::sync::Arc;
@@ -272,53 +273,107 @@ async fn a_writer_that_dies_between_commit_and_publish_is_made_good_by_the_sweep
 }
 
 #[tokio::test]
-async fn an_instance_whose_redis_comes_back_replays_the_outbox_before_serving_from_it() {
+async fn a_reader_whose_redis_call_failed_owes_nothing_and_retires_no_page() {
     let redis = OwnedRedis::start().await;
     let app = TestApp::with_redis(&redis.url()).await;
-    let (token, _) = app.user().await;
-    let tool = app.create(&token, &tool_body("back")).await;
+    let (token, owner) = app.user().await;
+    let tool = app.create(&token, &tool_body("unlucky")).await;
     let path = format!("/tools/{}", tool["id"].as_str().unwrap());
-    let reader = app.instance();
-    reader.get(&path).await;
-    assert_eq!(reader.get(&path).await.cache(), "HIT");
+    let pages = [
+        "/tools".to_owned(),
+        format!("/tools?ownerId={owner}"),
+        "/tools?category=testing".to_owned(),
+    ];
+    let instances = fleet(&app, 8);
+    for instance in &instances {
+        for page in &pages {
+            instance.get(page).await;
+        }
+    }
 
-    // Redis stops answering (it keeps its data): the write cannot invalidate, the reader's call
-    // fails and it serves from the database.
+    // One instance's call times out (Redis is paused for longer than its response timeout) and
+    // its connection is dropped; nothing was lost in Redis.
     redis.pause(600).await;
-    let patched = app
-        .json(Method::PATCH, &path, &token, &json!({"title": "during"}))
-        .await;
-    assert_eq!(patched.status, StatusCode::OK);
-    let during = reader.get(&path).await;
-    assert_eq!(
-        (during.cache(), &during.json()["title"]),
-        ("BYPASS", &json!("during"))
-    );
+    let unlucky = instances[0].get(&path).await;
+    assert_eq!(unlucky.cache(), "BYPASS");
     tokio::time::sleep(Duration::from_millis(700)).await;
 
-    // Redis is back with revision 1 cached, and no sweeper has run. The reader replays the
-    // outbox before it serves anything from Redis again.
-    assert_eq!(app.pending_invalidations().await, 1);
-    let deadline = Instant::now() + Duration::from_secs(3);
-    loop {
-        let read = reader.get(&path).await;
-        assert_eq!(
-            read.json()["title"],
-            "during",
-            "served a stale revision ({})",
-            read.cache()
-        );
-        if read.cache() != "BYPASS" {
-            break;
+    for (n, instance) in instances.iter().enumerate() {
+        for page in &pages {
+            let read = instance.get(page).await;
+            assert_eq!(read.cache(), "HIT", "instance {n}, {page}");
         }
-        assert!(
-            Instant::now() < deadline,
-            "the reader never used the cache again"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    assert_eq!(instances[0].get(&path).await.cache(), "HIT");
     assert_eq!(app.pending_invalidations().await, 0);
-    assert_eq!(reader.get(&path).await.cache(), "HIT");
+}
+
+#[tokio::test]
+async fn a_write_retires_the_pages_it_can_change_and_no_other() {
+    let app = TestApp::start().await;
+    let (token, owner) = app.user().await;
+    let mut finance = tool_body("ledger");
+    finance["category"] = json!("finance");
+    finance["tags"] = json!(["money"]);
+    let finance = app.create(&token, &finance).await;
+    let mut search = tool_body("finder");
+    search["category"] = json!("search");
+    search["tags"] = json!(["lookup"]);
+    app.create(&token, &search).await;
+    let path = format!("/tools/{}", finance["id"].as_str().unwrap());
+
+    let untouched = [
+        "/tools?category=search",
+        "/tools?tag=lookup",
+        "/tools?category=search&status=active",
+    ];
+    let touched = [
+        "/tools".to_owned(),
+        "/tools?category=finance".to_owned(),
+        "/tools?tag=money".to_owned(),
+        "/tools?status=active".to_owned(),
+        format!("/tools?ownerId={owner}"),
+        "/tools?q=finder&category=search".to_owned(),
+    ];
+    let instances = fleet(&app, 4);
+    for instance in &instances {
+        for page in untouched
+            .iter()
+            .copied()
+            .chain(touched.iter().map(String::as_str))
+        {
+            instance.get(page).await;
+        }
+    }
+
+    let patched = app
+        .json(Method::PATCH, &path, &token, &json!({"title": "moved on"}))
+        .await;
+    assert_eq!(patched.status, StatusCode::OK);
+
+    for instance in &instances {
+        for page in untouched {
+            assert_eq!(instance.get(page).await.cache(), "HIT", "{page}");
+        }
+    }
+    for page in &touched {
+        let read = instances[0].get(page).await;
+        assert_eq!(read.cache(), "MISS", "{page}");
+    }
+    let page = instances[1].get("/tools?category=finance").await.json();
+    assert_eq!(page["items"][0]["title"], "moved on");
+
+    // A move to another category retires the pages of both.
+    let moved = app
+        .json(Method::PATCH, &path, &token, &json!({"category": "search"}))
+        .await;
+    assert_eq!(moved.status, StatusCode::OK);
+    let search_page = instances[2].get("/tools?category=search").await;
+    assert_eq!(search_page.cache(), "MISS");
+    assert_eq!(search_page.json()["items"].as_array().unwrap().len(), 2);
+    let finance_page = instances[2].get("/tools?category=finance").await;
+    assert_eq!(finance_page.cache(), "MISS");
+    assert_eq!(finance_page.json()["items"], json!([]));
 }
 
 fn patch(path: &str, token: &str, body: &Value) -> http::Request<axum::body::Body> {
@@ -485,93 +540,206 @@ async fn a_request_out_of_database_time_answers_503_before_the_function_times_ou
     app.emulator.set_latency(Duration::ZERO);
 }
 
-#[tokio::test]
-async fn after_a_failover_to_a_replica_that_missed_the_last_write_no_instance_serves_it() {
+/// The keys of the generations' slot, and of `tools`, as Redis holds them now (`DUMP`).
+async fn snapshot(app: &TestApp, tools: &[Uuid], pages: &[&str]) -> Vec<(String, Option<Vec<u8>>)> {
+    let keys = app.tools.cache().keys();
+    let mut names = vec![
+        keys.list_epoch(),
+        keys.applied_watermark(),
+        keys.applied_evidence(),
+    ];
+    for page in pages {
+        let query = shared::domain::ListQuery::parse(Some(page)).unwrap();
+        names.push(keys.list_generation(&shared::cache::scopes::of_page(&query)));
+        names.push(keys.list_page(&query));
+    }
+    for id in tools {
+        names.push(keys.tool(*id));
+        names.push(keys.tool_write_marker(*id));
+    }
+    let mut direct = app.redis().await;
+    let mut dumped = Vec::new();
+    for name in names {
+        let value: Option<Vec<u8>> = redis::cmd("DUMP")
+            .arg(&name)
+            .query_async(&mut direct)
+            .await
+            .unwrap();
+        dumped.push((name, value));
+    }
+    dumped
+}
+
+/// Puts every key of `snapshot` back as it was (key by key: in cluster mode they live in
+/// several slots), as a Redis restarted from that snapshot, or a replica promoted before it
+/// received what came after, would hold it.
+async fn restore(app: &TestApp, snapshot: &[(String, Option<Vec<u8>>)]) {
+    let mut direct = app.redis().await;
+    for (name, value) in snapshot {
+        let _: () = match value {
+            Some(value) => redis::cmd("RESTORE")
+                .arg(name)
+                .arg(0)
+                .arg(value)
+                .arg("REPLACE")
+                .query_async(&mut direct)
+                .await
+                .unwrap(),
+            None => redis::cmd("DEL")
+                .arg(name)
+                .query_async::<i64>(&mut direct)
+                .await
+                .map(drop)
+                .unwrap(),
+        };
+    }
+}
+
+/// One sweep, as the scheduled sweeper polls: pending invalidations, then what Redis lost.
+async fn sweep(app: &TestApp) -> cache_sweeper::SweepReport {
+    let mut report = Default::default();
+    app.sweeper()
+        .drain(&mut report, integration_tests::sweep_deadline())
+        .await;
+    report
+}
+
+/// A Redis that lost the last write (`noticed`: and dropped every client connection) heals in
+/// one sweep, on every instance, for the tool and its pages.
+async fn a_redis_that_lost_the_last_write_heals_in_one_sweep(noticed: bool) {
     let redis = OwnedRedis::start().await;
     let app = TestApp::with_redis(&redis.url()).await;
     let (token, owner) = app.user().await;
-    let tool = app.create(&token, &tool_body("failover")).await;
+    let category = format!("c-{}", owner.simple());
+    let mut body = tool_body("failover");
+    body["category"] = json!(category);
+    let tool = app.create(&token, &body).await;
     let id: Uuid = tool["id"].as_str().unwrap().parse().unwrap();
     let path = format!("/tools/{id}");
-    let list = format!("/tools?ownerId={owner}");
-    let reader = app.instance();
-    for _ in 0..2 {
-        reader.get(&path).await;
-        reader.get(&list).await;
+    let pages = [format!("ownerId={owner}"), format!("category={category}")];
+    let instances = fleet(&app, 4);
+    for instance in &instances {
+        instance.get(&path).await;
+        for page in &pages {
+            instance.get(&format!("/tools?{page}")).await;
+        }
     }
-    assert_eq!(reader.get(&path).await.cache(), "HIT");
-    assert_eq!(reader.get(&list).await.cache(), "HIT");
-
-    // What the replica will hold: everything before the next write.
-    let keys = app.tools.cache().keys().clone();
-    let mut direct = app.redis().await;
-    let stale_tool: Vec<u8> = redis::cmd("GET")
-        .arg(keys.tool(id))
-        .query_async(&mut direct)
+    tokio::time::sleep(app.config.sweeper.min_age).await;
+    sweep(&app).await;
+    assert!(app
+        .tools
+        .cache()
+        .applied_watermark()
         .await
-        .unwrap();
-    let stale_generation: String = redis::cmd("GET")
-        .arg(keys.list_generation())
-        .query_async(&mut direct)
-        .await
-        .unwrap();
+        .unwrap()
+        .is_some());
 
-    // The write is published and marked applied on the primary...
+    // What the older state holds: everything before the next write.
+    let page_queries: Vec<&str> = pages.iter().map(String::as_str).collect();
+    let older = snapshot(&app, &[id], &page_queries).await;
+
+    // The write is published and marked applied...
     let patched = app
         .json(Method::PATCH, &path, &token, &json!({"title": "after"}))
         .await;
     assert_eq!(patched.status, StatusCode::OK);
     assert_eq!(app.pending_invalidations().await, 0);
 
-    // ...which fails before replicating it: the promoted replica has the old tool, no marker and
-    // the old generation, and every client connection drops.
-    // (Command by command: in cluster mode the tool and the generation live in different slots.)
-    let _: () = redis::cmd("SET")
-        .arg(keys.tool(id))
-        .arg(stale_tool)
-        .arg("EX")
-        .arg(3600)
-        .query_async(&mut direct)
-        .await
-        .unwrap();
-    let _: () = redis::cmd("DEL")
-        .arg(keys.tool_write_marker(id))
-        .query_async(&mut direct)
-        .await
-        .unwrap();
-    let _: () = redis::cmd("SET")
-        .arg(keys.list_generation())
-        .arg(stale_generation)
-        .query_async(&mut direct)
-        .await
-        .unwrap();
-    let _: i64 = redis::cmd("CLIENT")
-        .arg("KILL")
-        .arg("TYPE")
-        .arg("normal")
-        .arg("SKIPME")
-        .arg("yes")
-        .query_async(&mut direct)
-        .await
-        .unwrap();
+    // ...and Redis comes back in its older state: the old tool, no marker, the old generations
+    // and pages, the old watermark.
+    restore(&app, &older).await;
+    if noticed {
+        let _: i64 = redis::cmd("CLIENT")
+            .arg("KILL")
+            .arg("TYPE")
+            .arg("normal")
+            .arg("SKIPME")
+            .arg("yes")
+            .query_async(&mut app.redis().await)
+            .await
+            .unwrap();
+    }
+    let stale = instances[0].get(&path).await;
+    if stale.cache() == "HIT" {
+        assert_eq!(
+            stale.json()["title"],
+            json!(null),
+            "the older state is served until swept"
+        );
+    }
 
-    // The reader notices (its call fails), and before it serves from Redis again it replays the
-    // recent invalidations and retires the lists: never the lost revision.
-    for _ in 0..4 {
-        let read = reader.get(&path).await;
+    tokio::time::sleep(app.config.sweeper.min_age).await;
+    let report = sweep(&app).await;
+    assert_eq!(report.replayed, 1, "{report:?}");
+    for instance in &instances {
+        let read = instance.get(&path).await;
         assert_eq!(
             read.json()["title"],
             "after",
-            "served the lost revision ({})",
+            "lost revision served ({})",
             read.cache()
         );
-        let page = reader.get(&list).await;
-        assert_eq!(
-            page.json()["items"][0]["title"],
-            "after",
-            "stale list ({})",
-            page.cache()
-        );
+        for page in &pages {
+            let read = instance.get(&format!("/tools?{page}")).await;
+            assert_eq!(
+                read.json()["items"][0]["title"],
+                "after",
+                "{page}: stale list ({})",
+                read.cache()
+            );
+        }
     }
-    assert_eq!(reader.get(&path).await.cache(), "HIT");
+    assert_eq!(instances[0].get(&path).await.cache(), "HIT");
+    let again = sweep(&app).await;
+    assert_eq!(again.replayed, 0, "found exactly once: {again:?}");
+}
+
+#[tokio::test]
+async fn a_redis_restarted_from_an_older_snapshot_heals_in_one_sweep_though_nobody_noticed() {
+    a_redis_that_lost_the_last_write_heals_in_one_sweep(false).await;
+}
+
+#[tokio::test]
+async fn a_failover_to_a_replica_that_missed_the_last_write_heals_in_one_sweep() {
+    a_redis_that_lost_the_last_write_heals_in_one_sweep(true).await;
+}
+
+#[tokio::test]
+async fn an_emptied_redis_gets_its_watermark_back_and_serves_the_last_write() {
+    let redis = OwnedRedis::start().await;
+    let app = TestApp::with_redis(&redis.url()).await;
+    let (token, owner) = app.user().await;
+    let tool = app.create(&token, &tool_body("emptied")).await;
+    let path = format!("/tools/{}", tool["id"].as_str().unwrap());
+    let list = format!("/tools?ownerId={owner}");
+    let reader = app.instance();
+    reader.get(&path).await;
+    reader.get(&list).await;
+    let patched = app
+        .json(Method::PATCH, &path, &token, &json!({"title": "kept"}))
+        .await;
+    assert_eq!(patched.status, StatusCode::OK);
+
+    let _: () = redis::cmd("FLUSHALL")
+        .query_async(&mut app.redis().await)
+        .await
+        .unwrap();
+    assert_eq!(app.tools.cache().applied_watermark().await.unwrap(), None);
+    tokio::time::sleep(app.config.sweeper.min_age).await;
+    let report = sweep(&app).await;
+    assert_eq!(report.failures, 0, "{report:?}");
+    assert!(
+        report.replayed >= 2,
+        "the writes a late fill could have undone are applied again: {report:?}"
+    );
+    assert!(app
+        .tools
+        .cache()
+        .applied_watermark()
+        .await
+        .unwrap()
+        .is_some());
+    assert_eq!(reader.get(&path).await.json()["title"], "kept");
+    assert_eq!(reader.get(&list).await.json()["items"][0]["title"], "kept");
+    assert_eq!(sweep(&app).await.replayed, 0);
 }

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use shared::config::Function;
 use shared::http::MAX_BODY_BYTES;
 use shared::store::error_class::mysql_error;
-use shared::store::{DataApiToolStore, StoreError, ToolStore};
+use shared::store::{DataApiToolStore, StoreError, ToolStore, WriteRecord};
 use uuid::Uuid;
 
 /// A valid tool body of exactly `bytes` bytes, most of them in its input schema (with quotes and
@@ -367,7 +367,11 @@ async fn each_function_user_can_do_only_its_job() {
     let mut copy: shared::domain::Tool = serde_json::from_value(tool.clone()).unwrap();
     copy.id = Uuid::now_v7();
     copy.name = format!("{}-copy", copy.name);
-    let refused = store.insert(&copy, Uuid::now_v7()).await.unwrap_err();
+    let write = WriteRecord {
+        id: Uuid::now_v7(),
+        scopes: None,
+    };
+    let refused = store.insert(&copy, write).await.unwrap_err();
     assert!(denied(&refused), "{refused}");
     assert_eq!(
         app.get(&format!("/tools/{}", copy.id)).await.status,

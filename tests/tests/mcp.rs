@@ -662,7 +662,7 @@ async fn updated_since_keeps_only_what_changed_and_combines_with_filters_and_cur
 #[test]
 fn updated_since_is_part_of_the_canonical_cached_query() {
     let keys = CacheKeys::new("p");
-    let key = |raw: &str| keys.list_page(7, &ListQuery::parse(Some(raw)).unwrap());
+    let key = |raw: &str| keys.list_page(&ListQuery::parse(Some(raw)).unwrap());
     let base = key("category=x");
     let since = key("category=x&updatedSince=2026-11-23T22:00:00.000Z");
     assert_ne!(base, since);

@@ -470,7 +470,7 @@ fn query_strategy() -> impl Strategy<Value = Vec<(&'static str, String)>> {
 fn key_of(params: &[(&str, String)]) -> String {
     let raw: Vec<String> = params.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let query = ListQuery::parse(Some(&raw.join("&"))).unwrap();
-    CacheKeys::new("mcp").list_page(0, &query)
+    CacheKeys::new("mcp").list_page(&query)
 }
 
 proptest! {

@@ -78,7 +78,10 @@ pub async fn import(config: &Config, email: &str, path: &str) -> Result<Imported
     if imported.added > 0 {
         // The batches' outbox rows retire the pages too, through the sweeper, should Redis not
         // take this.
-        if let Err(error) = CacheService::new(&config.cache).invalidate_lists().await {
+        if let Err(error) = CacheService::new(&config.cache)
+            .retire_lists(None, &[])
+            .await
+        {
             eprintln!("list pages not retired now ({error}); the cache sweeper will");
         }
     }

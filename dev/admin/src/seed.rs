@@ -1,10 +1,11 @@
 //! The demo user and catalogue loaded by `make dev`.
 
 use serde_json::{json, Value};
+use shared::cache::scopes;
 use shared::domain::Timestamp;
 use shared::domain::ToolChanges;
 use shared::services::auth::PasswordHasher;
-use shared::store::{param, DataApi, DataApiToolStore, StoreError, ToolStore};
+use shared::store::{param, DataApi, DataApiToolStore, StoreError, ToolStore, WriteRecord};
 use uuid::Uuid;
 
 /// The demo user's fixed id.
@@ -108,7 +109,12 @@ pub async fn seed(db: DataApi, passwords: &PasswordHasher) -> Result<usize, Stor
             .map_err(|e| StoreError::Database(format!("invalid seed tool: {e:?}")))?;
         let tool = changes.into_new_tool(Uuid::now_v7(), DEMO_USER_ID, Timestamp::now());
         // Recorded in the outbox like any write: the sweeper retires cached lists of an older catalogue.
-        match store.insert(&tool, Uuid::now_v7()).await {
+        let scopes = scopes::of_write(None, Some(&tool));
+        let write = WriteRecord {
+            id: Uuid::now_v7(),
+            scopes: Some(&scopes),
+        };
+        match store.insert(&tool, write).await {
             Ok(()) => added += 1,
             Err(StoreError::Duplicate) => {}
             Err(other) => return Err(other),

@@ -1,6 +1,8 @@
 //! `cache-sweeper`: applies the cache invalidations that committed writes recorded in the outbox
 //! and Redis has not taken yet (it refused writes, was unreachable, or the writer died between its
-//! commit and its publish), then prunes applied ones.
+//! commit and its publish), applies again those Redis lost (it restarted from an older snapshot,
+//! failed over to a replica that missed them, was emptied: found past its watermark), then prunes
+//! applied ones.
 //!
 //! EventBridge starts a run every minute and each run polls for `SWEEPER_RUN_SECS` (70 by
 //! default), so the next run has started before the last one ends. One run at a time drains: the
@@ -38,8 +40,10 @@ pub struct SweepReport {
     pub rounds: u32,
     /// Polls spent waiting for another run's lease.
     pub waited: u32,
-    /// Invalidations applied.
+    /// Pending invalidations applied.
     pub applied: usize,
+    /// Invalidations Redis had lost, applied again.
+    pub replayed: usize,
     /// Applied outbox rows pruned.
     pub pruned: i64,
     /// Polls that stopped early (Redis or the database failed; the rest stays pending).
@@ -63,16 +67,21 @@ impl Sweeper {
         Self::new(ToolService::from_config(config), config.sweeper.clone())
     }
 
-    /// One drain: applies the pending invalidations older than the minimum age (younger ones are
-    /// being applied by their writers) until none is left or `until` has passed, then prunes
-    /// applied rows past their retention.
+    /// One drain: emits the backlog; applies the pending invalidations older than the minimum
+    /// age (younger ones are being applied by their writers) if there are any, then those Redis
+    /// lost (past its watermark), until none is left or `until` has passed; then prunes applied
+    /// rows past their retention. Three statements when nothing is pending or lost.
     pub async fn drain(&self, report: &mut SweepReport, until: Instant) {
         report.rounds += 1;
-        match self
-            .tools
-            .replay_invalidations(self.config.min_age, until)
-            .await
-        {
+        let min_age = self.config.min_age;
+        let pending = self.report_backlog().await;
+        let replay = async {
+            if pending == Some(0) {
+                return Ok(0);
+            }
+            self.tools.replay_invalidations(min_age, until).await
+        };
+        match replay.await {
             Ok(applied) => {
                 report.applied += applied;
                 if applied > 0 {
@@ -82,6 +91,21 @@ impl Sweeper {
             Err(error) => {
                 report.failures += 1;
                 tracing::warn!(%error, "pending cache invalidations not applied; retrying");
+            }
+        }
+        match self.tools.replay_lost(min_age, until).await {
+            Ok(replayed) => {
+                report.replayed += replayed;
+                if replayed > 0 {
+                    tracing::warn!(
+                        replayed,
+                        "redis had lost cache invalidations: applied again"
+                    );
+                }
+            }
+            Err(error) => {
+                report.failures += 1;
+                tracing::warn!(%error, "redis's watermark not checked; retrying");
             }
         }
         match self.tools.prune_invalidations(self.config.retention).await {
@@ -105,16 +129,13 @@ impl Sweeper {
         let mut report = SweepReport::default();
         loop {
             match cache.hold_sweeper_lease(holder, lease).await {
-                Ok(true) => {
-                    self.drain(&mut report, stop).await;
-                    self.report_backlog().await;
-                }
+                Ok(true) => self.drain(&mut report, stop).await,
                 Ok(false) => report.waited += 1,
                 // Nothing can be applied while Redis does not answer, and the backlog grows:
                 // the figure an operator needs now.
                 Err(_) => {
                     report.failures += 1;
-                    self.report_backlog().await;
+                    let _ = self.report_backlog().await;
                 }
             }
             let next = Instant::now() + self.config.poll_interval;
@@ -126,7 +147,7 @@ impl Sweeper {
         // The next run need not wait for the lease to expire.
         let _ = cache.release_sweeper_lease(holder).await;
         let elapsed_ms = started.elapsed().as_millis() as u64;
-        if report.applied > 0 || report.failures > 0 || report.pruned > 0 {
+        if report.applied > 0 || report.replayed > 0 || report.failures > 0 || report.pruned > 0 {
             tracing::info!(?report, elapsed_ms, "sweep done");
         } else {
             tracing::debug!(?report, elapsed_ms, "sweep done: nothing pending");
@@ -134,16 +155,21 @@ impl Sweeper {
         report
     }
 
-    /// Emits the outbox backlog as a metric.
-    async fn report_backlog(&self) {
+    /// Emits the outbox backlog as a metric; returns how many rows are pending, if it could
+    /// read them.
+    async fn report_backlog(&self) -> Option<i64> {
         match self.tools.outbox_backlog().await {
             Ok(backlog) => {
                 let waited = backlog
                     .oldest
                     .map_or(Duration::ZERO, |at| Timestamp::now().since(at));
                 shared::metrics::record_outbox_backlog(backlog.pending, waited);
+                Some(backlog.pending)
             }
-            Err(error) => tracing::warn!(%error, "outbox backlog not read"),
+            Err(error) => {
+                tracing::warn!(%error, "outbox backlog not read");
+                None
+            }
         }
     }
 }

@@ -5,9 +5,12 @@
 //! | one tool | `<prefix>:tool:{<id>}` |
 //! | a tool's write marker | `<prefix>:tool:{<id>}:rev` |
 //! | a tool's fill lease | `<prefix>:tool:{<id>}:lease` |
-//! | a list page (its ETag, then its JSON) | `<prefix>:tools:page:{<generation>:<md5 of the canonical query>}` |
-//! | a list page's fill lease | `<prefix>:tools:page:{<generation>:<md5>}:lease` |
-//! | list generation | `<prefix>:tools:list:gen` |
+//! | a list page (its generations, its ETag, then its JSON) | `<prefix>:tools:pages:{<md5 of the canonical query>}` |
+//! | a list page's fill lease | `<prefix>:tools:pages:{<md5>}:lease` |
+//! | a list scope's generation ([`scopes`](super::scopes)) | `<prefix>:lists:{gen}:<scope>` |
+//! | the generation of every page | `<prefix>:lists:{gen}:epoch` |
+//! | the outbox position Redis is known to reflect | `<prefix>:lists:{gen}:applied` |
+//! | writes applied past that position | `<prefix>:lists:{gen}:evidence` |
 //! | session | `<prefix>:session:<session id>` |
 //! | refresh token | `<prefix>:refresh:<sha256 of the token>` |
 //! | login / registration attempts | `<prefix>:attempts:<kind>:<digest>` |
@@ -16,8 +19,11 @@
 //! slot of its *hash tag*, the text between its first `{` and the next `}`, and a script or a
 //! pipeline with a transaction may only touch keys of one slot. So the keys one operation touches
 //! together share a tag: a tool with its write marker and its lease (the guarded fill), a list
-//! page with its lease (set and release in one round trip). Every other operation touches one key.
-//! Tags are ids and digests, so keys still spread over every shard.
+//! page with its lease (set and release in one round trip), and every list generation with the
+//! watermark and its evidence (`{gen}`: a write's bumps, and the sweeper's check that they are
+//! all there, are each one script). Every other operation touches one key. Tools and pages are
+//! tagged by ids and digests, so they spread over every shard; the generations are a few small
+//! keys, each read once per list request, as the one generation key of earlier versions was.
 
 use std::time::Duration;
 
@@ -57,9 +63,25 @@ impl CacheKeys {
         format!("{}:tool:{}:lease", self.prefix, tool_tag(id))
     }
 
-    /// The counter whose increment invalidates every cached list page at once.
-    pub fn list_generation(&self) -> String {
-        format!("{}:tools:list:gen", self.prefix)
+    /// The generation of list scope `scope`, whose increment retires the pages of that scope.
+    pub fn list_generation(&self, scope: &str) -> String {
+        format!("{}:lists:{{gen}}:{scope}", self.prefix)
+    }
+
+    /// The generation every page is stored under besides its scope's: its increment retires
+    /// every page at once.
+    pub fn list_epoch(&self) -> String {
+        format!("{}:lists:{{gen}}:epoch", self.prefix)
+    }
+
+    /// The outbox position through which every invalidation is known to be in this Redis.
+    pub fn applied_watermark(&self) -> String {
+        format!("{}:lists:{{gen}}:applied", self.prefix)
+    }
+
+    /// The ids of the writes whose list invalidations were applied past the watermark.
+    pub fn applied_evidence(&self) -> String {
+        format!("{}:lists:{{gen}}:evidence", self.prefix)
     }
 
     /// Who drains the outbox now: the cache sweeper run holding it.
@@ -67,21 +89,16 @@ impl CacheKeys {
         format!("{}:sweeper:lease", self.prefix)
     }
 
-    /// One cached list page of `generation`. (`tools:page`, not the `tools:list` of the pages
-    /// stored without their ETag by earlier versions: a function of either version, during a
+    /// The cached page of `query`. (`tools:pages`, not the `tools:page` of the pages stored
+    /// under one generation by earlier versions: a function of either version, during a
     /// deployment, never reads the other's format.)
-    pub fn list_page(&self, generation: u64, query: &ListQuery) -> String {
-        format!(
-            "{}:tools:page:{{{}:{}}}",
-            self.prefix,
-            generation,
-            query_digest(query)
-        )
+    pub fn list_page(&self, query: &ListQuery) -> String {
+        format!("{}:tools:pages:{{{}}}", self.prefix, query_digest(query))
     }
 
     /// The lease a reader takes on a miss of a list page.
-    pub fn list_lease(&self, generation: u64, query: &ListQuery) -> String {
-        format!("{}:lease", self.list_page(generation, query))
+    pub fn list_lease(&self, query: &ListQuery) -> String {
+        format!("{}:lease", self.list_page(query))
     }
 
     /// A session's cached record.
@@ -133,14 +150,17 @@ mod tests {
         assert_eq!(keys.tool(id), tool);
         assert_eq!(keys.tool_write_marker(id), format!("{tool}:rev"));
         assert_eq!(keys.tool_lease(id), format!("{tool}:lease"));
-        assert_eq!(keys.list_generation(), "mcp:tools:list:gen");
+        assert_eq!(keys.list_generation("tag:x"), "mcp:lists:{gen}:tag:x");
+        assert_eq!(keys.list_epoch(), "mcp:lists:{gen}:epoch");
+        assert_eq!(keys.applied_watermark(), "mcp:lists:{gen}:applied");
+        assert_eq!(keys.applied_evidence(), "mcp:lists:{gen}:evidence");
         assert_eq!(keys.sweeper_lease(), "mcp:sweeper:lease");
         assert_eq!(keys.refresh_token("ab"), "mcp:refresh:ab");
-        let page = keys.list_page(7, &ListQuery::default());
+        let page = keys.list_page(&ListQuery::default());
         let digest = query_digest(&ListQuery::default());
-        assert_eq!(page, format!("mcp:tools:page:{{7:{digest}}}"));
+        assert_eq!(page, format!("mcp:tools:pages:{{{digest}}}"));
         assert_eq!(
-            keys.list_lease(7, &ListQuery::default()),
+            keys.list_lease(&ListQuery::default()),
             format!("{page}:lease")
         );
     }
@@ -170,13 +190,23 @@ mod tests {
         );
 
         let query = ListQuery::default();
-        let page = hash_tag(&keys.list_page(3, &query)).to_owned();
-        assert_eq!(hash_tag(&keys.list_lease(3, &query)), page);
-        assert_ne!(
-            hash_tag(&keys.list_page(4, &query)),
-            page,
-            "generations spread"
-        );
+        let page = hash_tag(&keys.list_page(&query)).to_owned();
+        assert_eq!(hash_tag(&keys.list_lease(&query)), page);
+        let other = ListQuery {
+            limit: 7,
+            ..ListQuery::default()
+        };
+        assert_ne!(hash_tag(&keys.list_page(&other)), page, "pages spread");
+
+        let generations = hash_tag(&keys.list_epoch()).to_owned();
+        for key in [
+            keys.list_generation("all"),
+            keys.list_generation("category:search"),
+            keys.applied_watermark(),
+            keys.applied_evidence(),
+        ] {
+            assert_eq!(hash_tag(&key), generations, "{key}");
+        }
     }
 
     #[test]

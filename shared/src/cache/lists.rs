@@ -1,13 +1,16 @@
-//! List pages in Redis: each stored with its entity tag under the current list generation, which
-//! a write bumps to retire every page at once.
+//! List pages in Redis: each stored with its entity tag and the generation it was computed under
+//! (every page's epoch and its [scope](super::scopes)'s); a write bumps the generations of the
+//! scopes it can change, retiring their pages and no others.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 
+use uuid::Uuid;
+
 use super::keys::jittered;
-use super::{CacheError, CacheService, Lease, Lookup};
-use crate::domain::{etag, ListQuery, Timestamp};
+use super::{scopes, CacheError, CacheService, Lease, Lookup};
+use crate::domain::{etag, ListQuery};
 
 /// A list page as cached: the exact JSON of the response and its entity tag, computed once when
 /// the page was built so a hit never hashes the body again.
@@ -67,67 +70,132 @@ const TOO_BROAD: &[u8] = b"!too-broad";
 /// nothing, short enough that a catalogue that shrank answers it again.
 const TOO_BROAD_TTL: Duration = Duration::from_secs(60);
 
-/// A list lookup from the stored bytes; a value that does not decode (written by an older
-/// version, say) is a miss.
-fn list_lookup(lookup: Lookup<Bytes>) -> Lookup<CachedList> {
-    match lookup {
-        Lookup::Hit(value) if value.as_ref() == TOO_BROAD => Lookup::Hit(CachedList::TooBroad),
-        Lookup::Hit(value) => CachedPage::decode(value)
-            .map_or(Lookup::Miss, |page| Lookup::Hit(CachedList::Page(page))),
-        Lookup::Miss => Lookup::Miss,
-        Lookup::Unavailable => Lookup::Unavailable,
+/// The generations a page was computed under: every page's (the epoch) and its scope's, as
+/// `"<epoch>.<scope generation>"`. A cached page is current while both are unchanged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PageGeneration(String);
+
+/// A list entry as stored: the generation it was computed under, a newline, then the page (or
+/// the too-broad answer).
+fn encode_entry(generation: &PageGeneration, entry: &[u8]) -> Vec<u8> {
+    let mut value = Vec::with_capacity(generation.0.len() + 1 + entry.len());
+    value.extend_from_slice(generation.0.as_bytes());
+    value.push(b'\n');
+    value.extend_from_slice(entry);
+    value
+}
+
+/// The entry stored in `value` if it was computed under `generation`; a value computed under
+/// another one, or that does not decode (written by an older version, say), is a miss.
+fn current_entry(value: Bytes, generation: &PageGeneration) -> Lookup<CachedList> {
+    let Some(newline) = value.iter().position(|&b| b == b'\n') else {
+        return Lookup::Miss;
+    };
+    if &value[..newline] != generation.0.as_bytes() {
+        return Lookup::Miss;
     }
+    let entry = value.slice(newline + 1..);
+    if entry.as_ref() == TOO_BROAD {
+        return Lookup::Hit(CachedList::TooBroad);
+    }
+    CachedPage::decode(entry).map_or(Lookup::Miss, |page| Lookup::Hit(CachedList::Page(page)))
 }
 
 impl CacheService {
-    /// The current list generation, or `None` when Redis is unavailable.
-    pub async fn list_generation(&self) -> Option<u64> {
-        let key = self.inner.keys.list_generation();
-        let now = Timestamp::now().millis();
-        let script = &self.inner.generation;
-        self.run("get_list_generation", |mut c| async move {
-            script.key(&key).arg(now).invoke_async::<u64>(&mut c).await
+    /// The cached entry for `query`, with the generation a fill must be stored under (`None`
+    /// when Redis is unavailable). The generations and the page are asked for at once: one
+    /// round trip.
+    pub async fn get_list(
+        &self,
+        query: &ListQuery,
+    ) -> (Lookup<CachedList>, Option<PageGeneration>) {
+        let (generation, page) = tokio::join!(
+            self.page_generation(query),
+            self.get_bytes(self.inner.keys.list_page(query), "get_list")
+        );
+        let Some(generation) = generation else {
+            return (Lookup::Unavailable, None);
+        };
+        let lookup = match page {
+            Lookup::Hit(value) => current_entry(value, &generation),
+            Lookup::Miss => Lookup::Miss,
+            Lookup::Unavailable => Lookup::Unavailable,
+        };
+        (lookup, Some(generation))
+    }
+
+    /// The generation the pages of `query` are current under now.
+    async fn page_generation(&self, query: &ListQuery) -> Option<PageGeneration> {
+        let keys = [
+            self.inner.keys.list_epoch(),
+            self.inner.keys.list_generation(&scopes::of_page(query)),
+        ];
+        let ttl = generation_ttl(&self.inner.config).as_millis() as u64;
+        let script = &self.inner.read_generations;
+        let values = self
+            .run("get_list_generation", |mut c| async move {
+                script
+                    .key(&keys[0])
+                    .key(&keys[1])
+                    .arg(ttl)
+                    .invoke_async::<Vec<String>>(&mut c)
+                    .await
+            })
+            .await
+            .ok()?;
+        Some(PageGeneration(values.join(".")))
+    }
+
+    /// Takes the fill lease of the page for `query` after a miss.
+    pub async fn lease_list(&self, query: &ListQuery) -> Lease {
+        self.lease(self.inner.keys.list_lease(query)).await
+    }
+
+    /// Waits, up to the lease wait, for another reader to fill the entry for `query` under
+    /// `generation`.
+    pub async fn await_list(
+        &self,
+        generation: &PageGeneration,
+        query: &ListQuery,
+    ) -> Option<CachedList> {
+        self.await_fill(|| async {
+            match self
+                .get_bytes(self.inner.keys.list_page(query), "get_list")
+                .await
+            {
+                Lookup::Hit(value) => current_entry(value, generation),
+                Lookup::Miss => Lookup::Miss,
+                Lookup::Unavailable => Lookup::Unavailable,
+            }
         })
         .await
-        .ok()
     }
 
-    /// The cached entry for `query` in `generation`.
-    pub async fn get_list(&self, generation: u64, query: &ListQuery) -> Lookup<CachedList> {
-        let key = self.inner.keys.list_page(generation, query);
-        list_lookup(self.get_bytes(key, "get_list").await)
-    }
-
-    /// Takes the fill lease of the page for `query` in `generation` after a miss.
-    pub async fn lease_list(&self, generation: u64, query: &ListQuery) -> Lease {
-        self.lease(self.inner.keys.list_lease(generation, query))
-            .await
-    }
-
-    /// Waits, up to the lease wait, for another reader to fill the entry for `query`.
-    pub async fn await_list(&self, generation: u64, query: &ListQuery) -> Option<CachedList> {
-        self.await_fill(|| self.get_list(generation, query)).await
-    }
-
-    /// Caches the page for `query` under `generation` (read before the database query, so a page
-    /// computed before a write lands in a generation nobody reads any more) and releases the
-    /// page's fill lease, in one round trip.
-    pub async fn set_list(&self, generation: u64, query: &ListQuery, page: &CachedPage) {
+    /// Caches the page for `query` under `generation` (read before the database query, so a
+    /// page computed before a write is stored under a generation that write already retired)
+    /// and releases the page's fill lease, in one round trip.
+    pub async fn set_list(
+        &self,
+        generation: &PageGeneration,
+        query: &ListQuery,
+        page: &CachedPage,
+    ) {
         let ttl = jittered(self.inner.config.list_ttl);
-        self.store_list(generation, query, page.encode(), ttl).await;
+        self.store_list(query, encode_entry(generation, &page.encode()), ttl)
+            .await;
     }
 
     /// Remembers that `query` is too broad to answer, as [`set_list`](Self::set_list) stores a
     /// page (for at most [`TOO_BROAD_TTL`]).
-    pub async fn set_list_too_broad(&self, generation: u64, query: &ListQuery) {
+    pub async fn set_list_too_broad(&self, generation: &PageGeneration, query: &ListQuery) {
         let ttl = self.inner.config.list_ttl.min(TOO_BROAD_TTL);
-        self.store_list(generation, query, TOO_BROAD.to_vec(), ttl)
+        self.store_list(query, encode_entry(generation, TOO_BROAD), ttl)
             .await;
     }
 
-    async fn store_list(&self, generation: u64, query: &ListQuery, value: Vec<u8>, ttl: Duration) {
-        let key = self.inner.keys.list_page(generation, query);
-        let lease = self.inner.keys.list_lease(generation, query);
+    async fn store_list(&self, query: &ListQuery, value: Vec<u8>, ttl: Duration) {
+        let key = self.inner.keys.list_page(query);
+        let lease = self.inner.keys.list_lease(query);
         let ttl = ttl.as_secs().max(1);
         let _ = self
             .run("set_list", |mut c| async move {
@@ -147,15 +215,45 @@ impl CacheService {
             .await;
     }
 
-    /// Invalidates every cached list page at once by bumping the generation (one script call).
-    pub async fn invalidate_lists(&self) -> Result<(), CacheError> {
-        let key = self.inner.keys.list_generation();
-        let now = Timestamp::now().millis();
-        let script = &self.inner.bump_generation;
-        self.run("invalidate_lists", |mut c| async move {
-            script.key(&key).arg(now).invoke_async::<u64>(&mut c).await
+    /// Retires the pages of `scopes` (every page when `None`), recording `writes` as applied:
+    /// one script call.
+    pub async fn retire_lists(
+        &self,
+        scopes: Option<&[String]>,
+        writes: &[Uuid],
+    ) -> Result<(), CacheError> {
+        let keys = &self.inner.keys;
+        let generations: Vec<String> = match scopes {
+            Some(scopes) => scopes.iter().map(|s| keys.list_generation(s)).collect(),
+            None => vec![keys.list_epoch()],
+        };
+        let config = &self.inner.config;
+        let mut invocation = self.inner.bump_generations.prepare_invoke();
+        invocation
+            .key(keys.applied_evidence())
+            .arg(generation_ttl(config).as_millis() as u64)
+            .arg(EVIDENCE_TTL.as_millis() as u64);
+        for generation in &generations {
+            invocation.key(generation);
+        }
+        for write in writes {
+            invocation.arg(write.to_string());
+        }
+        self.run("retire_lists", |mut c| async move {
+            invocation.invoke_async::<i64>(&mut c).await
         })
         .await
         .map(drop)
     }
 }
+
+/// How long a list generation lives unread and unbumped: past the life of every page stored
+/// under it (a page's TTL, jittered by up to 10 %), so the generation a page was stored under is
+/// there as long as the page.
+fn generation_ttl(config: &crate::config::CacheConfig) -> Duration {
+    config.list_ttl * 2 + Duration::from_secs(60)
+}
+
+/// How long the evidence of applied writes is kept without the sweeper checking it: past that,
+/// the sweeper finds it missing and applies those writes again (harmless, only costly).
+const EVIDENCE_TTL: Duration = Duration::from_secs(24 * 3600);

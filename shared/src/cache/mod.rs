@@ -1,17 +1,14 @@
 //! `CacheService`: the Redis side of the read-through cache, built so that Redis can only ever
 //! cost speed: every call has a connect and a response timeout, every error is a miss, and a
-//! per-instance circuit breaker skips Redis for a cool-down after consecutive failures.
+//! per-instance circuit breaker skips Redis for a cool-down after consecutive failures. A failed
+//! call owes nothing afterwards: what Redis itself may have lost, the sweeper finds through the
+//! [`watermark`](CacheService::applied_watermark).
 //!
-//! A failed call also means this instance may have missed invalidations that other instances
-//! could not make either: [`CacheService::replay_owed`] says so until the owner of the outbox
-//! (the tool service) has replayed the pending invalidations and called
-//! [`CacheService::replayed`].
-//!
-//! - `keys`: the only place that knows key shapes and TTL jitter.
+//! - `keys`: the only place that knows key shapes and TTL jitter; `scopes`: which list pages a
+//!   write can change.
 //! - `tools`, `lists`, `sessions`: what is cached, one file each; `sweeper`: whose turn it is
-//!   to drain the outbox.
-//! - `breaker`, `replay`, `scripts`, `connection`: how calls reach Redis and what a failed call
-//!   leaves behind.
+//!   to drain the outbox; `watermark`: what Redis is known to hold of it.
+//! - `breaker`, `scripts`, `connection`: how calls reach Redis.
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -25,21 +22,22 @@ mod breaker;
 mod connection;
 mod keys;
 mod lists;
-mod replay;
+pub mod scopes;
 mod scripts;
 mod sessions;
 mod sweeper;
 mod tools;
+mod watermark;
 
 pub use connection::{RedisClient, RedisConnection};
 pub use keys::CacheKeys;
-pub use lists::{CachedList, CachedPage};
+pub use lists::{CachedList, CachedPage, PageGeneration};
 pub use tools::CachedTool;
 
 use breaker::Breaker;
-use replay::ReplayDebt;
 use scripts::{
-    BUMP_GENERATION_LUA, GENERATION_LUA, GUARDED_SET_LUA, HOLD_LEASE_LUA, SLIDING_WINDOW_LUA,
+    ADVANCE_WATERMARK_LUA, BUMP_GENERATIONS_LUA, GUARDED_SET_LUA, HOLD_LEASE_LUA,
+    READ_GENERATIONS_LUA, SLIDING_WINDOW_LUA,
 };
 
 /// How a read was answered, as reported in `X-Cache`.
@@ -117,11 +115,11 @@ struct Inner {
     keys: CacheKeys,
     config: CacheConfig,
     guarded_set: Script,
-    generation: Script,
-    bump_generation: Script,
+    read_generations: Script,
+    bump_generations: Script,
+    advance_watermark: Script,
     sliding_window: Script,
     hold_lease: Script,
-    debt: ReplayDebt,
 }
 
 impl CacheService {
@@ -147,11 +145,11 @@ impl CacheService {
                 keys: CacheKeys::new(config.prefix.clone()),
                 config: config.clone(),
                 guarded_set: Script::new(GUARDED_SET_LUA),
-                generation: Script::new(GENERATION_LUA),
-                bump_generation: Script::new(BUMP_GENERATION_LUA),
+                read_generations: Script::new(READ_GENERATIONS_LUA),
+                bump_generations: Script::new(BUMP_GENERATIONS_LUA),
+                advance_watermark: Script::new(ADVANCE_WATERMARK_LUA),
                 sliding_window: Script::new(SLIDING_WINDOW_LUA),
                 hold_lease: Script::new(HOLD_LEASE_LUA),
-                debt: ReplayDebt::default(),
             }),
         }
     }
@@ -164,18 +162,6 @@ impl CacheService {
     /// The cache settings.
     pub fn config(&self) -> &CacheConfig {
         &self.inner.config
-    }
-
-    /// `Some(mark)` when a Redis call of this instance failed since the last replay of the
-    /// outbox: Redis may hold entries that writes made meanwhile could not invalidate. Replay the
-    /// pending invalidations, then pass `mark` to [`replayed`](Self::replayed).
-    pub fn replay_owed(&self) -> Option<u64> {
-        self.inner.debt.owed()
-    }
-
-    /// Records that the outbox was replayed after the failures counted up to `mark`.
-    pub fn replayed(&self, mark: u64) {
-        self.inner.debt.paid(mark);
     }
 
     async fn connection(&self) -> Result<RedisConnection, CacheError> {
@@ -233,7 +219,6 @@ impl CacheService {
         match &result {
             Ok(_) => self.inner.breaker.on_success(),
             Err(error) => {
-                self.inner.debt.incur();
                 crate::metrics::count_redis_error();
                 self.inner.breaker.on_failure();
                 *self.lock_connection() = None;

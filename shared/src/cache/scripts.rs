@@ -37,25 +37,67 @@ end
 return 1
 ";
 
-/// Reads the list generation, creating it when absent (a new or restarted Redis) from the
-/// current time in milliseconds, so a generation never comes back to a value used before the
-/// restart, under which a reader might still store a page computed from older data.
+/// Reads list generations, creating each one that is absent (a new or restarted Redis, or one
+/// unused for its lifetime) from Redis's clock in milliseconds, so a generation never comes back
+/// to a value used before, under which a page computed from older data might still be stored.
+/// Renews a generation's lifetime once half of it has passed, so reading seldom writes.
 ///
-/// KEYS: generation key. ARGV: now in milliseconds.
-pub(super) const GENERATION_LUA: &str = r"
-local g = redis.call('GET', KEYS[1])
-if g then return g end
-redis.call('SET', KEYS[1], ARGV[1], 'NX')
-return redis.call('GET', KEYS[1])
+/// KEYS: generations. ARGV: their lifetime in milliseconds. Returns their values, in order.
+pub(super) const READ_GENERATIONS_LUA: &str = r"
+local t = redis.call('TIME')
+local now = string.format('%.0f', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+local ttl = tonumber(ARGV[1])
+local values = {}
+for i, key in ipairs(KEYS) do
+  local g = redis.call('GET', key)
+  if not g then
+    g = now
+    redis.call('SET', key, g, 'PX', ttl)
+  elseif redis.call('PTTL', key) < ttl / 2 then
+    redis.call('PEXPIRE', key, ttl)
+  end
+  values[i] = g
+end
+return values
 ";
 
-/// Retires every list page: increments the generation, creating it from the current time when
-/// absent (see [`GENERATION_LUA`]).
+/// Retires the pages of some scopes, and records which writes did so. A generation that is
+/// absent is left so: no page can be stored under it, since a reader creates the generation it
+/// reads before it reads the database, so before the write committed.
 ///
-/// KEYS: generation key. ARGV: now in milliseconds.
-pub(super) const BUMP_GENERATION_LUA: &str = r"
-if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[1]) end
-return redis.call('INCR', KEYS[1])
+/// KEYS: the evidence set, then the generations. ARGV: the generations' lifetime and the
+/// evidence's (milliseconds), then the writes' ids.
+pub(super) const BUMP_GENERATIONS_LUA: &str = r"
+for i = 2, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then
+    redis.call('INCR', KEYS[i])
+    redis.call('PEXPIRE', KEYS[i], ARGV[1])
+  end
+end
+if #ARGV > 2 then
+  redis.call('SADD', KEYS[1], unpack(ARGV, 3))
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 1
+";
+
+/// Moves the watermark from where the caller read it to a later outbox position, if every write
+/// between them left its evidence (then forgets that evidence). Atomic with the bumps the
+/// evidence proves, in the same slot: a Redis that took the new watermark holds every bump up to
+/// it, and one restored to an older state (a snapshot, a lagging replica) holds an older
+/// watermark.
+///
+/// KEYS: the watermark, the evidence set. ARGV: the watermark as read (empty: absent), the new
+/// one, then the ids of the writes between. Returns 1 when moved, else 0.
+pub(super) const ADVANCE_WATERMARK_LUA: &str = r"
+local current = redis.call('GET', KEYS[1]) or ''
+if current ~= ARGV[1] then return 0 end
+for i = 3, #ARGV do
+  if redis.call('SISMEMBER', KEYS[2], ARGV[i]) == 0 then return 0 end
+end
+if #ARGV > 2 then redis.call('SREM', KEYS[2], unpack(ARGV, 3)) end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1
 ";
 
 /// Counts an attempt in a sliding window (a sorted set of attempts scored by Redis's clock),

@@ -12,23 +12,21 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::cache::{
-    CacheError, CacheService, CacheStatus, CachedList, CachedPage, CachedTool, Lease, Lookup,
+    scopes, CacheError, CacheService, CacheStatus, CachedList, CachedPage, CachedTool, Lease,
+    Lookup,
 };
 use crate::domain::{
     etag, Actor, CursorCodec, FieldError, ListQuery, Timestamp, Tool, ToolChanges, DELETED_REVISION,
 };
-use crate::store::{DataApi, DataApiToolStore, OutboxBacklog, StoreError, ToolStore};
+use crate::store::{
+    DataApi, DataApiToolStore, Invalidation, OutboxBacklog, StoreError, ToolStore, WriteRecord,
+};
 
 /// How often a write retries when a concurrent write changed the tool under it.
 const WRITE_ATTEMPTS: usize = 5;
 
-/// How many pending invalidations one replay step reads and applies.
-const REPLAY_BATCH: u32 = 100;
-
-/// How far back an instance whose Redis came back re-applies invalidations that were already
-/// applied: a failover to a replica can lose the last writes the old primary took (replication is
-/// asynchronous), and nothing else would bring them back.
-const RECOVERY_LOOKBACK: Duration = Duration::from_secs(30);
+/// How many invalidations one replay step reads and applies (pipelined: one round trip).
+const REPLAY_BATCH: u32 = 200;
 
 /// How long marking a write's invalidation applied may take after the answer is decided; if it
 /// does not finish, the sweeper applies the (harmless to repeat) invalidation again.
@@ -113,6 +111,8 @@ pub struct CommittedWrite {
     pub tool_id: Uuid,
     /// The tool as written; `None` for a delete.
     pub tool: Option<Tool>,
+    /// The scopes of the list pages the write can change.
+    pub scopes: Vec<String>,
     /// Whether anything was written: an update that changes no field writes nothing, so there
     /// is nothing to publish.
     pub changed: bool,
@@ -125,6 +125,7 @@ impl CommittedWrite {
             write_id: Uuid::nil(),
             tool_id: tool.id,
             tool: Some(tool),
+            scopes: Vec::new(),
             changed: false,
         }
     }
@@ -172,8 +173,6 @@ pub struct ToolService<S = DataApiToolStore> {
     cursors: CursorCodec,
     request_budget: Duration,
     miss_budget: Option<MissBudget>,
-    /// One outbox replay at a time on this instance; readers wait for it.
-    replaying: tokio::sync::Mutex<()>,
 }
 
 impl<S: ToolStore> ToolService<S> {
@@ -191,7 +190,6 @@ impl<S: ToolStore> ToolService<S> {
             cursors: CursorCodec::new(cursor_secret),
             request_budget,
             miss_budget: None,
-            replaying: tokio::sync::Mutex::new(()),
         }
     }
 
@@ -216,7 +214,7 @@ impl<S: ToolStore> ToolService<S> {
     /// and reads the database; the others wait briefly for its fill.
     pub async fn get(&self, id: Uuid) -> Result<(ToolBody, CacheStatus), ToolError> {
         let deadline = self.deadline();
-        let status = match self.cached_tool(id, deadline).await {
+        let status = match self.cache.get_tool(id).await {
             Lookup::Hit(tool) => return present(tool, CacheStatus::Hit),
             Lookup::Miss => CacheStatus::Miss,
             Lookup::Unavailable => CacheStatus::Bypass,
@@ -248,19 +246,6 @@ impl<S: ToolStore> ToolService<S> {
         ))
     }
 
-    /// The cache's answer for tool `id`, after replaying the outbox if this instance owes it.
-    async fn cached_tool(&self, id: Uuid, deadline: Instant) -> Lookup<CachedTool> {
-        let lookup = self.cache.get_tool(id).await;
-        if lookup == Lookup::Unavailable || self.cache.replay_owed().is_none() {
-            return lookup;
-        }
-        if self.settle(deadline).await {
-            self.cache.get_tool(id).await
-        } else {
-            Lookup::Unavailable
-        }
-    }
-
     /// One page of a list for a client at `address`: its response JSON and entity tag. A miss
     /// counts against the address's miss budget; a hit never does, nor anything while Redis is
     /// unavailable.
@@ -272,17 +257,19 @@ impl<S: ToolStore> ToolService<S> {
         let deadline = self.deadline();
         // The generation is read before the database, so a page computed from data older than a
         // concurrent write is stored under a generation that write already retired.
-        let generation = self.list_generation(deadline).await;
-        let mut status = CacheStatus::Bypass;
-        if let Some(generation) = generation {
-            match self.cache.get_list(generation, query).await {
-                Lookup::Hit(entry) => return cached_list(entry),
-                Lookup::Miss => status = CacheStatus::Miss,
-                Lookup::Unavailable => {}
-            }
-            if status == CacheStatus::Miss
-                && self.cache.lease_list(generation, query).await == Lease::Held
-            {
+        let (lookup, generation) = self.cache.get_list(query).await;
+        let generation = match lookup {
+            Lookup::Hit(entry) => return cached_list(entry),
+            Lookup::Miss => generation,
+            Lookup::Unavailable => None,
+        };
+        let status = if generation.is_some() {
+            CacheStatus::Miss
+        } else {
+            CacheStatus::Bypass
+        };
+        if let Some(generation) = &generation {
+            if self.cache.lease_list(query).await == Lease::Held {
                 if let Some(entry) = self.cache.await_list(generation, query).await {
                     return cached_list(entry);
                 }
@@ -303,12 +290,12 @@ impl<S: ToolStore> ToolService<S> {
                 self.store.list(query, after.as_ref(), query.limit),
             )
             .await;
-        let page = match (listed, status, generation) {
-            (Err(ToolError::TooBroad), CacheStatus::Miss, Some(generation)) => {
+        let page = match (listed, &generation) {
+            (Err(ToolError::TooBroad), Some(generation)) => {
                 self.cache.set_list_too_broad(generation, query).await;
                 return Err(ToolError::TooBroad);
             }
-            (listed, _, _) => listed?,
+            (listed, _) => listed?,
         };
         let items = page.tools;
         let next_cursor = page.next.map(|next| self.cursors.encode(query, next));
@@ -316,7 +303,7 @@ impl<S: ToolStore> ToolService<S> {
             items: &items,
             next_cursor,
         })?));
-        if let (CacheStatus::Miss, Some(generation)) = (status, generation) {
+        if let Some(generation) = &generation {
             self.cache.set_list(generation, query, &page).await;
         }
         Ok((page, status))
@@ -339,19 +326,6 @@ impl<S: ToolStore> ToolService<S> {
             .await
             .ok()
             .flatten()
-    }
-
-    /// The list generation, after replaying the outbox if this instance owes it.
-    async fn list_generation(&self, deadline: Instant) -> Option<u64> {
-        let generation = self.cache.list_generation().await?;
-        if self.cache.replay_owed().is_none() {
-            return Some(generation);
-        }
-        if self.settle(deadline).await {
-            self.cache.list_generation().await
-        } else {
-            None
-        }
     }
 
     /// Creates a tool owned by `actor`, then updates the cache.
@@ -391,20 +365,23 @@ impl<S: ToolStore> ToolService<S> {
         let changes = ToolChanges::for_create(body).map_err(ToolError::Invalid)?;
         let tool = changes.into_new_tool(Uuid::now_v7(), actor.user_id, Timestamp::now());
         let write_id = Uuid::now_v7();
+        let scopes = scopes::of_write(None, Some(&tool));
+        let record = WriteRecord {
+            id: write_id,
+            scopes: Some(&scopes),
+        };
         self.within(self.deadline(), async {
-            self.store
-                .insert(&tool, write_id)
-                .await
-                .map_err(|e| match e {
-                    StoreError::Duplicate => ToolError::NameTaken(tool.name.clone()),
-                    other => other.into(),
-                })
+            self.store.insert(&tool, record).await.map_err(|e| match e {
+                StoreError::Duplicate => ToolError::NameTaken(tool.name.clone()),
+                other => other.into(),
+            })
         })
         .await?;
         Ok(CommittedWrite {
             write_id,
             tool_id: tool.id,
             tool: Some(tool),
+            scopes,
             changed: true,
         })
     }
@@ -434,12 +411,18 @@ impl<S: ToolStore> ToolService<S> {
                 if next.same_fields(&current) {
                     return Ok(CommittedWrite::unchanged(current));
                 }
-                match self.store.update(&next, write_id).await {
+                let scopes = scopes::of_write(Some(&current), Some(&next));
+                let record = WriteRecord {
+                    id: write_id,
+                    scopes: Some(&scopes),
+                };
+                match self.store.update(&next, record).await {
                     Ok(true) => {
                         return Ok(CommittedWrite {
                             write_id,
                             tool_id: id,
                             tool: Some(next),
+                            scopes,
                             changed: true,
                         })
                     }
@@ -463,11 +446,17 @@ impl<S: ToolStore> ToolService<S> {
         self.within(self.deadline(), async {
             for _ in 0..WRITE_ATTEMPTS {
                 let current = self.writable(actor, id).await?;
-                if self.store.delete(id, current.revision, write_id).await? {
+                let scopes = scopes::of_write(Some(&current), None);
+                let record = WriteRecord {
+                    id: write_id,
+                    scopes: Some(&scopes),
+                };
+                if self.store.delete(id, current.revision, record).await? {
                     return Ok(CommittedWrite {
                         write_id,
                         tool_id: id,
                         tool: None,
+                        scopes,
                         changed: true,
                     });
                 }
@@ -478,23 +467,28 @@ impl<S: ToolStore> ToolService<S> {
     }
 
     /// The cache half of a write, right after its commit: publishes the new revision (or the
-    /// deletion) with a marker that stops older fills, retires every list page, and marks the
-    /// write's outbox row applied. What Redis does not take stays pending in the outbox.
+    /// deletion) with a marker that stops older fills, retires the list pages the write can
+    /// change (both at once), and marks the write's outbox row applied. What Redis does not take
+    /// stays pending in the outbox.
     pub async fn publish(&self, write: &CommittedWrite) {
         if !write.changed {
             return;
         }
-        let tool = match &write.tool {
-            Some(tool) => match to_json(tool) {
-                Ok(body) => self.cache.publish_tool(tool.id, tool.revision, &body).await,
-                Err(error) => {
-                    tracing::error!(%error, "tool not serializable; evicting it instead");
-                    self.cache.evict_tool(tool.id, tool.revision).await
-                }
-            },
-            None => self.cache.publish_deleted_tool(write.tool_id).await,
+        let tool = async {
+            match &write.tool {
+                Some(tool) => match to_json(tool) {
+                    Ok(body) => self.cache.publish_tool(tool.id, tool.revision, &body).await,
+                    Err(error) => {
+                        tracing::error!(%error, "tool not serializable; evicting it instead");
+                        self.cache.evict_tool(tool.id, tool.revision).await
+                    }
+                },
+                None => self.cache.publish_deleted_tool(write.tool_id).await,
+            }
         };
-        let lists = self.cache.invalidate_lists().await;
+        let writes = [write.write_id];
+        let lists = self.cache.retire_lists(Some(&write.scopes), &writes);
+        let (tool, lists) = tokio::join!(tool, lists);
         if let Err(error) = tool.and(lists) {
             tracing::warn!(
                 tool = %write.tool_id,
@@ -524,43 +518,19 @@ impl<S: ToolStore> ToolService<S> {
         min_age: Duration,
         until: Instant,
     ) -> Result<usize, ReplayError> {
-        self.replay(min_age, Duration::ZERO, until).await
-    }
-
-    /// The invalidations recorded and not yet applied.
-    pub async fn outbox_backlog(&self) -> Result<OutboxBacklog, StoreError> {
-        self.store.backlog().await
-    }
-
-    /// Applies the invalidations recorded at least `min_age` ago that are pending or were applied
-    /// within `applied_within`, in order, retiring list pages after each batch, until `until`.
-    async fn replay(
-        &self,
-        min_age: Duration,
-        applied_within: Duration,
-        until: Instant,
-    ) -> Result<usize, ReplayError> {
         let mut applied = 0;
         let mut after = 0;
         while Instant::now() < until {
             let batch = self
                 .store
-                .invalidations_to_replay(after, min_age, applied_within, REPLAY_BATCH)
+                .pending_invalidations(after, min_age, REPLAY_BATCH)
                 .await?;
             let Some(last) = batch.last() else {
-                return Ok(applied);
+                break;
             };
             after = last.seq;
-            for pending in &batch {
-                if pending.revision == DELETED_REVISION {
-                    self.cache.publish_deleted_tool(pending.tool_id).await?;
-                } else {
-                    self.cache
-                        .evict_tool(pending.tool_id, pending.revision)
-                        .await?;
-                }
-            }
-            self.cache.invalidate_lists().await?;
+            let (tools, lists) = tokio::join!(self.apply_to_tools(&batch), self.retire(&batch));
+            tools.and(lists)?;
             let seqs: Vec<i64> = batch.iter().map(|p| p.seq).collect();
             self.store.mark_applied(&seqs).await?;
             applied += batch.len();
@@ -571,47 +541,108 @@ impl<S: ToolStore> ToolService<S> {
         Ok(applied)
     }
 
+    /// Applies again what Redis lost: the invalidations past its watermark that left no
+    /// evidence there (all of them, after a restart from an older snapshot or a failover to a
+    /// replica that missed them), then moves the watermark past them. Every tool past it is
+    /// evicted again too (keeping what is current), since in a cluster a tool lives on another
+    /// shard than the evidence. A Redis without a watermark (new, or emptied) holds nothing
+    /// older than itself, except what a reader's late fill may have put back since: the writes
+    /// within the write marker's lifetime are applied again. Stops at `until` or when the
+    /// watermark moved under it (another sweeper); returns how many lost invalidations it
+    /// applied.
+    pub async fn replay_lost(
+        &self,
+        min_age: Duration,
+        until: Instant,
+    ) -> Result<usize, ReplayError> {
+        let mut replayed = 0;
+        while Instant::now() < until {
+            let watermark = self.cache.applied_watermark().await?;
+            let after = match watermark {
+                Some(seq) => seq,
+                None => {
+                    let lookback = self.cache.config().write_marker_ttl;
+                    self.store.last_seq_before(lookback).await?
+                }
+            };
+            let batch = self
+                .store
+                .invalidations_after(after, min_age, REPLAY_BATCH)
+                .await?;
+            let writes: Vec<Uuid> = batch.iter().map(|i| i.write_id).collect();
+            let lacking = self.cache.lack_evidence(&writes).await?;
+            let lost: Vec<Invalidation> = batch
+                .iter()
+                .zip(lacking)
+                .filter(|(_, lacking)| *lacking)
+                .map(|(invalidation, _)| invalidation.clone())
+                .collect();
+            let (tools, lists) = tokio::join!(self.apply_to_tools(&batch), self.retire(&lost));
+            tools.and(lists)?;
+            let seqs: Vec<i64> = lost.iter().map(|i| i.seq).collect();
+            self.store.mark_applied(&seqs).await?;
+            let to = batch.last().map_or(after, |last| last.seq);
+            if to == after && watermark.is_some() {
+                break;
+            }
+            if !self.cache.advance_watermark(watermark, to, &writes).await? {
+                break;
+            }
+            replayed += lost.len();
+            if batch.len() < REPLAY_BATCH as usize {
+                break;
+            }
+        }
+        Ok(replayed)
+    }
+
+    /// Evicts (or marks deleted) the tool of every one of `batch`, all at once.
+    async fn apply_to_tools(&self, batch: &[Invalidation]) -> Result<(), CacheError> {
+        let calls = batch.iter().map(|invalidation| async move {
+            if invalidation.revision == DELETED_REVISION {
+                self.cache.publish_deleted_tool(invalidation.tool_id).await
+            } else {
+                self.cache
+                    .evict_tool(invalidation.tool_id, invalidation.revision)
+                    .await
+            }
+        });
+        futures_util::future::join_all(calls)
+            .await
+            .into_iter()
+            .collect()
+    }
+
+    /// Retires the list pages of every one of `batch` and records them applied: one script
+    /// call for those that name their scopes, one for those that retire every page.
+    async fn retire(&self, batch: &[Invalidation]) -> Result<(), CacheError> {
+        let (scoped, everything): (Vec<&Invalidation>, Vec<&Invalidation>) =
+            batch.iter().partition(|i| i.scopes.is_some());
+        if !scoped.is_empty() {
+            let mut scopes: Vec<String> = scoped
+                .iter()
+                .flat_map(|i| i.scopes.iter().flatten().cloned())
+                .collect();
+            scopes.sort();
+            scopes.dedup();
+            let writes: Vec<Uuid> = scoped.iter().map(|i| i.write_id).collect();
+            self.cache.retire_lists(Some(&scopes), &writes).await?;
+        }
+        if !everything.is_empty() {
+            let writes: Vec<Uuid> = everything.iter().map(|i| i.write_id).collect();
+            self.cache.retire_lists(None, &writes).await?;
+        }
+        Ok(())
+    }
+
+    /// The invalidations recorded and not yet applied.
+    pub async fn outbox_backlog(&self) -> Result<OutboxBacklog, StoreError> {
+        self.store.backlog().await
+    }
+
     /// Deletes the outbox rows applied longer than `retention` ago.
     pub async fn prune_invalidations(&self, retention: Duration) -> Result<i64, StoreError> {
         self.store.prune_applied(retention).await
-    }
-
-    /// Once this instance's Redis calls failed and Redis answers again, and before anything is
-    /// served from it: applies every pending invalidation, applies again those applied in the
-    /// last [`RECOVERY_LOOKBACK`] (a failover may have lost them), and retires every list page (a
-    /// failover may have brought back an older generation). Returns whether the cache may be
-    /// read, within `deadline` (at most half of it).
-    async fn settle(&self, deadline: Instant) -> bool {
-        let _one_at_a_time = self.replaying.lock().await;
-        let Some(mark) = self.cache.replay_owed() else {
-            return true;
-        };
-        let limit = Instant::now() + deadline.saturating_duration_since(Instant::now()) / 2;
-        let recover = async {
-            let applied = self
-                .replay(Duration::ZERO, RECOVERY_LOOKBACK, limit)
-                .await?;
-            self.cache.invalidate_lists().await?;
-            Ok::<_, ReplayError>(applied)
-        };
-        match tokio::time::timeout_at(limit, recover).await {
-            Ok(Ok(applied)) => {
-                self.cache.replayed(mark);
-                tracing::info!(
-                    applied,
-                    "redis answers again: recent invalidations replayed"
-                );
-                true
-            }
-            Ok(Err(error)) => {
-                tracing::warn!(%error, "invalidations not replayed; bypassing the cache");
-                false
-            }
-            Err(_) => {
-                tracing::warn!("replaying invalidations timed out; bypassing the cache");
-                false
-            }
-        }
     }
 
     /// The current tool `id` from the database, if `actor` may change it.

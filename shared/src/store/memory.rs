@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 use super::{
-    AccountStore, FailureWindow, ListPage, OutboxBacklog, PendingInvalidation, Rotation,
-    SessionRecord, StoreError, ToolStore, UserRecord,
+    AccountStore, FailureWindow, Invalidation, ListPage, OutboxBacklog, Rotation, SessionRecord,
+    StoreError, ToolStore, UserRecord, WriteRecord,
 };
 use crate::domain::search::{self, Search};
 use crate::domain::{
@@ -49,6 +49,7 @@ struct OutboxRow {
     write: Uuid,
     tool_id: Uuid,
     revision: i64,
+    scopes: Option<Vec<String>>,
     created: Instant,
     applied: Option<Instant>,
 }
@@ -93,14 +94,27 @@ impl MemoryToolStore {
     }
 }
 
+impl OutboxRow {
+    fn invalidation(&self) -> Invalidation {
+        Invalidation {
+            seq: self.seq,
+            write_id: self.write,
+            tool_id: self.tool_id,
+            revision: self.revision,
+            scopes: self.scopes.clone(),
+        }
+    }
+}
+
 impl State {
-    fn record(&mut self, write: Uuid, tool_id: Uuid, revision: i64) {
+    fn record(&mut self, write: WriteRecord<'_>, tool_id: Uuid, revision: i64) {
         let seq = self.outbox.last().map_or(1, |row| row.seq + 1);
         self.outbox.push(OutboxRow {
             seq,
-            write,
+            write: write.id,
             tool_id,
             revision,
+            scopes: write.scopes.map(<[String]>::to_vec),
             created: Instant::now(),
             applied: None,
         });
@@ -227,7 +241,7 @@ impl ToolStore for MemoryToolStore {
         })
     }
 
-    async fn insert(&self, tool: &Tool, write: Uuid) -> Result<(), StoreError> {
+    async fn insert(&self, tool: &Tool, write: WriteRecord<'_>) -> Result<(), StoreError> {
         self.enter().await?;
         let mut state = self.lock();
         if state.name_taken(tool) || state.tools.contains_key(&tool.id) {
@@ -238,7 +252,7 @@ impl ToolStore for MemoryToolStore {
         Ok(())
     }
 
-    async fn update(&self, tool: &Tool, write: Uuid) -> Result<bool, StoreError> {
+    async fn update(&self, tool: &Tool, write: WriteRecord<'_>) -> Result<bool, StoreError> {
         self.enter().await?;
         let mut state = self.lock();
         state.interfere(tool.id);
@@ -254,7 +268,12 @@ impl ToolStore for MemoryToolStore {
         Ok(true)
     }
 
-    async fn delete(&self, id: Uuid, revision: i64, write: Uuid) -> Result<bool, StoreError> {
+    async fn delete(
+        &self,
+        id: Uuid,
+        revision: i64,
+        write: WriteRecord<'_>,
+    ) -> Result<bool, StoreError> {
         self.enter().await?;
         let mut state = self.lock();
         state.interfere(id);
@@ -270,27 +289,51 @@ impl ToolStore for MemoryToolStore {
         Ok(true)
     }
 
-    async fn invalidations_to_replay(
+    async fn pending_invalidations(
         &self,
         after_seq: i64,
         min_age: Duration,
-        applied_within: Duration,
         limit: u32,
-    ) -> Result<Vec<PendingInvalidation>, StoreError> {
+    ) -> Result<Vec<Invalidation>, StoreError> {
         self.enter().await?;
         let state = self.lock();
         Ok(state
             .outbox
             .iter()
             .filter(|row| row.seq > after_seq && row.created.elapsed() >= min_age)
-            .filter(|row| row.applied.is_none_or(|at| at.elapsed() < applied_within))
+            .filter(|row| row.applied.is_none())
             .take(limit as usize)
-            .map(|row| PendingInvalidation {
-                seq: row.seq,
-                tool_id: row.tool_id,
-                revision: row.revision,
-            })
+            .map(OutboxRow::invalidation)
             .collect())
+    }
+
+    async fn invalidations_after(
+        &self,
+        after_seq: i64,
+        min_age: Duration,
+        limit: u32,
+    ) -> Result<Vec<Invalidation>, StoreError> {
+        self.enter().await?;
+        let state = self.lock();
+        Ok(state
+            .outbox
+            .iter()
+            .filter(|row| row.seq > after_seq)
+            .take(limit as usize)
+            .take_while(|row| row.created.elapsed() >= min_age)
+            .map(OutboxRow::invalidation)
+            .collect())
+    }
+
+    async fn last_seq_before(&self, age: Duration) -> Result<i64, StoreError> {
+        self.enter().await?;
+        let state = self.lock();
+        Ok(state
+            .outbox
+            .iter()
+            .rev()
+            .find(|row| row.created.elapsed() >= age)
+            .map_or(0, |row| row.seq))
     }
 
     async fn mark_write_applied(&self, write: Uuid) -> Result<(), StoreError> {

@@ -83,6 +83,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("sql/0008_term_postings.sql"),
         then: None,
     },
+    Migration {
+        version: 9,
+        name: "outbox_scopes",
+        sql: include_str!("sql/0009_outbox_scopes.sql"),
+        then: None,
+    },
 ];
 
 /// Splits a migration into statements, dropping `--` comment lines.
@@ -172,9 +178,8 @@ pub fn database_user(function: Function) -> &'static str {
     }
 }
 
-/// What each function's user may do, table by table, and nothing more. tools-read only reads,
-/// except that it marks outbox rows applied when it replays them after a Redis outage; no
-/// function but auth sees a password hash.
+/// What each function's user may do, table by table, and nothing more. tools-read only reads
+/// the catalogue; no function but auth sees a password hash.
 fn grants(function: Function) -> &'static [&'static str] {
     match function {
         Function::ToolsRead => &[
@@ -182,7 +187,6 @@ fn grants(function: Function) -> &'static [&'static str] {
             "SELECT ON tool_tags",
             "SELECT ON tool_terms",
             "SELECT ON search_terms",
-            "SELECT, UPDATE (applied_at) ON cache_outbox",
         ],
         Function::ToolsWrite => &[
             "SELECT, INSERT, UPDATE, DELETE ON tools",

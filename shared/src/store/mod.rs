@@ -17,7 +17,8 @@ pub use accounts::{
 };
 pub use data_api::{param, DataApi, Transaction, Value};
 pub use tools::{
-    DataApiToolStore, ListPage, OutboxBacklog, PendingInvalidation, ToolStore, BACKLOG_COUNT_CAP,
+    DataApiToolStore, Invalidation, ListPage, OutboxBacklog, ToolStore, WriteRecord,
+    BACKLOG_COUNT_CAP,
 };
 
 /// Errors of the database layer.

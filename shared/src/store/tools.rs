@@ -26,22 +26,44 @@ const ROLLBACK_LIMIT: Duration = Duration::from_secs(1);
 /// writers' clocks (which may drift) never decide when a row is old enough to sweep.
 const DB_NOW_MS: &str = "CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)";
 
-/// A cache invalidation recorded by a committed write and not yet applied to Redis.
+/// A tool write as its outbox row records it: the request's id, and the list scopes it retires
+/// (`None`: every page).
+#[derive(Clone, Copy, Debug)]
+pub struct WriteRecord<'a> {
+    /// The request's write id.
+    pub id: Uuid,
+    /// The scopes of the list pages the write can change.
+    pub scopes: Option<&'a [String]>,
+}
+
+/// A cache invalidation recorded by a committed write.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PendingInvalidation {
+pub struct Invalidation {
     /// Its position in the outbox (commit order, roughly).
     pub seq: i64,
+    /// The write that recorded it.
+    #[serde(deserialize_with = "uuid_text")]
+    pub write_id: Uuid,
     /// The tool written.
     #[serde(deserialize_with = "uuid_text")]
     pub tool_id: Uuid,
     /// The revision written, or [`DELETED_REVISION`] for a delete.
     pub revision: i64,
+    /// The list scopes it retires; `None`: every page.
+    #[serde(default, deserialize_with = "scopes_text")]
+    pub scopes: Option<Vec<String>>,
 }
 
 fn uuid_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Uuid, D::Error> {
     let text = String::deserialize(d)?;
     Uuid::try_parse(&text).map_err(serde::de::Error::custom)
+}
+
+fn scopes_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    Option::<String>::deserialize(d)?
+        .map(|text| serde_json::from_str(&text).map_err(serde::de::Error::custom))
+        .transpose()
 }
 
 /// Where tools are stored: the source of truth behind the cache.
@@ -63,14 +85,14 @@ pub trait ToolStore: Send + Sync + 'static {
     fn insert(
         &self,
         tool: &Tool,
-        write: Uuid,
+        write: WriteRecord<'_>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Replaces the tool with `tool` if its stored revision is still `tool.revision - 1`, with its
     /// invalidation, as write `write`. Returns whether it did (or had, on a retry).
     fn update(
         &self,
         tool: &Tool,
-        write: Uuid,
+        write: WriteRecord<'_>,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// Deletes the tool `id` if its stored revision is `revision`, with its invalidation, as write
     /// `write`. Returns whether it is gone (`false`: it changed meanwhile).
@@ -78,17 +100,29 @@ pub trait ToolStore: Send + Sync + 'static {
         &self,
         id: Uuid,
         revision: i64,
-        write: Uuid,
+        write: WriteRecord<'_>,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-    /// Up to `limit` invalidations after `after_seq`, oldest first, recorded at least `min_age`
-    /// ago, that are pending or were applied within `applied_within`.
-    fn invalidations_to_replay(
+    /// Up to `limit` pending invalidations after `after_seq`, oldest first, recorded at least
+    /// `min_age` ago.
+    fn pending_invalidations(
         &self,
         after_seq: i64,
         min_age: Duration,
-        applied_within: Duration,
         limit: u32,
-    ) -> impl Future<Output = Result<Vec<PendingInvalidation>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Vec<Invalidation>, StoreError>> + Send;
+    /// Up to `limit` invalidations after `after_seq`, applied or not, oldest first, stopping
+    /// before the first one recorded less than `min_age` ago.
+    fn invalidations_after(
+        &self,
+        after_seq: i64,
+        min_age: Duration,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Invalidation>, StoreError>> + Send;
+    /// The position of the last invalidation recorded at least `age` ago (0 if none).
+    fn last_seq_before(
+        &self,
+        age: Duration,
+    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
     /// Marks the invalidation of write `write` applied.
     fn mark_write_applied(
         &self,
@@ -207,7 +241,11 @@ impl DataApiToolStore {
                             .await?;
                     }
                     tool_index::insert(&tx, &fresh).await?;
-                    record_invalidation(&tx, write, last.id, last.revision).await?;
+                    let record = WriteRecord {
+                        id: write,
+                        scopes: None,
+                    };
+                    record_invalidation(&tx, record, last.id, last.revision).await?;
                 }
                 Ok(taken)
             };
@@ -495,7 +533,8 @@ impl ToolStore for DataApiToolStore {
         Err(last.unwrap_or_else(|| StoreError::TooLarge("no budget left".into())))
     }
 
-    async fn insert(&self, tool: &Tool, write: Uuid) -> Result<(), StoreError> {
+    async fn insert(&self, tool: &Tool, record: WriteRecord<'_>) -> Result<(), StoreError> {
+        let write = record.id;
         let sql = insert_tools_sql(1);
         for _ in 0..TRANSACTION_ATTEMPTS {
             let tx = self.db.begin().await?;
@@ -503,7 +542,7 @@ impl ToolStore for DataApiToolStore {
             let body = async {
                 tx.execute(&sql, params).await?;
                 tool_index::insert(&tx, &[tool]).await?;
-                record_invalidation(&tx, write, tool.id, tool.revision).await
+                record_invalidation(&tx, record, tool.id, tool.revision).await
             };
             let decided = match body.await {
                 // Taken by another tool, or our own insert seen twice: a committed earlier
@@ -529,7 +568,8 @@ impl ToolStore for DataApiToolStore {
         Err(gave_up())
     }
 
-    async fn update(&self, tool: &Tool, write: Uuid) -> Result<bool, StoreError> {
+    async fn update(&self, tool: &Tool, record: WriteRecord<'_>) -> Result<bool, StoreError> {
+        let write = record.id;
         let sql = "UPDATE tools SET name = :name, title = :title, description = :description, \
             category = :category, tags = :tags, version = :version, input_schema = :inputSchema, \
             output_schema = :outputSchema, annotations = :annotations, icons = :icons, \
@@ -555,7 +595,7 @@ impl ToolStore for DataApiToolStore {
                     }
                 }
                 tool_index::replace(&tx, tool).await?;
-                record_invalidation(&tx, write, tool.id, tool.revision).await?;
+                record_invalidation(&tx, record, tool.id, tool.revision).await?;
                 Ok(true)
             };
             let decided = body.await;
@@ -566,7 +606,13 @@ impl ToolStore for DataApiToolStore {
         Err(gave_up())
     }
 
-    async fn delete(&self, id: Uuid, revision: i64, write: Uuid) -> Result<bool, StoreError> {
+    async fn delete(
+        &self,
+        id: Uuid,
+        revision: i64,
+        record: WriteRecord<'_>,
+    ) -> Result<bool, StoreError> {
+        let write = record.id;
         for _ in 0..TRANSACTION_ATTEMPTS {
             let tx = self.db.begin().await?;
             let body = async {
@@ -590,7 +636,7 @@ impl ToolStore for DataApiToolStore {
                     }
                 }
                 tool_index::delete(&tx, id).await?;
-                record_invalidation(&tx, write, id, DELETED_REVISION).await?;
+                record_invalidation(&tx, record, id, DELETED_REVISION).await?;
                 Ok(true)
             };
             let decided = body.await;
@@ -601,36 +647,82 @@ impl ToolStore for DataApiToolStore {
         Err(gave_up())
     }
 
-    async fn invalidations_to_replay(
+    async fn pending_invalidations(
         &self,
         after_seq: i64,
         min_age: Duration,
-        applied_within: Duration,
         limit: u32,
-    ) -> Result<Vec<PendingInvalidation>, StoreError> {
-        let mut params = vec![
-            param("after", after_seq),
-            param("minAge", millis(min_age)),
-            param("limit", i64::from(limit)),
-        ];
-        // Pending rows only: a range of their index (applied_at, seq), whatever the applied rows
-        // kept for their retention.
-        let applied = if applied_within.is_zero() {
-            "applied_at IS NULL".to_owned()
-        } else {
-            params.push(param("within", millis(applied_within)));
-            format!("(applied_at IS NULL OR applied_at > {DB_NOW_MS} - :within)")
-        };
+    ) -> Result<Vec<Invalidation>, StoreError> {
+        // A range of the pending rows' index (applied_at, seq), whatever the applied rows kept
+        // for their retention.
         self.db
             .query(
                 &format!(
-                    "SELECT seq, tool_id AS toolId, revision FROM cache_outbox \
-                     WHERE {applied} AND seq > :after AND created_at <= {DB_NOW_MS} - :minAge \
-                     ORDER BY seq LIMIT :limit"
+                    "SELECT {INVALIDATION_COLUMNS} FROM cache_outbox \
+                     WHERE applied_at IS NULL AND seq > :after \
+                     AND created_at <= {DB_NOW_MS} - :minAge ORDER BY seq LIMIT :limit"
                 ),
-                params,
+                vec![
+                    param("after", after_seq),
+                    param("minAge", millis(min_age)),
+                    param("limit", i64::from(limit)),
+                ],
             )
             .await
+    }
+
+    async fn invalidations_after(
+        &self,
+        after_seq: i64,
+        min_age: Duration,
+        limit: u32,
+    ) -> Result<Vec<Invalidation>, StoreError> {
+        #[derive(Deserialize)]
+        struct Row {
+            settled: i64,
+            #[serde(flatten)]
+            invalidation: Invalidation,
+        }
+        // A range of the primary key.
+        let rows: Vec<Row> = self
+            .db
+            .query(
+                &format!(
+                    "SELECT {INVALIDATION_COLUMNS}, \
+                     created_at <= {DB_NOW_MS} - :minAge AS settled FROM cache_outbox \
+                     WHERE seq > :after ORDER BY seq LIMIT :limit"
+                ),
+                vec![
+                    param("after", after_seq),
+                    param("minAge", millis(min_age)),
+                    param("limit", i64::from(limit)),
+                ],
+            )
+            .await?;
+        Ok(rows
+            .into_iter()
+            .take_while(|row| row.settled == 1)
+            .map(|row| row.invalidation)
+            .collect())
+    }
+
+    async fn last_seq_before(&self, age: Duration) -> Result<i64, StoreError> {
+        #[derive(Deserialize)]
+        struct Seq {
+            seq: i64,
+        }
+        // The primary key backwards from the newest row: the rows younger than `age`, then one.
+        let rows: Vec<Seq> = self
+            .db
+            .query(
+                &format!(
+                    "SELECT seq FROM cache_outbox WHERE created_at <= {DB_NOW_MS} - :age \
+                     ORDER BY seq DESC LIMIT 1"
+                ),
+                vec![param("age", millis(age))],
+            )
+            .await?;
+        Ok(rows.first().map_or(0, |row| row.seq))
     }
 
     async fn mark_write_applied(&self, write: Uuid) -> Result<(), StoreError> {
@@ -941,23 +1033,28 @@ pub(super) async fn copy_filter_columns(db: &DataApi) -> Result<i64, StoreError>
     }
 }
 
+/// The columns of an [`Invalidation`].
+const INVALIDATION_COLUMNS: &str = "seq, write_id AS writeId, tool_id AS toolId, revision, scopes";
+
 /// Records the cache consequence of write `write` (idempotent: a retried statement is a no-op).
 async fn record_invalidation(
     tx: &Transaction<'_>,
-    write: Uuid,
+    write: WriteRecord<'_>,
     tool: Uuid,
     revision: i64,
 ) -> Result<(), StoreError> {
+    let scopes = write.scopes.map(|scopes| to_json(&scopes));
     tx.execute(
         &format!(
-            "INSERT INTO cache_outbox (write_id, tool_id, revision, created_at) \
-             VALUES (:write, :tool, :revision, {DB_NOW_MS}) \
+            "INSERT INTO cache_outbox (write_id, tool_id, revision, scopes, created_at) \
+             VALUES (:write, :tool, :revision, :scopes, {DB_NOW_MS}) \
              ON DUPLICATE KEY UPDATE write_id = write_id"
         ),
         vec![
-            param("write", write),
+            param("write", write.id),
             param("tool", tool),
             param("revision", revision),
+            param("scopes", scopes),
         ],
     )
     .await
