@@ -9,7 +9,9 @@
 //!   is reported as a conflict or an absence);
 //! - once the sweeper has run after Redis accepts writes again, no reader on any instance gets
 //!   anything but the last write, from the tool key or from a list;
-//! - the outbox drains to empty.
+//! - the outbox drains to empty;
+//! - a write retires only the pages it can change: after a write in one category, every
+//!   instance's cached page of the other category is still a hit.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -53,8 +55,11 @@ enum Fault {
 
 #[derive(Clone, Copy, Debug)]
 enum Action {
-    Create,
+    /// In the first of the case's two categories, or the second.
+    Create(bool),
     Update(usize),
+    /// Into the other category.
+    Move(usize),
     Delete(usize),
     Read(usize),
     List,
@@ -81,8 +86,9 @@ fn step_strategy() -> impl Strategy<Value = Step> {
         2 => Just(Fault::DieAfterCommit),
     ];
     let action = prop_oneof![
-        2 => Just(Action::Create),
+        2 => any::<bool>().prop_map(Action::Create),
         3 => (0usize..8).prop_map(Action::Update),
+        1 => (0usize..8).prop_map(Action::Move),
         1 => (0usize..8).prop_map(Action::Delete),
         3 => (0usize..8).prop_map(Action::Read),
         1 => Just(Action::List),
@@ -106,18 +112,38 @@ struct World {
     instances: Vec<Instance>,
 }
 
-/// The user whose tools one case writes (a fresh one per case: an empty catalogue to compare).
+/// The user whose tools one case writes (a fresh one per case: an empty catalogue to compare),
+/// in two categories of the case's own.
 struct Owner {
     token: String,
     id: Uuid,
     actor: shared::domain::Actor,
+    categories: [String; 2],
 }
 
 impl Owner {
     async fn new(app: &TestApp) -> Self {
         let (token, id) = app.user().await;
         let (actor, _) = app.auth.authenticate(&token).await.unwrap();
-        Self { token, id, actor }
+        let categories = ["a", "b"].map(|c| format!("{c}-{}", id.simple()));
+        Self {
+            token,
+            id,
+            actor,
+            categories,
+        }
+    }
+
+    /// A new tool's body in category `second` (else the first).
+    fn tool(&self, second: bool) -> Value {
+        let mut body = tool_body("fleet");
+        body["category"] = json!(self.categories[usize::from(second)]);
+        body
+    }
+
+    /// The path of the list of this owner's category `c`.
+    fn category_page(&self, c: usize) -> String {
+        format!("/tools?category={}&limit=100", self.categories[c])
     }
 }
 
@@ -169,11 +195,11 @@ async fn run_step(world: &World, who: &Owner, model: &mut Model, step: Step, n: 
     }
     let dies = matches!(step.fault, Fault::DieAfterCommit);
     match step.action {
-        Action::Create => {
+        Action::Create(second) => {
             if dies {
                 let committed = instance
                     .write_tools
-                    .commit_create(&who.actor, &tool_body("fleet"))
+                    .commit_create(&who.actor, &who.tool(second))
                     .await
                     .expect("commit");
                 let tool = serde_json::to_value(committed.tool.as_ref().unwrap()).unwrap();
@@ -182,7 +208,7 @@ async fn run_step(world: &World, who: &Owner, model: &mut Model, step: Step, n: 
                 model.record(id, Some(tool));
             } else {
                 let request = with_token(Request::post("/tools"), &who.token)
-                    .body(tool_body("fleet").to_string().into())
+                    .body(who.tool(second).to_string().into())
                     .unwrap();
                 let created = instance.send(request).await;
                 assert_eq!(
@@ -197,9 +223,15 @@ async fn run_step(world: &World, who: &Owner, model: &mut Model, step: Step, n: 
                 model.record(id, Some(tool));
             }
         }
-        Action::Update(i) => {
+        Action::Update(i) | Action::Move(i) => {
             let Some(id) = model.pick(i) else { return };
-            let patch = json!({"description": format!("step {n}")});
+            let patch = match (step.action, &model.tools[&id]) {
+                (Action::Move(_), Some(tool)) => {
+                    let first = tool["category"] == json!(who.categories[0]);
+                    json!({"category": who.categories[usize::from(first)]})
+                }
+                _ => json!({"description": format!("step {n}")}),
+            };
             let exists = model.tools[&id].is_some();
             if dies {
                 let result = instance
@@ -287,8 +319,14 @@ async fn run_step(world: &World, who: &Owner, model: &mut Model, step: Step, n: 
             }
         }
         Action::List => {
-            let read = instance.get(&format!("/tools?ownerId={}", who.id)).await;
-            assert_eq!(read.status, StatusCode::OK, "{step:?}: {}", read.text());
+            for page in [
+                format!("/tools?ownerId={}", who.id),
+                who.category_page(0),
+                who.category_page(1),
+            ] {
+                let read = instance.get(&page).await;
+                assert_eq!(read.status, StatusCode::OK, "{step:?}: {}", read.text());
+            }
         }
     }
 }
@@ -333,7 +371,50 @@ async fn check_converged(world: &World, who: &Owner, model: &Model) {
             let items = page.json()["items"].as_array().unwrap().clone();
             let items: Vec<&Value> = items.iter().collect();
             assert_eq!(items, listed, "instance {n}: list ({})", page.cache());
+            for c in 0..2 {
+                let page = instance.get(&who.category_page(c)).await;
+                let items = page.json()["items"].as_array().unwrap().clone();
+                let items: Vec<&Value> = items.iter().collect();
+                let expected: Vec<&Value> = listed
+                    .iter()
+                    .copied()
+                    .filter(|t| t["category"] == json!(who.categories[c]))
+                    .collect();
+                assert_eq!(
+                    items,
+                    expected,
+                    "instance {n}: category {c} ({})",
+                    page.cache()
+                );
+            }
         }
+    }
+}
+
+/// With every page cached everywhere, a write in the first category: every instance still hits
+/// its page of the second, and reads the write in the first.
+async fn check_scoped(world: &World, who: &Owner) {
+    let app = &world.app;
+    for instance in &world.instances {
+        for c in 0..2 {
+            instance.get(&who.category_page(c)).await;
+        }
+    }
+    let created = app.create(&who.token, &who.tool(false)).await;
+    for (n, instance) in world.instances.iter().enumerate() {
+        let untouched = instance.get(&who.category_page(1)).await;
+        assert_eq!(
+            untouched.cache(),
+            "HIT",
+            "instance {n}: retired by a write elsewhere"
+        );
+        let touched = instance.get(&who.category_page(0)).await;
+        let items = touched.json()["items"].as_array().unwrap().clone();
+        assert!(
+            items.iter().any(|t| t["id"] == created["id"]),
+            "instance {n}: the write not listed ({})",
+            touched.cache()
+        );
     }
 }
 
@@ -371,6 +452,7 @@ fn every_acknowledged_write_is_seen_by_every_instance_once_the_sweeper_ran() {
                         world.app.emulator.clear_faults();
                     }
                     check_converged(&world, &who, &model).await;
+                    check_scoped(&world, &who).await;
                 });
                 Ok(())
             },
