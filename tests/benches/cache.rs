@@ -1,9 +1,11 @@
 //! `make bench`: in-process latency of the read paths against the local services, printed beside
 //! a bare Redis `GET` measured in the same run (these machines are noisy: compare ratios); Data API
-//! statements spent when a fleet misses one key at once; and how long an update Redis refused
-//! takes to reach every instance once Redis accepts writes again, with the sweeper on its local
-//! schedule. `TEST_REDIS_MODE=cluster` measures the same against the local Redis Cluster
-//! (`make bench` runs both modes).
+//! statements spent when a fleet misses one key at once; the list hit ratio of a Zipf workload of
+//! list reads under one write a second, with the statements each write costs; how long an update
+//! Redis refused takes to reach every instance once Redis accepts writes again, and how long a
+//! write Redis lost in a restart takes, with the sweeper on its local schedule.
+//! `TEST_REDIS_MODE=cluster` measures the same against the local Redis Cluster (`make bench` runs
+//! both modes).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -133,8 +135,13 @@ async fn main() {
     }
     println!("\ntarget: cache hit p50 within 2x of the bare Redis GET");
 
+    if mode == shared::config::RedisMode::Standalone {
+        commands_per_list_hit(&app, &list).await;
+    }
     fleet_misses(&app, &token).await;
+    list_workload().await;
     recovery_after_refused_writes().await;
+    recovery_after_a_restart_that_lost_a_write().await;
     if mode == shared::config::RedisMode::Cluster {
         return; // The rest does not depend on Redis.
     }
@@ -266,6 +273,205 @@ async fn recovery_after_refused_writes() {
     println!(
         "\nRedis takes writes again -> 8 instances read the update (sweeper polling every {:?}): \
          median {:.0?}, max {:.0?} over {} rounds",
+        app.config.sweeper.poll_interval,
+        samples[samples.len() / 2],
+        samples[samples.len() - 1],
+        samples.len()
+    );
+}
+
+/// Redis commands a list hit sends (standalone: the server's command counter; they go out
+/// together, so a hit waits one round trip).
+async fn commands_per_list_hit(app: &TestApp, list: &str) {
+    async fn processed(redis: &mut shared::cache::RedisConnection) -> u64 {
+        let info: String = redis::cmd("INFO")
+            .arg("stats")
+            .query_async(redis)
+            .await
+            .unwrap();
+        info.lines()
+            .find_map(|line| line.strip_prefix("total_commands_processed:"))
+            .and_then(|n| n.trim().parse().ok())
+            .expect("total_commands_processed")
+    }
+    let mut redis = app.redis().await;
+    let hits = 1000;
+    let before = processed(&mut redis).await;
+    for _ in 0..hits {
+        assert_eq!(app.get(list).await.cache(), "HIT");
+    }
+    // The second INFO counts itself.
+    let commands = processed(&mut redis).await - before - 1;
+    println!(
+        "\nRedis commands per list hit: {:.2} (sent at once: one round trip), over {hits} hits",
+        commands as f64 / f64::from(hits)
+    );
+}
+
+/// List reads of a Zipf workload (the default order, 12 categories, 200 tags, a few searches)
+/// from 8 instances at a steady rate, with one write a second to a random tool: the measured
+/// hit ratio, beside what the same requests would give if every write retired every page; and
+/// the Data API statements of one write.
+async fn list_workload() {
+    use rand::rngs::StdRng;
+    use rand::seq::SliceRandom;
+    use rand::{Rng, SeedableRng};
+
+    let seconds: u64 = std::env::var("BENCH_WORKLOAD_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    let reads_per_second = 200u64;
+    let app = TestApp::start().await;
+    let (token, _) = app.user().await;
+    let mut rng = StdRng::seed_from_u64(19);
+    let categories: Vec<String> = (0..12).map(|c| format!("category-{c}")).collect();
+    let tags: Vec<String> = (0..200).map(|t| format!("tag-{t}")).collect();
+    let words = ["fetch", "send", "query", "render", "search"];
+    // A tag's popularity falls with its rank, as real tags' does.
+    let tag_weights: Vec<f64> = (1..=tags.len()).map(|r| 1.0 / r as f64).collect();
+    let tag_of = rand::distributions::WeightedIndex::new(&tag_weights).unwrap();
+    let mut ids = Vec::new();
+    for n in 0..600 {
+        let mut body = tool_body("workload");
+        body["category"] = serde_json::json!(categories[n % categories.len()]);
+        let mut chosen: Vec<&String> = (0..3).map(|_| &tags[rng.sample(&tag_of)]).collect();
+        chosen.sort();
+        chosen.dedup();
+        body["tags"] = serde_json::json!(chosen);
+        body["description"] = serde_json::json!(format!(
+            "Tools that {} things for agents",
+            words[n % words.len()]
+        ));
+        let tool = app.create(&token, &body).await;
+        ids.push(tool["id"].as_str().unwrap().to_owned());
+    }
+    let mut queries = vec!["/tools".to_owned()];
+    queries.extend(categories.iter().map(|c| format!("/tools?category={c}")));
+    queries.extend(tags.iter().map(|t| format!("/tools?tag={t}")));
+    queries.extend(words.iter().map(|w| format!("/tools?q={w}")));
+    queries.shuffle(&mut rng);
+    let weights: Vec<f64> = (1..=queries.len()).map(|r| 1.0 / r as f64).collect();
+    let query_of = rand::distributions::WeightedIndex::new(&weights).unwrap();
+    let instances: Vec<Instance> = (0..8).map(|_| app.instance()).collect();
+
+    let (mut hits, mut reads, mut modelled_hits) = (0u64, 0u64, 0u64);
+    // The pages a cache that retires every page on every write would hold.
+    let mut everything_retired = std::collections::HashSet::new();
+    let (mut write_statements, mut writes) = (0u64, 0u64);
+    let interval = Duration::from_micros(1_000_000 / reads_per_second);
+    let started = Instant::now();
+    let mut next_write = started + Duration::from_secs(1);
+    let mut next_read = started;
+    while started.elapsed() < Duration::from_secs(seconds) {
+        if Instant::now() >= next_write {
+            let id = &ids[rng.gen_range(0..ids.len())];
+            let before = app.statements();
+            let patched = app
+                .json(
+                    http::Method::PATCH,
+                    &format!("/tools/{id}"),
+                    &token,
+                    &serde_json::json!({"version": format!("1.{writes}.0")}),
+                )
+                .await;
+            assert_eq!(patched.status, http::StatusCode::OK);
+            write_statements += app.statements() - before;
+            writes += 1;
+            everything_retired.clear();
+            next_write += Duration::from_secs(1);
+        }
+        let query = &queries[rng.sample(&query_of)];
+        let read = instances[(reads % 8) as usize].get(query).await;
+        assert_eq!(read.status, http::StatusCode::OK, "{query}");
+        reads += 1;
+        hits += u64::from(read.cache() == "HIT");
+        modelled_hits += u64::from(!everything_retired.insert(query.clone()));
+        next_read += interval;
+        tokio::time::sleep_until(next_read.into()).await;
+    }
+    println!(
+        "\nZipf list workload, {reads} reads of {} queries from 8 instances at {reads_per_second}/s, \
+         {writes} writes at 1/s over {} categories ({seconds} s):",
+        queries.len(),
+        categories.len()
+    );
+    println!(
+        "  list hit ratio {:.1} % (a write retires its scopes' pages); {:.1} % if every write \
+         retired every page",
+        100.0 * hits as f64 / reads as f64,
+        100.0 * modelled_hits as f64 / reads as f64
+    );
+    println!(
+        "  Data API statements per write (PATCH: session, read, transaction): {:.1}",
+        write_statements as f64 / writes as f64
+    );
+}
+
+/// Time from a Redis restart that lost the last write (it comes back from a snapshot taken
+/// before it) to every instance reading that write, tool and list, with the sweeper polling as
+/// on AWS.
+async fn recovery_after_a_restart_that_lost_a_write() {
+    let mut redis = OwnedRedis::start().await;
+    let app = Arc::new(TestApp::with_redis(&redis.url()).await);
+    let (token, owner) = app.user().await;
+    let instances: Vec<Instance> = (0..8).map(|_| app.instance()).collect();
+    let sweeper = app.sweeper();
+    let sweeping = tokio::spawn(async move {
+        sweeper
+            .run(SystemTime::now() + Duration::from_secs(600))
+            .await
+    });
+    let list = format!("/tools?ownerId={owner}&limit=100");
+    let mut samples = Vec::new();
+    for round in 0..5u64 {
+        let tool = app.create(&token, &tool_body("bench-restart")).await;
+        let path = format!("/tools/{}", tool["id"].as_str().unwrap());
+        for instance in &instances {
+            instance.get(&path).await;
+            instance.get(&list).await;
+        }
+        // The sweeper has moved Redis's watermark past the create when the snapshot is taken.
+        tokio::time::sleep(app.config.sweeper.min_age + 2 * app.config.sweeper.poll_interval).await;
+        redis.save().await;
+        let patched = app
+            .json(
+                http::Method::PATCH,
+                &path,
+                &token,
+                &serde_json::json!({"title": format!("r{round}")}),
+            )
+            .await;
+        let revision = patched.json()["revision"].as_i64().unwrap();
+        redis.restart().await;
+        let restarted_at = Instant::now();
+        loop {
+            let mut fresh = true;
+            for instance in &instances {
+                fresh &= instance.get(&path).await.json()["revision"].as_i64() == Some(revision);
+                let page = instance.get(&list).await.json();
+                fresh &= page["items"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|t| t["revision"].as_i64() == Some(revision));
+            }
+            if fresh {
+                samples.push(restarted_at.elapsed());
+                break;
+            }
+            assert!(
+                restarted_at.elapsed() < Duration::from_secs(30),
+                "never healed"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    sweeping.abort();
+    samples.sort();
+    println!(
+        "Redis restarts without the last write -> 8 instances read it, tool and list (sweeper \
+         polling every {:?}): median {:.0?}, max {:.0?} over {} rounds",
         app.config.sweeper.poll_interval,
         samples[samples.len() / 2],
         samples[samples.len() - 1],

@@ -619,7 +619,17 @@ impl OwnedRedis {
         }
     }
 
-    /// Starts it again on the same port (a cluster node with its slots, and no data).
+    /// `SAVE`: writes a snapshot that the next [`restart`](Self::restart) loads, as a server
+    /// restarted from its last snapshot does (losing what came after it).
+    pub async fn save(&self) {
+        let _: () = redis::cmd("SAVE")
+            .query_async(&mut self.node().await)
+            .await
+            .expect("SAVE");
+    }
+
+    /// Starts it again on the same port (a cluster node with its slots, and no data but the
+    /// last [`save`](Self::save), if any).
     pub async fn restart(&mut self) {
         self.stop();
         self.spawn().await;
