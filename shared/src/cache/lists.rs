@@ -75,6 +75,14 @@ const TOO_BROAD_TTL: Duration = Duration::from_secs(60);
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PageGeneration(String);
 
+impl PageGeneration {
+    /// The generation of the epoch and scope values read, if both are present.
+    fn of(values: Vec<Option<String>>) -> Option<Self> {
+        let values: Option<Vec<String>> = values.into_iter().collect();
+        values.filter(|v| v.len() == 2).map(|v| Self(v.join(".")))
+    }
+}
+
 /// A list entry as stored: the generation it was computed under, a newline, then the page (or
 /// the too-broad answer).
 fn encode_entry(generation: &PageGeneration, entry: &[u8]) -> Vec<u8> {
@@ -102,34 +110,35 @@ fn current_entry(value: Bytes, generation: &PageGeneration) -> Lookup<CachedList
 }
 
 impl CacheService {
-    /// The cached entry for `query`, with the generation a fill must be stored under (`None`
-    /// when Redis is unavailable). The generations and the page are asked for at once: one
-    /// round trip.
-    pub async fn get_list(
-        &self,
-        query: &ListQuery,
-    ) -> (Lookup<CachedList>, Option<PageGeneration>) {
-        let (generation, page) = tokio::join!(
-            self.page_generation(query),
-            self.get_bytes(self.inner.keys.list_page(query), "get_list")
-        );
-        let Some(generation) = generation else {
-            return (Lookup::Unavailable, None);
+    /// The cached entry for `query` if it is current. Its generations (`MGET`) and the page
+    /// (`GET`) are asked for at once: two read-only commands, one round trip, answered also
+    /// while Redis refuses writes.
+    pub async fn get_list(&self, query: &ListQuery) -> Lookup<CachedList> {
+        let keys = self.generation_keys(query);
+        let generations = self.run("get_list_generation", |mut c| async move {
+            redis::cmd("MGET")
+                .arg(&keys)
+                .query_async::<Vec<Option<String>>>(&mut c)
+                .await
+        });
+        let page = self.get_bytes(self.inner.keys.list_page(query), "get_list");
+        let (generations, page) = tokio::join!(generations, page);
+        let Ok(generations) = generations else {
+            return Lookup::Unavailable;
         };
-        let lookup = match page {
-            Lookup::Hit(value) => current_entry(value, &generation),
-            Lookup::Miss => Lookup::Miss,
-            Lookup::Unavailable => Lookup::Unavailable,
-        };
-        (lookup, Some(generation))
+        match (page, PageGeneration::of(generations)) {
+            (Lookup::Hit(value), Some(current)) => current_entry(value, &current),
+            (Lookup::Unavailable, _) => Lookup::Unavailable,
+            // An absent generation has no page stored under it.
+            _ => Lookup::Miss,
+        }
     }
 
-    /// The generation the pages of `query` are current under now.
-    async fn page_generation(&self, query: &ListQuery) -> Option<PageGeneration> {
-        let keys = [
-            self.inner.keys.list_epoch(),
-            self.inner.keys.list_generation(&scopes::of_page(query)),
-        ];
+    /// The generation a fill of `query` must be stored under, read before the database; `None`
+    /// when Redis is unavailable. Creates an absent generation and renews the lifetime of both:
+    /// a scope's pages are filled at least once per page TTL, so a scope in use never expires.
+    pub async fn list_generation(&self, query: &ListQuery) -> Option<PageGeneration> {
+        let keys = self.generation_keys(query);
         let ttl = generation_ttl(&self.inner.config).as_millis() as u64;
         let script = &self.inner.read_generations;
         let values = self
@@ -143,7 +152,15 @@ impl CacheService {
             })
             .await
             .ok()?;
-        Some(PageGeneration(values.join(".")))
+        PageGeneration::of(values.into_iter().map(Some).collect())
+    }
+
+    /// The epoch's key and that of the scope of `query`'s pages.
+    fn generation_keys(&self, query: &ListQuery) -> [String; 2] {
+        [
+            self.inner.keys.list_epoch(),
+            self.inner.keys.list_generation(&scopes::of_page(query)),
+        ]
     }
 
     /// Takes the fill lease of the page for `query` after a miss.

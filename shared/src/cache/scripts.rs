@@ -37,25 +37,22 @@ end
 return 1
 ";
 
-/// Reads list generations, creating each one that is absent (a new or restarted Redis, or one
-/// unused for its lifetime) from Redis's clock in milliseconds, so a generation never comes back
-/// to a value used before, under which a page computed from older data might still be stored.
-/// Renews a generation's lifetime once half of it has passed, so reading seldom writes.
+/// Reads list generations before a fill, creating each one that is absent (a new or restarted
+/// Redis, or one unused for its lifetime) from Redis's clock in milliseconds, so a generation
+/// never comes back to a value used before, under which a page computed from older data might
+/// still be stored; and renews their lifetime.
 ///
 /// KEYS: generations. ARGV: their lifetime in milliseconds. Returns their values, in order.
 pub(super) const READ_GENERATIONS_LUA: &str = r"
-local t = redis.call('TIME')
-local now = string.format('%.0f', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
-local ttl = tonumber(ARGV[1])
 local values = {}
 for i, key in ipairs(KEYS) do
   local g = redis.call('GET', key)
   if not g then
-    g = now
-    redis.call('SET', key, g, 'PX', ttl)
-  elseif redis.call('PTTL', key) < ttl / 2 then
-    redis.call('PEXPIRE', key, ttl)
+    local t = redis.call('TIME')
+    g = string.format('%.0f', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+    redis.call('SET', key, g)
   end
+  redis.call('PEXPIRE', key, ARGV[1])
   values[i] = g
 end
 return values

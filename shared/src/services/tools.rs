@@ -255,12 +255,11 @@ impl<S: ToolStore> ToolService<S> {
         address: Option<&str>,
     ) -> Result<(CachedPage, CacheStatus), ToolError> {
         let deadline = self.deadline();
-        // The generation is read before the database, so a page computed from data older than a
-        // concurrent write is stored under a generation that write already retired.
-        let (lookup, generation) = self.cache.get_list(query).await;
-        let generation = match lookup {
+        let generation = match self.cache.get_list(query).await {
             Lookup::Hit(entry) => return cached_list(entry),
-            Lookup::Miss => generation,
+            // The generation is read before the database, so a page computed from data older
+            // than a concurrent write is stored under a generation that write already retired.
+            Lookup::Miss => self.cache.list_generation(query).await,
             Lookup::Unavailable => None,
         };
         let status = if generation.is_some() {
