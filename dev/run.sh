@@ -21,6 +21,12 @@ export EMULATOR_MYSQL_URL=${EMULATOR_MYSQL_URL:-mysql://mcp:mcp@127.0.0.1:${MYSQ
 export EMULATOR_SECRETS_FILE=${EMULATOR_SECRETS_FILE:-$ROOT/dev/secrets.json}
 export AWS_ENDPOINT_URL_SECRETS_MANAGER=${AWS_ENDPOINT_URL_SECRETS_MANAGER:-http://$EMULATOR_ADDR}
 export DB_NAME=${DB_NAME:-mcp}
+# What the SAM template gives the functions on AWS, pointed at the local stack: under `cargo lambda
+# watch`, as on Lambda, a function starts only with these set (each one's DB_SECRET_ARN is set by
+# dev/function-runner.sh). The keys are local secrets served by the emulator, as Secrets Manager.
+export DB_CLUSTER_ARN=${DB_CLUSTER_ARN:-arn:aws:rds:us-east-1:123456789012:cluster:local}
+export JWT_SECRET_ARN=${JWT_SECRET_ARN:-arn:aws:secretsmanager:us-east-1:123456789012:secret:local-jwt-key}
+export CURSOR_SECRET_ARN=${CURSOR_SECRET_ARN:-arn:aws:secretsmanager:us-east-1:123456789012:secret:local-cursor-key}
 # REDIS_MODE=cluster make dev: the functions use the local three-primary Redis Cluster.
 export REDIS_MODE=${REDIS_MODE:-standalone}
 case "$REDIS_MODE" in
@@ -79,9 +85,9 @@ if [ "${RUNTIME_RELAY:-on}" != off ]; then
     echo "[dev] the runtime relay did not start (is $RUNTIME_RELAY_ADDR taken? make stop)" >&2
     exit 1
   }
-  HOST_TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
-  export "CARGO_TARGET_$(tr 'a-z-' 'A-Z_' <<<"$HOST_TRIPLE")_RUNNER=$ROOT/dev/function-runner.sh"
 fi
+HOST_TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
+export "CARGO_TARGET_$(tr 'a-z-' 'A-Z_' <<<"$HOST_TRIPLE")_RUNNER=$ROOT/dev/function-runner.sh"
 
 echo "[dev] serving the API on http://127.0.0.1:9000 (Redis: $REDIS_MODE; try: curl 127.0.0.1:9000/tools); Ctrl-C stops"
 cargo lambda watch --invoke-address 127.0.0.1 --invoke-port 9000

@@ -1,7 +1,10 @@
 //! Typed configuration, read once from the environment at init.
 //!
-//! Every variable has a default that matches the local stack (`make dev`), except the Data API ARNs
-//! and the JWT secret on AWS, which the SAM template sets. See the README for the table.
+//! Every variable has a default that matches the local stack, except on Lambda
+//! (`AWS_LAMBDA_FUNCTION_NAME` set), where what names the database, Redis and the keys has none:
+//! a function started without them stops at init ([`required_on_lambda`]); `make dev` sets them
+//! as the SAM template does. Values out of range are refused, never clamped. See the README for
+//! the table.
 
 use std::time::Duration;
 
@@ -17,6 +20,12 @@ pub enum ConfigError {
         arn: String,
         /// Why.
         reason: String,
+    },
+    /// A variable the function cannot start without on Lambda is unset or empty.
+    #[error("{name} is not set: on Lambda nothing falls back to a development value")]
+    Missing {
+        /// The variable's name (or the first of those that would do).
+        name: &'static str,
     },
     /// A variable is set but cannot be parsed.
     #[error("environment variable {name} has an invalid value: {reason}")]
@@ -313,6 +322,20 @@ impl Function {
         matches!(self, Self::ToolsWrite | Self::Auth)
     }
 
+    /// The variables this function cannot start without on Lambda: each entry is satisfied by
+    /// any one of its names (a key, or the ARN of the secret holding it).
+    fn required_on_lambda(self) -> Vec<&'static [&'static str]> {
+        let mut required: Vec<&'static [&'static str]> =
+            vec![&["DB_CLUSTER_ARN"], &["DB_SECRET_ARN"], &["REDIS_URL"]];
+        if self.checks_tokens() {
+            required.push(&["JWT_SECRET_ARN", "JWT_SECRET"]);
+        }
+        if self == Self::ToolsRead {
+            required.push(&["CURSOR_SECRET_ARN", "CURSOR_SECRET"]);
+        }
+        required
+    }
+
     /// Settings whose default differs for this function. mcp-admin's statements (a migration on
     /// a large catalogue, a bulk import's batch on a cold buffer pool) may take as long as one
     /// Data API call may run (45 s), not the share of a request a function gives one.
@@ -339,18 +362,37 @@ impl Function {
 
 impl Config {
     /// Reads the configuration of `function` from the process environment (without fetching
-    /// secrets). Without `DB_SECRET_ARN` it uses the function's own local database user.
+    /// secrets). Off Lambda, without `DB_SECRET_ARN` it uses the function's own local database
+    /// user; on Lambda it refuses to start without what [`Function::required_on_lambda`] names.
     pub fn from_env(function: Function) -> Result<Self, ConfigError> {
+        let on_lambda = std::env::var_os("AWS_LAMBDA_FUNCTION_NAME").is_some();
+        Self::for_function(function, on_lambda, |name| std::env::var(name).ok())
+    }
+
+    /// [`from_env`](Self::from_env) over `lookup`.
+    fn for_function(
+        function: Function,
+        on_lambda: bool,
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let set = |name: &str| lookup(name).filter(|v| !v.is_empty());
+        if on_lambda {
+            for names in function.required_on_lambda() {
+                if !names.iter().any(|name| set(name).is_some()) {
+                    return Err(ConfigError::Missing { name: names[0] });
+                }
+            }
+        }
         let defaults = function.own_defaults();
         let mut config = Self::from_lookup(|name| {
-            std::env::var(name).ok().or_else(|| {
+            lookup(name).or_else(|| {
                 defaults
                     .iter()
                     .find(|(default, _)| *default == name)
                     .map(|(_, value)| (*value).to_owned())
             })
         })?;
-        if std::env::var_os("DB_SECRET_ARN").is_none() {
+        if set("DB_SECRET_ARN").is_none() {
             config.database.secret_arn = function.local_secret_arn();
         }
         Ok(config)
@@ -360,6 +402,14 @@ impl Config {
     /// from Secrets Manager when their ARNs are set (`JWT_SECRET_ARN` for the functions that
     /// issue or check access tokens, `CURSOR_SECRET_ARN` for tools-read).
     pub async fn load(function: Function) -> Result<Self, ConfigError> {
+        let loaded = Self::load_secrets(function).await;
+        if let Err(error) = &loaded {
+            tracing::error!(%error, "configuration refused; the function stops");
+        }
+        loaded
+    }
+
+    async fn load_secrets(function: Function) -> Result<Self, ConfigError> {
         let mut config = Self::from_env(function)?;
         let wanted = [
             (function.checks_tokens(), config.auth.jwt_secret_arn.clone()),
@@ -403,7 +453,7 @@ impl Config {
                 list_ttl: env.seconds("LIST_CACHE_TTL", 300)?,
                 connect_timeout: env.millis("REDIS_CONNECT_TIMEOUT_MS", 100)?,
                 response_timeout: env.millis("REDIS_RESPONSE_TIMEOUT_MS", 50)?,
-                breaker_threshold: env.number("REDIS_BREAKER_THRESHOLD", 3)?.max(1) as u32,
+                breaker_threshold: env.number_in("REDIS_BREAKER_THRESHOLD", 3, 1..=1_000)? as u32,
                 breaker_cooldown: env.millis("REDIS_BREAKER_COOLDOWN_MS", 2000)?,
                 write_marker_ttl: env.seconds("WRITE_MARKER_TTL", 120)?,
                 lease_ttl: env.millis("CACHE_LEASE_MS", 300)?,
@@ -423,7 +473,7 @@ impl Config {
                 budget: DatabaseBudget {
                     connect_timeout: env.millis("DB_CONNECT_TIMEOUT_MS", 1_000)?,
                     attempt_timeout: env.millis("DB_ATTEMPT_TIMEOUT_MS", 2_500)?,
-                    max_attempts: env.number("DB_MAX_ATTEMPTS", 3)?.clamp(1, 10) as u32,
+                    max_attempts: env.number_in("DB_MAX_ATTEMPTS", 3, 1..=10)? as u32,
                     call_timeout: env.millis("DB_CALL_TIMEOUT_MS", 5_000)?,
                     request_budget: env.millis("DB_REQUEST_BUDGET_MS", 7_000)?,
                 },
@@ -613,6 +663,82 @@ mod tests {
                 "{name}={value}"
             );
         }
+    }
+
+    #[test]
+    fn counts_out_of_range_are_refused_not_moved() {
+        for (name, value) in [("REDIS_BREAKER_THRESHOLD", "0"), ("DB_MAX_ATTEMPTS", "11")] {
+            let refused = Config::from_lookup(|n| (n == name).then(|| value.to_owned()));
+            assert!(
+                matches!(refused, Err(ConfigError::Invalid { name: n, .. }) if n == name),
+                "{name}={value}"
+            );
+        }
+    }
+
+    /// What the SAM template sets for `function`.
+    fn deployed(function: Function) -> Vec<(&'static str, &'static str)> {
+        let mut vars = vec![
+            ("DB_CLUSTER_ARN", "arn:aws:rds:eu-west-1:1:cluster:registry"),
+            (
+                "DB_SECRET_ARN",
+                "arn:aws:secretsmanager:eu-west-1:1:secret:db",
+            ),
+            ("REDIS_URL", "rediss://cache:6379"),
+        ];
+        if function.checks_tokens() {
+            vars.push((
+                "JWT_SECRET_ARN",
+                "arn:aws:secretsmanager:eu-west-1:1:secret:jwt",
+            ));
+        }
+        if function == Function::ToolsRead {
+            vars.push((
+                "CURSOR_SECRET_ARN",
+                "arn:aws:secretsmanager:eu-west-1:1:secret:c",
+            ));
+        }
+        vars
+    }
+
+    #[test]
+    fn on_lambda_nothing_falls_back_to_a_development_value() {
+        for function in Function::LAMBDAS {
+            let vars = deployed(function);
+            let lookup = |vars: Vec<(&'static str, &'static str)>| {
+                move |name: &str| {
+                    vars.iter()
+                        .find(|(n, _)| *n == name)
+                        .map(|(_, v)| (*v).to_owned())
+                }
+            };
+            let config = Config::for_function(function, true, lookup(vars.clone()))
+                .unwrap_or_else(|e| panic!("{function:?}: {e}"));
+            assert_eq!(config.database.secret_arn, vars[1].1);
+            for (missing, _) in &vars {
+                for unset in [None, Some("")] {
+                    let mut without: Vec<_> =
+                        vars.iter().filter(|(n, _)| n != missing).copied().collect();
+                    if let Some(empty) = unset {
+                        without.push((missing, empty));
+                    }
+                    let refused = Config::for_function(function, true, lookup(without));
+                    assert!(
+                        matches!(&refused, Err(ConfigError::Missing { name }) if name == missing),
+                        "{function:?} without {missing}: {refused:?}"
+                    );
+                }
+            }
+            let local = Config::for_function(function, false, |_| None).unwrap();
+            assert_eq!(local.database.secret_arn, function.local_secret_arn());
+        }
+        // A key given directly stands in for its secret's ARN (as `make dev` gives them).
+        let direct = |name: &str| match name {
+            "DB_CLUSTER_ARN" | "DB_SECRET_ARN" | "REDIS_URL" => Some("set".to_owned()),
+            "JWT_SECRET" => Some(DEV_JWT_SECRET.to_owned()),
+            _ => None,
+        };
+        assert!(Config::for_function(Function::Auth, true, direct).is_ok());
     }
 
     #[test]
