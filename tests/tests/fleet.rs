@@ -309,6 +309,51 @@ async fn a_reader_whose_redis_call_failed_owes_nothing_and_retires_no_page() {
 }
 
 #[tokio::test]
+async fn a_writer_whose_connection_died_meanwhile_publishes_on_a_new_one() {
+    let mut redis = OwnedRedis::start().await;
+    let app = TestApp::with_redis(&redis.url()).await;
+    let (token, owner) = app.user().await;
+    let tool = app.create(&token, &tool_body("reconnect")).await;
+    let path = format!("/tools/{}", tool["id"].as_str().unwrap());
+    let list = format!("/tools?ownerId={owner}");
+    let reader = app.instance();
+    reader.get(&path).await;
+    reader.get(&list).await;
+
+    // Redis restarts while the writer is idle: its connection is dead, and it does not know.
+    redis.restart().await;
+    reader.get(&path).await;
+    reader.get(&list).await;
+    assert_eq!(reader.get(&list).await.cache(), "HIT");
+
+    let patched = app
+        .json(
+            Method::PATCH,
+            &path,
+            &token,
+            &json!({"title": "on a new connection"}),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK);
+    assert_eq!(
+        app.pending_invalidations().await,
+        0,
+        "published, not left to the sweeper"
+    );
+    assert_eq!(
+        reader.get(&path).await.json()["title"],
+        "on a new connection"
+    );
+    let page = reader.get(&list).await;
+    assert_eq!(
+        page.json()["items"][0]["title"],
+        "on a new connection",
+        "{}",
+        page.cache()
+    );
+}
+
+#[tokio::test]
 async fn a_write_retires_the_pages_it_can_change_and_no_other() {
     let app = TestApp::start().await;
     let (token, owner) = app.user().await;

@@ -101,6 +101,15 @@ pub enum CacheError {
     Redis(#[from] redis::RedisError),
 }
 
+impl CacheError {
+    /// Whether the call failed on its connection rather than on Redis's time or state, so the
+    /// next call (on a new connection: a failed call drops its own) may succeed: not a timeout,
+    /// not an open breaker.
+    pub fn may_succeed_on_a_new_connection(&self) -> bool {
+        matches!(self, Self::Redis(error) if !error.is_timeout())
+    }
+}
+
 /// The Redis side of the registry: tools, list pages, sessions and attempt windows.
 #[derive(Clone)]
 pub struct CacheService {

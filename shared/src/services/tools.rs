@@ -473,22 +473,16 @@ impl<S: ToolStore> ToolService<S> {
         if !write.changed {
             return;
         }
-        let tool = async {
-            match &write.tool {
-                Some(tool) => match to_json(tool) {
-                    Ok(body) => self.cache.publish_tool(tool.id, tool.revision, &body).await,
-                    Err(error) => {
-                        tracing::error!(%error, "tool not serializable; evicting it instead");
-                        self.cache.evict_tool(tool.id, tool.revision).await
-                    }
-                },
-                None => self.cache.publish_deleted_tool(write.tool_id).await,
-            }
-        };
-        let writes = [write.write_id];
-        let lists = self.cache.retire_lists(Some(&write.scopes), &writes);
-        let (tool, lists) = tokio::join!(tool, lists);
-        if let Err(error) = tool.and(lists) {
+        let mut applied = self.apply_to_cache(write).await;
+        // A connection found dead (Redis restarted or failed over since it was last used, the
+        // link idle-closed) was dropped by the failed call: one more try on a new one.
+        if applied
+            .as_ref()
+            .is_err_and(CacheError::may_succeed_on_a_new_connection)
+        {
+            applied = self.apply_to_cache(write).await;
+        }
+        if let Err(error) = applied {
             tracing::warn!(
                 tool = %write.tool_id,
                 %error,
@@ -506,6 +500,27 @@ impl<S: ToolStore> ToolService<S> {
                 tracing::info!("invalidation applied but not marked in time; the sweeper will")
             }
         }
+    }
+
+    /// Publishes `write`'s tool (or its deletion) and retires its pages, both at once. Both are
+    /// harmless to repeat.
+    async fn apply_to_cache(&self, write: &CommittedWrite) -> Result<(), CacheError> {
+        let tool = async {
+            match &write.tool {
+                Some(tool) => match to_json(tool) {
+                    Ok(body) => self.cache.publish_tool(tool.id, tool.revision, &body).await,
+                    Err(error) => {
+                        tracing::error!(%error, "tool not serializable; evicting it instead");
+                        self.cache.evict_tool(tool.id, tool.revision).await
+                    }
+                },
+                None => self.cache.publish_deleted_tool(write.tool_id).await,
+            }
+        };
+        let writes = [write.write_id];
+        let lists = self.cache.retire_lists(Some(&write.scopes), &writes);
+        let (tool, lists) = tokio::join!(tool, lists);
+        tool.and(lists)
     }
 
     /// Applies the pending invalidations recorded at least `min_age` ago, oldest first, and marks
