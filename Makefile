@@ -1,5 +1,5 @@
 # The two commands of the README, and a few more. Everything installs what it needs.
-.PHONY: dev test stop bench scale lint fmt services contract load template lambda-build
+.PHONY: dev test stop bench scale lint fmt services contract load smoke template lambda-build
 
 # Start Redis, MariaDB, the Data API emulator, migrate + seed, serve the API on 127.0.0.1:9000.
 dev:
@@ -51,6 +51,10 @@ contract:
 # 8 clients x 30 s of mixed reads and writes against `make dev`; fails on any error.
 load:
 	dev/with-dev.sh dev/load.py --clients 8 --seconds 30
+
+# End to end, as a client: a deployment's (API=https://…), or `make dev`'s when API is unset.
+smoke:
+	@if [ -n "$(API)" ]; then dev/smoke.py --api "$(API)"; else dev/with-dev.sh dev/smoke.py; fi
 
 # cfn-lint and sam validate --lint of template.yaml.
 template:

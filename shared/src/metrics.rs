@@ -9,6 +9,39 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 /// The CloudWatch namespace of every metric.
 pub const NAMESPACE: &str = "McpRegistry";
 
+/// Metrics emitted together, and the dimension sets CloudWatch publishes each of them under.
+#[derive(Debug)]
+pub struct MetricSet {
+    /// Each set of dimension names a metric is published under.
+    pub dimensions: &'static [&'static [&'static str]],
+    /// Each metric's name and unit.
+    pub metrics: &'static [(&'static str, &'static str)],
+}
+
+/// A request's metrics (every API function).
+pub const REQUEST_METRICS: MetricSet = MetricSet {
+    dimensions: &[&["Service", "Route"], &["Service"]],
+    metrics: &[
+        ("Latency", "Milliseconds"),
+        ("CacheHit", "Count"),
+        ("CacheMiss", "Count"),
+        ("CacheBypass", "Count"),
+        ("RedisErrors", "Count"),
+    ],
+};
+
+/// The outbox backlog (the cache sweeper, each poll).
+pub const OUTBOX_METRICS: MetricSet = MetricSet {
+    dimensions: &[&["Service"]],
+    metrics: &[
+        ("OutboxPending", "Count"),
+        ("OutboxOldestAge", "Milliseconds"),
+    ],
+};
+
+/// Every metric the code emits, for what alarms and dashboards may name.
+pub const EMITTED: [&MetricSet; 2] = [&REQUEST_METRICS, &OUTBOX_METRICS];
+
 static REDIS_ERRORS: AtomicU64 = AtomicU64::new(0);
 
 type Sink = Box<dyn Fn(&str) + Send + Sync>;
@@ -44,14 +77,7 @@ pub fn record_request(
     }
     let flag = |value: &str| u8::from(cache == Some(value));
     emit(
-        &[&["Service", "Route"], &["Service"]],
-        &[
-            ("Latency", "Milliseconds"),
-            ("CacheHit", "Count"),
-            ("CacheMiss", "Count"),
-            ("CacheBypass", "Count"),
-            ("RedisErrors", "Count"),
-        ],
+        &REQUEST_METRICS,
         serde_json::json!({
             "Route": format!("{method} {path}"),
             "StatusCode": status,
@@ -72,11 +98,7 @@ pub fn record_outbox_backlog(pending: i64, oldest_age: Duration) {
         return;
     }
     emit(
-        &[&["Service"]],
-        &[
-            ("OutboxPending", "Count"),
-            ("OutboxOldestAge", "Milliseconds"),
-        ],
+        &OUTBOX_METRICS,
         serde_json::json!({
             "OutboxPending": pending,
             "OutboxOldestAge": oldest_age.as_millis() as u64,
@@ -85,13 +107,14 @@ pub fn record_outbox_backlog(pending: i64, oldest_age: Duration) {
 }
 
 /// One EMF line: `fields` (the metrics' values and the dimensions but `Service`, which is the
-/// function's name) under the `_aws` metadata that declares `metrics` (name, unit).
-fn emit(dimensions: &[&[&str]], metrics: &[(&str, &str)], mut fields: serde_json::Value) {
+/// function's name) under the `_aws` metadata that declares the metrics of `set`.
+fn emit(set: &MetricSet, mut fields: serde_json::Value) {
     let timestamp = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
     let service = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into());
-    let metrics: Vec<_> = metrics
+    let metrics: Vec<_> = set
+        .metrics
         .iter()
         .map(|(name, unit)| serde_json::json!({"Name": name, "Unit": unit}))
         .collect();
@@ -100,7 +123,7 @@ fn emit(dimensions: &[&[&str]], metrics: &[(&str, &str)], mut fields: serde_json
         "Timestamp": timestamp,
         "CloudWatchMetrics": [{
             "Namespace": NAMESPACE,
-            "Dimensions": dimensions,
+            "Dimensions": set.dimensions,
             "Metrics": metrics,
         }],
     });

@@ -225,3 +225,51 @@ fn every_documented_error_is_a_problem_document_with_its_headers() {
     }
     assert!(errors >= 40, "only {errors} error responses documented");
 }
+
+/// Every alarm on a metric of the functions' namespace names one the code emits, under a set of
+/// dimensions it is published with: an alarm on a metric nobody emits never fires.
+#[test]
+fn every_alarm_names_a_metric_and_dimensions_the_code_emits() {
+    use serde_yaml_ng::Value as Yaml;
+    let template: Yaml =
+        serde_yaml_ng::from_str(&repo_file("template.yaml")).expect("template.yaml is YAML");
+    let resources = template["Resources"].as_mapping().expect("Resources");
+    let mut checked = 0;
+    for (name, resource) in resources {
+        if resource["Type"].as_str() != Some("AWS::CloudWatch::Alarm") {
+            continue;
+        }
+        let properties = &resource["Properties"];
+        let mut metrics = vec![properties];
+        if let Some(queries) = properties["Metrics"].as_sequence() {
+            metrics.extend(queries.iter().map(|query| &query["MetricStat"]["Metric"]));
+        }
+        for metric in metrics {
+            if metric["Namespace"].as_str() != Some(shared::metrics::NAMESPACE) {
+                continue;
+            }
+            let metric_name = metric["MetricName"].as_str().expect("MetricName");
+            let dimensions: BTreeSet<&str> = metric["Dimensions"]
+                .as_sequence()
+                .expect("Dimensions")
+                .iter()
+                .map(|d| d["Name"].as_str().expect("a dimension's Name"))
+                .collect();
+            let emitted = shared::metrics::EMITTED.iter().any(|set| {
+                set.metrics
+                    .iter()
+                    .any(|(emitted, _)| *emitted == metric_name)
+                    && set
+                        .dimensions
+                        .iter()
+                        .any(|names| names.iter().copied().collect::<BTreeSet<_>>() == dimensions)
+            });
+            assert!(
+                emitted,
+                "{name:?}: {metric_name} by {dimensions:?} is not a metric the code emits"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 6, "alarms on the functions' metrics: {checked}");
+}
