@@ -1,6 +1,6 @@
 //! CloudWatch Embedded Metric Format: one JSON line per request with its latency, its cache
 //! outcome and the Redis errors since the previous line. CloudWatch turns the lines into metrics;
-//! no API call, no agent.
+//! no API call, no agent. On Lambda that line is also the request's access log line.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -64,16 +64,17 @@ fn enabled() -> bool {
 }
 
 /// Emits the metric line of one request (`method` and matched `path` make its `Route`
-/// dimension). `cache` is the `X-Cache` value, if any.
+/// dimension). `cache` is the `X-Cache` value, if any. Returns whether it did (on Lambda, or
+/// when captured): the line then serves as the access log.
 pub fn record_request(
     method: &str,
     path: &str,
     status: u16,
     latency: Duration,
     cache: Option<&str>,
-) {
+) -> bool {
     if !enabled() {
-        return;
+        return false;
     }
     let flag = |value: &str| u8::from(cache == Some(value));
     emit(
@@ -81,6 +82,7 @@ pub fn record_request(
         serde_json::json!({
             "Route": format!("{method} {path}"),
             "StatusCode": status,
+            "Cache": cache.unwrap_or("-"),
             "Latency": latency.as_secs_f64() * 1000.0,
             "CacheHit": flag("HIT"),
             "CacheMiss": flag("MISS"),
@@ -88,6 +90,7 @@ pub fn record_request(
             "RedisErrors": REDIS_ERRORS.swap(0, Ordering::Relaxed),
         }),
     );
+    true
 }
 
 /// Emits the outbox backlog as the sweeper sees it on a poll: the invalidations not applied yet

@@ -1,5 +1,5 @@
 //! Cache outcomes, Redis errors and latency, and the sweeper's outbox backlog, are emitted as
-//! CloudWatch Embedded Metric Format lines.
+//! CloudWatch Embedded Metric Format lines; a request's line is its only access log line.
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
@@ -7,6 +7,34 @@ use std::time::{Duration, SystemTime};
 use integration_tests::{tool_body, OwnedRedis, TestApp};
 use serde_json::Value;
 use shared::config::SweeperConfig;
+
+/// Every log event of this test binary, as text (the subscriber is process-wide).
+fn logged() -> Arc<Mutex<Vec<u8>>> {
+    static LOGGED: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
+    LOGGED
+        .get_or_init(|| {
+            let logged = Arc::new(Mutex::new(Vec::new()));
+            let writer = logged.clone();
+            tracing_subscriber::fmt()
+                .with_ansi(false)
+                .with_writer(move || Log(writer.clone()))
+                .init();
+            logged
+        })
+        .clone()
+}
+
+struct Log(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Log {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
 
 /// Every metric line of this test binary (the sink is process-wide).
 fn captured() -> Arc<Mutex<Vec<String>>> {
@@ -24,6 +52,7 @@ fn captured() -> Arc<Mutex<Vec<String>>> {
 #[tokio::test]
 async fn requests_emit_emf_lines_with_cache_outcomes_and_redis_errors() {
     let lines = captured();
+    let logged = logged();
 
     let mut redis = OwnedRedis::start().await;
     let app = TestApp::with_redis(&redis.url()).await;
@@ -77,6 +106,17 @@ async fn requests_emit_emf_lines_with_cache_outcomes_and_redis_errors() {
         )
     };
     assert_eq!(outcome(reads[0]), (Some(1), Some(0), Some(0)));
+    let cache: Vec<&Value> = reads.iter().map(|r| &r["Cache"]).collect();
+    assert_eq!(
+        cache,
+        ["MISS", "HIT", "BYPASS"],
+        "the line is the access log"
+    );
+    let logged = String::from_utf8(logged.lock().unwrap().clone()).unwrap();
+    assert!(
+        !logged.lines().any(|line| line.contains("route=")),
+        "a second access log line: {logged}"
+    );
     assert_eq!(outcome(reads[1]), (Some(0), Some(1), Some(0)));
     assert_eq!(outcome(reads[2]), (Some(0), Some(0), Some(1)));
     assert!(

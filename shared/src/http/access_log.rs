@@ -1,4 +1,4 @@
-//! The access log: one line (and one metrics record) per request.
+//! The access log: one line per request (on Lambda, the metrics line: see `metrics`).
 
 use axum::extract::Request;
 use axum::response::Response;
@@ -6,7 +6,8 @@ use axum::response::Response;
 use super::X_CACHE;
 
 /// One log line per request: method, route, status, latency and cache outcome (never headers or
-/// bodies, which may carry tokens).
+/// bodies, which may carry tokens), as the metrics line where metrics are emitted, else as a log
+/// event.
 pub async fn access_log(request: Request, next: axum::middleware::Next) -> Response {
     let method = request.method().clone();
     let matched = request
@@ -22,14 +23,16 @@ pub async fn access_log(request: Request, next: axum::middleware::Next) -> Respo
         .get(X_CACHE)
         .and_then(|v| v.to_str().ok());
     let status = response.status().as_u16();
-    tracing::info!(
-        %method,
-        route,
-        status,
-        latency_us = latency.as_micros() as u64,
-        cache = cache.unwrap_or("-"),
-        "request"
-    );
-    crate::metrics::record_request(method.as_str(), route, status, latency, cache);
+    // On Lambda the metrics line carries all of it: one line per request, not two.
+    if !crate::metrics::record_request(method.as_str(), route, status, latency, cache) {
+        tracing::info!(
+            %method,
+            route,
+            status,
+            latency_us = latency.as_micros() as u64,
+            cache = cache.unwrap_or("-"),
+            "request"
+        );
+    }
     response
 }
