@@ -548,17 +548,22 @@ impl OwnedRedis {
     }
 
     async fn spawned(mode: RedisMode) -> Self {
-        let port = free_port();
-        let dir = std::env::temp_dir().join(format!("owned-redis-{port}-{}", Uuid::now_v7()));
-        std::fs::create_dir_all(&dir).expect("a directory for the owned redis");
-        let mut redis = Self {
-            port,
-            mode,
-            dir,
-            child: None,
-        };
-        redis.spawn().await;
-        redis
+        // A free port can be taken by another test's listener before the server binds it.
+        for _ in 0..5 {
+            let port = free_port();
+            let dir = std::env::temp_dir().join(format!("owned-redis-{port}-{}", Uuid::now_v7()));
+            std::fs::create_dir_all(&dir).expect("a directory for the owned redis");
+            let mut redis = Self {
+                port,
+                mode,
+                dir,
+                child: None,
+            };
+            if redis.spawn().await {
+                return redis;
+            }
+        }
+        panic!("redis-server found no free port in five tries");
     }
 
     /// Its URL.
@@ -566,7 +571,8 @@ impl OwnedRedis {
         format!("redis://127.0.0.1:{}", self.port)
     }
 
-    async fn spawn(&mut self) {
+    /// Starts the server on its port; `false` if it could not bind it (taken meanwhile).
+    async fn spawn(&mut self) -> bool {
         let port = self.port.to_string();
         let mut args = vec![
             "--port",
@@ -593,18 +599,19 @@ impl OwnedRedis {
             ]);
         }
         args.extend(["--dir", &dir]);
-        let child = std::process::Command::new("redis-server")
+        let mut child = std::process::Command::new("redis-server")
             .args(&args)
             .stdout(std::process::Stdio::null())
             .spawn()
             .expect("redis-server must be installed (make test installs it)");
-        self.child = Some(child);
         for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
-                .await
-                .is_ok()
-            {
-                return;
+            if child.try_wait().ok().flatten().is_some() {
+                return false;
+            }
+            // Whatever else holds the port does not answer PONG.
+            if answers_ping(self.port).await {
+                self.child = Some(child);
+                return true;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -632,7 +639,11 @@ impl OwnedRedis {
     /// last [`save`](Self::save), if any).
     pub async fn restart(&mut self) {
         self.stop();
-        self.spawn().await;
+        assert!(
+            self.spawn().await,
+            "port {} was taken while redis was down",
+            self.port
+        );
         if self.mode == RedisMode::Cluster {
             self.await_cluster_ok().await;
         }
@@ -753,6 +764,22 @@ impl OwnedCluster {
 }
 
 /// A free loopback port.
+/// Whether a Redis server answers `PING` on `port`.
+async fn answers_ping(port: u16) -> bool {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
+        stream.write_all(b"PING\r\n").await?;
+        let mut answer = [0u8; 7];
+        stream.read_exact(&mut answer).await?;
+        Ok::<_, std::io::Error>(answer == *b"+PONG\r\n")
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_millis(200), exchange).await,
+        Ok(Ok(true))
+    )
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
