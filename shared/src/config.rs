@@ -293,7 +293,8 @@ pub enum Function {
     Auth,
     /// The scheduled outbox sweeper.
     CacheSweeper,
-    /// `mcp-admin` (migrations, seed): the database's administrator.
+    /// The database's administrator: `mcp-admin` (migrations, seed, import) locally, the
+    /// schema-migrator function (migrations at each deploy) on Lambda.
     Admin,
 }
 
@@ -326,7 +327,18 @@ impl Function {
     /// any one of its names (a key, or the ARN of the secret holding it).
     fn required_on_lambda(self) -> Vec<&'static [&'static str]> {
         let mut required: Vec<&'static [&'static str]> =
-            vec![&["DB_CLUSTER_ARN"], &["DB_SECRET_ARN"], &["REDIS_URL"]];
+            vec![&["DB_CLUSTER_ARN"], &["DB_SECRET_ARN"]];
+        if self == Self::Admin {
+            // The administrator sets each function's database password: it reads them all.
+            required.extend([
+                &["TOOLS_READ_DB_SECRET_ARN"][..],
+                &["TOOLS_WRITE_DB_SECRET_ARN"],
+                &["AUTH_DB_SECRET_ARN"],
+                &["CACHE_SWEEPER_DB_SECRET_ARN"],
+            ]);
+            return required;
+        }
+        required.push(&["REDIS_URL"]);
         if self.checks_tokens() {
             required.push(&["JWT_SECRET_ARN", "JWT_SECRET"]);
         }
@@ -346,6 +358,18 @@ impl Function {
                 ("DB_CALL_TIMEOUT_MS", "100000"),
             ],
             _ => &[],
+        }
+    }
+
+    /// The variable that names this function's database secret in the administrator's
+    /// environment, which sets the passwords of all of them.
+    pub fn database_secret_variable(self) -> &'static str {
+        match self {
+            Self::ToolsRead => "TOOLS_READ_DB_SECRET_ARN",
+            Self::ToolsWrite => "TOOLS_WRITE_DB_SECRET_ARN",
+            Self::Auth => "AUTH_DB_SECRET_ARN",
+            Self::CacheSweeper => "CACHE_SWEEPER_DB_SECRET_ARN",
+            Self::Admin => "DB_SECRET_ARN",
         }
     }
 
@@ -684,8 +708,17 @@ mod tests {
                 "DB_SECRET_ARN",
                 "arn:aws:secretsmanager:eu-west-1:1:secret:db",
             ),
-            ("REDIS_URL", "rediss://cache:6379"),
         ];
+        if function == Function::Admin {
+            for lambda in Function::LAMBDAS {
+                vars.push((
+                    lambda.database_secret_variable(),
+                    "arn:aws:secretsmanager:eu-west-1:1:secret:fn",
+                ));
+            }
+            return vars;
+        }
+        vars.push(("REDIS_URL", "rediss://cache:6379"));
         if function.checks_tokens() {
             vars.push((
                 "JWT_SECRET_ARN",
@@ -703,7 +736,7 @@ mod tests {
 
     #[test]
     fn on_lambda_nothing_falls_back_to_a_development_value() {
-        for function in Function::LAMBDAS {
+        for function in Function::LAMBDAS.into_iter().chain([Function::Admin]) {
             let vars = deployed(function);
             let lookup = |vars: Vec<(&'static str, &'static str)>| {
                 move |name: &str| {

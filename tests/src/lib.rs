@@ -21,10 +21,11 @@ use http::{HeaderMap, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use shared::cache::{CacheService, RedisClient, RedisConnection};
-use shared::config::{Config, Function, RedisMode, Secret};
+use shared::config::{Config, Function, RedisMode};
 use shared::domain::Role;
 use shared::services::auth::{AuthService, ClientInfo, PasswordHasher, TokenKeys};
 use shared::services::{MissBudget, ToolService};
+use shared::store::provision::provision;
 use shared::store::{migrations, param, DataApi, DataApiAccountStore, DataApiToolStore, ToolStore};
 use tower::ServiceExt;
 use uuid::Uuid;
@@ -116,19 +117,58 @@ fn local_secrets() -> BTreeMap<String, SecretValue> {
     serde_json::from_str(include_str!("../../dev/secrets.json")).expect("dev/secrets.json")
 }
 
-/// The database user of each Lambda function and its password, from the local secrets.
-fn function_users() -> Vec<(Function, Secret)> {
-    let secrets = local_secrets();
-    Function::LAMBDAS
-        .into_iter()
-        .map(|function| match &secrets[&function.local_secret_arn()] {
-            SecretValue::Credentials { username, password } => {
-                assert_eq!(username, migrations::database_user(function));
-                (function, Secret::new(password.clone()))
-            }
-            SecretValue::Text(_) => panic!("{function:?}: not a database secret"),
+/// A database of its own, with nothing in it, behind a private Data API emulator.
+pub struct EmptyDatabase {
+    /// The emulator (counts statements, injects faults).
+    pub emulator: Emulator,
+    /// Its address.
+    pub emulator_addr: SocketAddr,
+    /// The database, as `config` names it, through the emulator.
+    pub db: DataApi,
+}
+
+impl EmptyDatabase {
+    /// Creates the database `config` names, through the Data API like any statement.
+    pub async fn create(config: &Config) -> Self {
+        let (emulator, emulator_addr) = Emulator::spawn_local(EmulatorConfig {
+            mysql_url: mysql_url(),
+            secrets: local_secrets(),
+            ..EmulatorConfig::from_env()
         })
-        .collect()
+        .await
+        .expect("start the Data API emulator");
+        let mut server = config.clone();
+        server.database.database = "mcp_test".into();
+        data_api(emulator_addr, &server)
+            .execute(
+                &format!(
+                    "CREATE DATABASE IF NOT EXISTS `{}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+                    config.database.database
+                ),
+                vec![],
+            )
+            .await
+            .expect("MariaDB must be running (make test starts it): CREATE DATABASE failed");
+        Self {
+            emulator,
+            emulator_addr,
+            db: data_api(emulator_addr, config),
+        }
+    }
+}
+
+/// A Secrets Manager client over the unmodified SDK, pointed at the emulator at `addr` (which
+/// serves `dev/secrets.json`, as in `make dev`).
+pub fn secrets_client(addr: SocketAddr) -> aws_sdk_secretsmanager::Client {
+    use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
+    aws_sdk_secretsmanager::Client::from_conf(
+        aws_sdk_secretsmanager::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+            .endpoint_url(format!("http://{addr}"))
+            .build(),
+    )
 }
 
 /// `config` as `function` sees it: its own database user, as on AWS.
@@ -178,35 +218,21 @@ impl TestApp {
         Self::with_config(test_config(redis_url)).await
     }
 
-    /// An app over `config`.
+    /// An app over `config`: its database provisioned as a deploy provisions it.
     pub async fn with_config(config: Config) -> Self {
-        let (emulator, emulator_addr) = Emulator::spawn_local(EmulatorConfig {
-            mysql_url: mysql_url(),
-            secrets: local_secrets(),
-            ..EmulatorConfig::from_env()
-        })
+        let EmptyDatabase {
+            emulator,
+            emulator_addr,
+            db,
+        } = EmptyDatabase::create(&config).await;
+        provision(
+            &db,
+            &secrets_client(emulator_addr),
+            |_| None,
+            migrations::MIGRATIONS,
+        )
         .await
-        .expect("start the Data API emulator");
-        // The test's own database, created through the Data API like any statement.
-        let mut server = config.clone();
-        server.database.database = "mcp_test".into();
-        data_api(emulator_addr, &server)
-            .execute(
-                &format!(
-                    "CREATE DATABASE IF NOT EXISTS `{}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
-                    config.database.database
-                ),
-                vec![],
-            )
-            .await
-            .expect("MariaDB must be running (make test starts it): CREATE DATABASE failed");
-        let db = data_api(emulator_addr, &config);
-        migrations::migrate(&db)
-            .await
-            .expect("MariaDB must be running (make test starts it): migrations failed");
-        migrations::grant_function_users(&db, &function_users())
-            .await
-            .expect("the function users and their grants");
+        .expect("MariaDB must be running (make test starts it): provisioning failed");
         let tools = Arc::new(tool_service(emulator_addr, &config, Function::ToolsRead));
         let tokens = TokenKeys::new(&config.auth);
         // As on AWS, the write function is another process: its own Data API client and cache
@@ -220,7 +246,6 @@ impl TestApp {
         let auth_router = auth::router(Arc::new(auth::AuthState {
             auth: auth_service(emulator_addr, &config),
         }));
-        let db = data_api(emulator_addr, &config);
         Self {
             emulator,
             emulator_addr,

@@ -273,3 +273,56 @@ fn every_alarm_names_a_metric_and_dimensions_the_code_emits() {
     }
     assert!(checked >= 6, "alarms on the functions' metrics: {checked}");
 }
+
+/// The deploy provisions the database before any function runs on it: every function of the API
+/// and the sweeper waits for the `Schema` custom resource, whose migrator is given every
+/// function's database secret (it sets their passwords) and the master secret.
+#[test]
+fn every_function_waits_for_the_schema_and_the_migrator_reads_every_database_secret() {
+    use serde_yaml_ng::Value as Yaml;
+    use shared::config::Function;
+    let template: Yaml =
+        serde_yaml_ng::from_str(&repo_file("template.yaml")).expect("template.yaml is YAML");
+    let resources = &template["Resources"];
+    let binary = |resource: &Yaml| {
+        resource["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .map(str::to_owned)
+    };
+    let functions: Vec<&Yaml> = resources
+        .as_mapping()
+        .expect("Resources")
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .collect();
+    for function in Function::LAMBDAS {
+        let resource = functions
+            .iter()
+            .find(|r| binary(r).as_deref() == Some(function.name()))
+            .unwrap_or_else(|| panic!("{} is in the template", function.name()));
+        assert_eq!(
+            resource["DependsOn"].as_str(),
+            Some("Schema"),
+            "{function:?}"
+        );
+    }
+    let migrator = functions
+        .iter()
+        .find(|r| binary(r).as_deref() == Some("schema-migrator"))
+        .expect("the schema migrator is in the template");
+    let variables = &migrator["Properties"]["Environment"]["Variables"];
+    for function in Function::LAMBDAS.into_iter().chain([Function::Admin]) {
+        let variable = function.database_secret_variable();
+        assert!(
+            !variables[variable].is_null(),
+            "the migrator's {variable} is set"
+        );
+    }
+    assert_eq!(
+        resources["Schema"]["Properties"]["ServiceToken"],
+        Yaml::Tagged(Box::new(serde_yaml_ng::value::TaggedValue {
+            tag: serde_yaml_ng::value::Tag::new("GetAtt"),
+            value: "SchemaMigratorFunction.Arn".into(),
+        }))
+    );
+}

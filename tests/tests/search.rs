@@ -271,7 +271,10 @@ async fn the_migration_indexes_tools_stored_before_it() {
         app.db.execute(sql, vec![]).await.expect(sql);
     }
     assert!(walk(&app, "q=quarterly").await.is_empty());
-    let applied = shared::store::migrations::migrate(&app.db).await.unwrap();
+    let applied =
+        shared::store::migrations::migrate(&app.db, shared::store::migrations::MIGRATIONS)
+            .await
+            .unwrap();
     assert_eq!(applied, [6]);
     // (Other queries than the one cached before: the migration retires no list page.)
     assert_eq!(
@@ -316,7 +319,10 @@ async fn the_migration_copies_categories_and_owners_into_index_rows_written_befo
     assert!(walk(&app, "q=ledgers&category=finance").await.is_empty());
     let by_owner = format!("tag=ledgers&ownerId={owner}&sort=-createdAt");
     assert!(walk(&app, &by_owner).await.is_empty());
-    let applied = shared::store::migrations::migrate(&app.db).await.unwrap();
+    let applied =
+        shared::store::migrations::migrate(&app.db, shared::store::migrations::MIGRATIONS)
+            .await
+            .unwrap();
     assert_eq!(applied, [7]);
     assert_eq!(
         walk(&app, "q=nightly&category=finance").await,
@@ -345,7 +351,10 @@ async fn a_migration_whose_indexes_are_already_dropped_applies_again() {
         .execute("DELETE FROM schema_migrations WHERE version = 8", vec![])
         .await
         .expect("forgetting migration 8");
-    let applied = shared::store::migrations::migrate(&app.db).await.unwrap();
+    let applied =
+        shared::store::migrations::migrate(&app.db, shared::store::migrations::MIGRATIONS)
+            .await
+            .unwrap();
     assert_eq!(applied, [8]);
     assert_eq!(
         walk(&app, "q=invoices&category=finance").await,

@@ -11,18 +11,18 @@
 //!                     reported with their numbers and skipped, names already present skipped
 //! ```
 //!
-//! `migrate` reads each function's database credentials from its Secrets Manager secret:
-//! `TOOLS_READ_DB_SECRET_ARN`, `TOOLS_WRITE_DB_SECRET_ARN`, `AUTH_DB_SECRET_ARN` and
-//! `CACHE_SWEEPER_DB_SECRET_ARN` (the stack's outputs; locally the emulator serves
-//! `dev/secrets.json` and these default to its ARNs). It runs itself as `DB_SECRET_ARN`, the
-//! administrator.
+//! `migrate` is what every deploy runs (the schema-migrator function): it reads each function's
+//! database credentials from its Secrets Manager secret (`TOOLS_READ_DB_SECRET_ARN`,
+//! `TOOLS_WRITE_DB_SECRET_ARN`, `AUTH_DB_SECRET_ARN`, `CACHE_SWEEPER_DB_SECRET_ARN`; locally the
+//! emulator serves `dev/secrets.json` and these default to its ARNs). It runs itself as
+//! `DB_SECRET_ARN`, the administrator.
 
 mod import;
 mod seed;
 
-use anyhow::{bail, ensure, Context, Result};
-use serde::Deserialize;
-use shared::config::{Config, Function, Secret};
+use anyhow::{bail, Context, Result};
+use shared::config::{Config, Function};
+use shared::store::provision::provision;
 use shared::store::{migrations, DataApi};
 
 #[tokio::main]
@@ -32,26 +32,22 @@ async fn main() -> Result<()> {
     let db = || DataApi::new(config.database.clone());
     match command.as_str() {
         "migrate" => {
-            let applied = migrations::migrate(&db())
-                .await
-                .context("applying migrations")?;
-            if applied.is_empty() {
-                println!("schema up to date");
+            let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .load()
+                .await;
+            let provisioned = provision(
+                &db(),
+                &aws_sdk_secretsmanager::Client::new(&sdk),
+                |name| std::env::var(name).ok(),
+                migrations::MIGRATIONS,
+            )
+            .await?;
+            if provisioned.applied.is_empty() {
+                println!("schema up to date (version {})", provisioned.schema_version);
             } else {
-                println!("applied migrations {applied:?}");
+                println!("applied migrations {:?}", provisioned.applied);
             }
-            let users = function_users().await?;
-            migrations::grant_function_users(&db(), &users)
-                .await
-                .context("creating the function users")?;
-            println!(
-                "function users and grants up to date: {}",
-                users
-                    .iter()
-                    .map(|(function, _)| migrations::database_user(*function))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
+            println!("function users and grants up to date");
         }
         "seed" => {
             let added = seed::seed(
@@ -88,51 +84,4 @@ async fn main() -> Result<()> {
         _ => bail!("usage: mcp-admin migrate|seed|import --owner EMAIL FILE"),
     }
     Ok(())
-}
-
-/// A database secret's value, as RDS and the template write it.
-#[derive(Deserialize)]
-struct Credentials {
-    username: String,
-    password: String,
-}
-
-/// Each Lambda function's database password, read from its secret (`<FUNCTION>_DB_SECRET_ARN`).
-async fn function_users() -> Result<Vec<(Function, Secret)>> {
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .load()
-        .await;
-    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
-    let mut users = Vec::new();
-    for function in Function::LAMBDAS {
-        let variable = format!(
-            "{}_DB_SECRET_ARN",
-            function.name().to_uppercase().replace('-', "_")
-        );
-        let arn = std::env::var(&variable).unwrap_or_else(|_| function.local_secret_arn());
-        let text = secrets
-            .get_secret_value()
-            .secret_id(&arn)
-            .send()
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "reading {variable} ({arn}): {}",
-                    aws_sdk_secretsmanager::error::DisplayErrorContext(e)
-                )
-            })?
-            .secret_string
-            .with_context(|| format!("{arn} holds no string"))?;
-        let credentials: Credentials = serde_json::from_str(&text)
-            .with_context(|| format!("{arn} is not a database secret (username, password)"))?;
-        let expected = migrations::database_user(function);
-        ensure!(
-            credentials.username == expected,
-            "{arn} names user {:?}; {} connects as {expected:?}",
-            credentials.username,
-            function.name()
-        );
-        users.push((function, Secret::new(credentials.password)));
-    }
-    Ok(users)
 }

@@ -12,6 +12,7 @@ use crate::config::{Function, Secret};
 use crate::domain::Timestamp;
 
 /// A migration: version, name, SQL and what runs after it.
+#[derive(Clone, Copy, Debug)]
 pub struct Migration {
     /// Strictly increasing version.
     pub version: i64,
@@ -110,18 +111,48 @@ struct Applied {
     version: i64,
 }
 
-/// Applies the migrations not yet recorded. Returns the versions it applied.
-pub async fn migrate(db: &DataApi) -> Result<Vec<i64>, StoreError> {
+/// Why a migration run stopped. What ran before stays applied and every statement is
+/// idempotent, so running it again goes on from there.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrationError {
+    /// A statement of a migration failed.
+    #[error("migration {version} ({name}) failed: {source}")]
+    Statement {
+        /// The migration's version.
+        version: i64,
+        /// Its name.
+        name: &'static str,
+        /// The database's answer.
+        source: StoreError,
+    },
+    /// A data step failed.
+    #[error("data step {step:?} failed: {source}")]
+    DataStep {
+        /// The step.
+        step: DataStep,
+        /// The database's answer.
+        source: StoreError,
+    },
+    /// Reading or writing `schema_migrations` failed.
+    #[error("recording the applied migrations failed: {0}")]
+    Bookkeeping(#[source] StoreError),
+}
+
+/// Applies those of `migrations` (in production [`MIGRATIONS`]) not yet recorded. Returns the
+/// versions it applied.
+pub async fn migrate(db: &DataApi, migrations: &[Migration]) -> Result<Vec<i64>, MigrationError> {
     db.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT NOT NULL PRIMARY KEY, \
          name VARCHAR(128) NOT NULL, applied_at BIGINT NOT NULL)",
         vec![],
     )
-    .await?;
+    .await
+    .map_err(MigrationError::Bookkeeping)?;
     let applied: Vec<Applied> = db
         .query("SELECT version FROM schema_migrations", vec![])
-        .await?;
-    let pending: Vec<&Migration> = MIGRATIONS
+        .await
+        .map_err(MigrationError::Bookkeeping)?;
+    let pending: Vec<&Migration> = migrations
         .iter()
         .filter(|m| !applied.iter().any(|a| a.version == m.version))
         .collect();
@@ -132,20 +163,29 @@ pub async fn migrate(db: &DataApi) -> Result<Vec<i64>, StoreError> {
             // (or, for a drop, "check that it exists"): done, then.
             match db.execute(&statement, vec![]).await {
                 Ok(_) | Err(StoreError::AlreadyExists(_)) => {}
-                Err(error) => return Err(error),
+                Err(source) => {
+                    return Err(MigrationError::Statement {
+                        version: migration.version,
+                        name: migration.name,
+                        source,
+                    })
+                }
             }
         }
     }
     let steps: std::collections::BTreeSet<DataStep> =
         pending.iter().filter_map(|m| m.then).collect();
     for step in steps {
+        let failed = |source| MigrationError::DataStep { step, source };
         match step {
             DataStep::IndexTools => {
-                let indexed = super::tools::index_all_tools(db).await?;
+                let indexed = super::tools::index_all_tools(db).await.map_err(failed)?;
                 tracing::info!(indexed, "search and tag index rows written");
             }
             DataStep::CopyFilterColumns => {
-                let changed = super::tools::copy_filter_columns(db).await?;
+                let changed = super::tools::copy_filter_columns(db)
+                    .await
+                    .map_err(failed)?;
                 tracing::info!(changed, "categories and owners copied into index rows");
             }
         }
@@ -161,7 +201,8 @@ pub async fn migrate(db: &DataApi) -> Result<Vec<i64>, StoreError> {
                 param("at", Timestamp::now().millis()),
             ],
         )
-        .await?;
+        .await
+        .map_err(MigrationError::Bookkeeping)?;
         done.push(migration.version);
     }
     Ok(done)

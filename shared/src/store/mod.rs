@@ -1,5 +1,5 @@
 //! The database side: the RDS Data API client, the tool and account stores (a trait each, and
-//! its Data API adapter) and the schema migrations.
+//! its Data API adapter), the schema migrations and the provisioning that applies them.
 
 mod accounts;
 mod data_api;
@@ -8,6 +8,7 @@ pub mod error_class;
 pub mod memory;
 pub mod migrations;
 mod pages;
+pub mod provision;
 mod search;
 mod tool_index;
 mod tools;
