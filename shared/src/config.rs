@@ -195,6 +195,37 @@ pub struct SweeperConfig {
     pub min_age: Duration,
     /// `OUTBOX_RETENTION_SECS`: how long applied invalidations are kept before being pruned.
     pub retention: Duration,
+    /// `SWEEPER_MODE`: whether each poll reaches the database (`steady`) or only those with a
+    /// reason to (`quiet`, so an idle Aurora can pause).
+    pub mode: SweeperMode,
+    /// `SWEEPER_SETTLE_MS`: in the quiet mode, how long after the last write began the sweeper
+    /// keeps draining before it goes quiet; longer than a write can take from its start to its
+    /// commit (the functions' timeout).
+    pub settle: Duration,
+}
+
+/// When the sweeper reaches the database.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SweeperMode {
+    /// Every poll drains: a lost invalidation waits about one poll.
+    #[default]
+    Steady,
+    /// A poll drains only when Redis says a write began since the last drain that found nothing
+    /// left, Redis lost its record of what was applied, or this run saw Redis fail; otherwise it
+    /// reads three keys in Redis and issues no statement.
+    Quiet,
+}
+
+impl std::str::FromStr for SweeperMode {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "steady" => Ok(Self::Steady),
+            "quiet" => Ok(Self::Quiet),
+            _ => Err("expected `steady` or `quiet`".into()),
+        }
+    }
 }
 
 /// Access-token settings.
@@ -527,6 +558,8 @@ impl Config {
                 run_for: env.seconds("SWEEPER_RUN_SECS", 70)?,
                 min_age: env.millis("OUTBOX_MIN_AGE_MS", 1_000)?,
                 retention: env.seconds("OUTBOX_RETENTION_SECS", 3_600)?,
+                mode: env.parsed("SWEEPER_MODE", SweeperMode::Steady)?,
+                settle: env.millis("SWEEPER_SETTLE_MS", 60_000)?,
             },
             throttle: ThrottleConfig {
                 login_failures_per_account: env.count("LOGIN_MAX_FAILURES", 10)?,

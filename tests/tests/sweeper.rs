@@ -1,11 +1,14 @@
 //! The cache sweeper's schedule: runs that overlap drain one at a time and hand over, a drain
-//! stops at its run's end, and a large backlog drains within one run.
+//! stops at its run's end, and a large backlog drains within one run; the quiet mode issues no
+//! statement while nothing is written, and wakes for a write that began or a Redis failure.
 
 use std::time::{Duration, SystemTime};
 
 use cache_sweeper::{SweepReport, LEASE_POLLS};
-use integration_tests::TestApp;
-use shared::config::SweeperConfig;
+use http::Method;
+use integration_tests::{tool_body, OwnedRedis, TestApp};
+use serde_json::json;
+use shared::config::{SweeperConfig, SweeperMode};
 use tokio::time::Instant;
 use uuid::Uuid;
 
@@ -127,4 +130,119 @@ async fn a_holder_that_stops_renewing_is_replaced_within_a_few_polls() {
         .await;
     assert!((1..=LEASE_POLLS + 1).contains(&report.waited), "{report:?}");
     assert_eq!(report.applied, 1, "{report:?}");
+}
+
+/// The quiet mode over `schedule`, settling after `settle`.
+fn quiet(app: &TestApp, run_for: Duration, settle: Duration) -> SweeperConfig {
+    SweeperConfig {
+        mode: SweeperMode::Quiet,
+        settle,
+        ..schedule(app, run_for)
+    }
+}
+
+const SETTLE: Duration = Duration::from_millis(300);
+
+#[tokio::test]
+async fn a_quiet_sweeper_issues_no_statement_until_a_write_begins() {
+    let app = TestApp::start().await;
+    // No record of a drain that left nothing: it drains until the count settles, then records it.
+    let first = app
+        .sweeper_with(quiet(&app, Duration::from_millis(1_000), SETTLE))
+        .run(far_deadline())
+        .await;
+    assert!(first.rounds >= 3 && first.quiet >= 3, "{first:?}");
+
+    // Idle: a whole run reaches Redis only.
+    let before = app.statements();
+    let idle = app
+        .sweeper_with(quiet(&app, Duration::from_millis(600), SETTLE))
+        .run(far_deadline())
+        .await;
+    assert_eq!(app.statements(), before, "{idle:?}");
+    assert_eq!(idle.rounds, 0, "{idle:?}");
+    assert!(idle.quiet >= 5, "{idle:?}");
+
+    // A writer that died between its commit and its publish counted itself in first: the next
+    // run drains, applies it, and goes quiet again.
+    let (token, _) = app.user().await;
+    let (actor, _) = app.auth.authenticate(&token).await.unwrap();
+    let tool = app.create(&token, &tool_body("quiet")).await;
+    let id: Uuid = tool["id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(app.get(&format!("/tools/{id}")).await.status, 200);
+    let _ = app
+        .instance()
+        .write_tools
+        .commit_delete(&actor, id)
+        .await
+        .unwrap();
+    assert_eq!(app.pending_invalidations().await, 1);
+    let woken = app
+        .sweeper_with(quiet(&app, Duration::from_millis(1_200), SETTLE))
+        .run(far_deadline())
+        .await;
+    assert_eq!((woken.applied, woken.failures), (1, 0), "{woken:?}");
+    assert!(woken.quiet >= 3, "settled again: {woken:?}");
+    assert_eq!(app.get(&format!("/tools/{id}")).await.status, 404);
+
+    // Redis loses this deployment's record of what it applied (emptied, failed over to a
+    // replica that missed it): a reason to drain, then quiet again.
+    let generations = format!("{}:lists:{{gen}}", app.config.cache.prefix);
+    let _: i64 = redis::cmd("DEL")
+        .arg(format!("{generations}:applied"))
+        .arg(format!("{generations}:writes-begun"))
+        .arg(format!("{generations}:writes-swept"))
+        .query_async(&mut app.redis().await)
+        .await
+        .unwrap();
+    let after_loss = app
+        .sweeper_with(quiet(&app, Duration::from_millis(1_000), SETTLE))
+        .run(far_deadline())
+        .await;
+    assert!(
+        after_loss.rounds >= 3 && after_loss.quiet >= 3,
+        "{after_loss:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_write_made_while_redis_was_down_wakes_a_quiet_sweeper_that_saw_it_fail() {
+    let mut redis = OwnedRedis::start().await;
+    let app = TestApp::with_redis(&redis.url()).await;
+    let (token, _) = app.user().await;
+    let tool = app.create(&token, &tool_body("outage")).await;
+    let id = tool["id"].as_str().unwrap().to_owned();
+    let settled = app
+        .sweeper_with(quiet(&app, Duration::from_millis(1_000), SETTLE))
+        .run(far_deadline())
+        .await;
+    assert!(settled.quiet >= 3, "{settled:?}");
+    // Its writer cached it.
+    assert_eq!(app.get(&format!("/tools/{id}")).await.cache(), "HIT");
+    // Restarted from this snapshot, Redis holds the old tool, its watermark and the record of
+    // a clean drain: only the failure the sweeper saw says that something may be missing.
+    redis.save().await;
+
+    let sweeper = app.sweeper_with(quiet(&app, Duration::from_millis(3_000), SETTLE));
+    let run = tokio::spawn(async move { sweeper.run(far_deadline()).await });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    redis.stop();
+    // Neither its count-in nor its publish reaches Redis: the outbox carries it.
+    let renamed = app
+        .json(
+            Method::PATCH,
+            &format!("/tools/{id}"),
+            &token,
+            &json!({"description": "written while redis was down"}),
+        )
+        .await;
+    assert_eq!(renamed.status, 200);
+    assert_eq!(app.pending_invalidations().await, 1);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    redis.restart().await;
+    let report = run.await.unwrap();
+    assert_eq!(report.applied, 1, "{report:?}");
+    assert!(report.failures >= 1, "{report:?}");
+    let read = app.get(&format!("/tools/{id}")).await;
+    assert_eq!(read.json()["description"], "written while redis was down");
 }

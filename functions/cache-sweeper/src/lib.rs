@@ -16,11 +16,17 @@
 //!
 //! Each poll emits the outbox backlog (`OutboxPending`, `OutboxOldestAge`): the figure that says
 //! readers may be served stale data.
+//!
+//! In the quiet mode (`SWEEPER_MODE=quiet`, the template's low-cost profile) a poll reaches the
+//! database only when Redis gives a reason: writers count themselves in before their
+//! transactions, and a poll whose count matches the last drain that left nothing (and whose
+//! Redis still has its watermark) issues no statement, so an idle Aurora can pause. See
+//! [`Sweeper::poll`] for when it drains and for how long.
 
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
-use shared::config::{Config, SweeperConfig};
+use shared::config::{Config, SweeperConfig, SweeperMode};
 use shared::domain::Timestamp;
 use shared::services::ToolService;
 use tokio::time::Instant;
@@ -48,6 +54,17 @@ pub struct SweepReport {
     pub pruned: i64,
     /// Polls that stopped early (Redis or the database failed; the rest stays pending).
     pub failures: u32,
+    /// Polls of the quiet mode that had no reason to reach the database.
+    pub quiet: u32,
+}
+
+/// What a run of the quiet mode watches between polls.
+#[derive(Default)]
+struct Watch {
+    /// Redis or a drain failed since this run last recorded it in Redis.
+    failed: bool,
+    /// The writes-begun count being settled, and since when it has not moved.
+    settling: Option<(i64, Instant)>,
 }
 
 /// The sweeper: the tool service's outbox replay on a schedule.
@@ -70,8 +87,10 @@ impl Sweeper {
     /// One drain: emits the backlog; applies the pending invalidations older than the minimum
     /// age (younger ones are being applied by their writers) if there are any, then those Redis
     /// lost (past its watermark), until none is left or `until` has passed; then prunes applied
-    /// rows past their retention. Three statements when nothing is pending or lost.
-    pub async fn drain(&self, report: &mut SweepReport, until: Instant) {
+    /// rows past their retention. Three statements when nothing is pending or lost. Returns
+    /// whether it applied everything it found (no failure).
+    pub async fn drain(&self, report: &mut SweepReport, until: Instant) -> bool {
+        let failures = report.failures;
         report.rounds += 1;
         let min_age = self.config.min_age;
         let pending = self.report_backlog().await;
@@ -112,6 +131,68 @@ impl Sweeper {
             Ok(pruned) => report.pruned += pruned,
             Err(error) => tracing::warn!(%error, "outbox not pruned"),
         }
+        report.failures == failures
+    }
+
+    /// One poll of a run holding the lease. The steady mode drains. The quiet mode drains only
+    /// when Redis says the database may hold something: a write began since the last drain that
+    /// left nothing (or that record is gone: Redis lost its data, or a run saw Redis fail and
+    /// forgot it). It then drains on every poll until the writes-begun count has not moved for
+    /// `SWEEPER_SETTLE_MS` (longer than a write takes from its count-in to its commit) and a
+    /// drain left nothing, and records that count as swept.
+    async fn poll(&self, report: &mut SweepReport, watch: &mut Watch, until: Instant) {
+        if self.config.mode == SweeperMode::Steady {
+            self.drain(report, until).await;
+            return;
+        }
+        let cache = self.tools.cache();
+        if watch.failed && !self.record_failure(report, watch).await {
+            return;
+        }
+        let activity = match cache.outbox_activity().await {
+            Ok(activity) => activity,
+            Err(_) => {
+                report.failures += 1;
+                watch.failed = true;
+                return;
+            }
+        };
+        if activity.is_quiet() {
+            // Known without asking: every write counted in was applied.
+            shared::metrics::record_outbox_backlog(0, Duration::ZERO);
+            report.quiet += 1;
+            return;
+        }
+        let since = match watch.settling {
+            Some((begun, since)) if begun == activity.begun => since,
+            _ => {
+                let now = Instant::now();
+                watch.settling = Some((activity.begun, now));
+                now
+            }
+        };
+        if !self.drain(report, until).await {
+            watch.failed = true;
+            return;
+        }
+        if since.elapsed() >= self.config.settle && cache.mark_swept(activity.begun).await.is_ok() {
+            watch.settling = None;
+        }
+    }
+
+    /// Forgets the last clean drain in Redis, so that whichever run polls next drains: the
+    /// writes of a moment Redis failed could not count in. Returns whether it could.
+    async fn record_failure(&self, report: &mut SweepReport, watch: &mut Watch) -> bool {
+        match self.tools.cache().forget_swept().await {
+            Ok(()) => {
+                watch.failed = false;
+                true
+            }
+            Err(_) => {
+                report.failures += 1;
+                false
+            }
+        }
     }
 
     /// A scheduled run: polls until `SWEEPER_RUN_SECS` have passed or `deadline` is near,
@@ -127,14 +208,22 @@ impl Sweeper {
         let lease = self.config.poll_interval * LEASE_POLLS;
         let cache = self.tools.cache();
         let mut report = SweepReport::default();
+        let mut watch = Watch::default();
         loop {
             match cache.hold_sweeper_lease(holder, lease).await {
-                Ok(true) => self.drain(&mut report, stop).await,
-                Ok(false) => report.waited += 1,
+                Ok(true) => self.poll(&mut report, &mut watch, stop).await,
+                Ok(false) => {
+                    report.waited += 1;
+                    // A waiting run saw the failure too: it records it as soon as it can.
+                    if watch.failed {
+                        self.record_failure(&mut report, &mut watch).await;
+                    }
+                }
                 // Nothing can be applied while Redis does not answer, and the backlog grows:
                 // the figure an operator needs now.
                 Err(_) => {
                     report.failures += 1;
+                    watch.failed = true;
                     let _ = self.report_backlog().await;
                 }
             }

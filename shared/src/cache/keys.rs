@@ -11,6 +11,8 @@
 //! | the generation of every page | `<prefix>:lists:{gen}:epoch` |
 //! | the outbox position Redis is known to reflect | `<prefix>:lists:{gen}:applied` |
 //! | writes applied past that position | `<prefix>:lists:{gen}:evidence` |
+//! | writes begun (each writer's check-in, before its transaction) | `<prefix>:lists:{gen}:writes-begun` |
+//! | writes begun as of the sweeper's last drain that left nothing | `<prefix>:lists:{gen}:writes-swept` |
 //! | session | `<prefix>:session:<session id>` |
 //! | refresh token | `<prefix>:refresh:<sha256 of the token>` |
 //! | login / registration attempts | `<prefix>:attempts:<kind>:<digest>` |
@@ -84,6 +86,17 @@ impl CacheKeys {
         format!("{}:lists:{{gen}}:evidence", self.prefix)
     }
 
+    /// How many writes began: each writer counts itself in before its transaction, so a quiet
+    /// sweeper learns from Redis alone that the database may hold something new.
+    pub fn writes_begun(&self) -> String {
+        format!("{}:lists:{{gen}}:writes-begun", self.prefix)
+    }
+
+    /// The writes-begun count as of the sweeper's last drain that left nothing to apply.
+    pub fn writes_swept(&self) -> String {
+        format!("{}:lists:{{gen}}:writes-swept", self.prefix)
+    }
+
     /// Who drains the outbox now: the cache sweeper run holding it.
     pub fn sweeper_lease(&self) -> String {
         format!("{}:sweeper:lease", self.prefix)
@@ -154,6 +167,8 @@ mod tests {
         assert_eq!(keys.list_epoch(), "mcp:lists:{gen}:epoch");
         assert_eq!(keys.applied_watermark(), "mcp:lists:{gen}:applied");
         assert_eq!(keys.applied_evidence(), "mcp:lists:{gen}:evidence");
+        assert_eq!(keys.writes_begun(), "mcp:lists:{gen}:writes-begun");
+        assert_eq!(keys.writes_swept(), "mcp:lists:{gen}:writes-swept");
         assert_eq!(keys.sweeper_lease(), "mcp:sweeper:lease");
         assert_eq!(keys.refresh_token("ab"), "mcp:refresh:ab");
         let page = keys.list_page(&ListQuery::default());
@@ -204,6 +219,8 @@ mod tests {
             keys.list_generation("category:search"),
             keys.applied_watermark(),
             keys.applied_evidence(),
+            keys.writes_begun(),
+            keys.writes_swept(),
         ] {
             assert_eq!(hash_tag(&key), generations, "{key}");
         }

@@ -32,6 +32,7 @@ mod watermark;
 pub use connection::{RedisClient, RedisConnection};
 pub use keys::CacheKeys;
 pub use lists::{CachedList, CachedPage, PageGeneration};
+pub use sweeper::OutboxActivity;
 pub use tools::CachedTool;
 
 use breaker::Breaker;

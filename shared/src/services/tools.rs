@@ -369,6 +369,7 @@ impl<S: ToolStore> ToolService<S> {
             id: write_id,
             scopes: Some(&scopes),
         };
+        self.count_write_in().await;
         self.within(self.deadline(), async {
             self.store.insert(&tool, record).await.map_err(|e| match e {
                 StoreError::Duplicate => ToolError::NameTaken(tool.name.clone()),
@@ -395,6 +396,7 @@ impl<S: ToolStore> ToolService<S> {
     ) -> Result<CommittedWrite, ToolError> {
         let changes = ToolChanges::from_json(body);
         let write_id = Uuid::now_v7();
+        self.count_write_in().await;
         self.within(self.deadline(), async {
             for _ in 0..WRITE_ATTEMPTS {
                 let current = self.writable(actor, id).await?;
@@ -442,6 +444,7 @@ impl<S: ToolStore> ToolService<S> {
         id: Uuid,
     ) -> Result<CommittedWrite, ToolError> {
         let write_id = Uuid::now_v7();
+        self.count_write_in().await;
         self.within(self.deadline(), async {
             for _ in 0..WRITE_ATTEMPTS {
                 let current = self.writable(actor, id).await?;
@@ -463,6 +466,16 @@ impl<S: ToolStore> ToolService<S> {
             Err(ToolError::Contention)
         })
         .await
+    }
+
+    /// Counts a write in with Redis before its transaction begins, so a quiet sweeper
+    /// ([`SweeperMode::Quiet`](crate::config::SweeperMode)) knows the database may hold
+    /// something new. A Redis that does not answer costs the write nothing: the sweeper sees it
+    /// fail too and drains once it answers again.
+    async fn count_write_in(&self) {
+        if let Err(error) = self.cache.count_write_in().await {
+            tracing::debug!(%error, "write not counted in with redis");
+        }
     }
 
     /// The cache half of a write, right after its commit: publishes the new revision (or the
