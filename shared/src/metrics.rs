@@ -1,5 +1,5 @@
 //! CloudWatch Embedded Metric Format: one JSON line per request with its latency, its cache
-//! outcome and the Redis errors since the previous line. CloudWatch turns the lines into metrics;
+//! outcome and the Redis and Data API errors since the previous line. CloudWatch turns the lines into metrics;
 //! no API call, no agent. On Lambda that line is also the request's access log line.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,6 +27,8 @@ pub const REQUEST_METRICS: MetricSet = MetricSet {
         ("CacheMiss", "Count"),
         ("CacheBypass", "Count"),
         ("RedisErrors", "Count"),
+        ("DatabaseErrors", "Count"),
+        ("DatabaseThrottles", "Count"),
     ],
 };
 
@@ -43,6 +45,8 @@ pub const OUTBOX_METRICS: MetricSet = MetricSet {
 pub const EMITTED: [&MetricSet; 2] = [&REQUEST_METRICS, &OUTBOX_METRICS];
 
 static REDIS_ERRORS: AtomicU64 = AtomicU64::new(0);
+static DATABASE_ERRORS: AtomicU64 = AtomicU64::new(0);
+static DATABASE_THROTTLES: AtomicU64 = AtomicU64::new(0);
 
 type Sink = Box<dyn Fn(&str) + Send + Sync>;
 static SINK: OnceLock<Sink> = OnceLock::new();
@@ -50,6 +54,16 @@ static SINK: OnceLock<Sink> = OnceLock::new();
 /// Counts one failed or timed-out Redis call (reported with the next request's line).
 pub fn count_redis_error() {
     REDIS_ERRORS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Counts one Data API call that failed for good (the database unavailable, a bug, a missing
+/// grant; not a client's conflict or an expensive query), and whether the Data API throttled it.
+/// Reported with the next request's line.
+pub fn count_database_error(throttled: bool) {
+    DATABASE_ERRORS.fetch_add(1, Ordering::Relaxed);
+    if throttled {
+        DATABASE_THROTTLES.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// Sends every metric line to `sink` instead of stdout (for tests). The first call wins.
@@ -88,6 +102,8 @@ pub fn record_request(
             "CacheMiss": flag("MISS"),
             "CacheBypass": flag("BYPASS"),
             "RedisErrors": REDIS_ERRORS.swap(0, Ordering::Relaxed),
+            "DatabaseErrors": DATABASE_ERRORS.swap(0, Ordering::Relaxed),
+            "DatabaseThrottles": DATABASE_THROTTLES.swap(0, Ordering::Relaxed),
         }),
     );
     true

@@ -234,7 +234,8 @@ fn every_alarm_names_a_metric_and_dimensions_the_code_emits() {
     let template: Yaml =
         serde_yaml_ng::from_str(&repo_file("template.yaml")).expect("template.yaml is YAML");
     let resources = template["Resources"].as_mapping().expect("Resources");
-    let mut checked = 0;
+    let routes = router_routes();
+    let (mut checked, mut routed) = (0, 0);
     for (name, resource) in resources {
         if resource["Type"].as_str() != Some("AWS::CloudWatch::Alarm") {
             continue;
@@ -268,10 +269,24 @@ fn every_alarm_names_a_metric_and_dimensions_the_code_emits() {
                 emitted,
                 "{name:?}: {metric_name} by {dimensions:?} is not a metric the code emits"
             );
+            // A route's value is one the routers serve, as the code writes it.
+            for dimension in metric["Dimensions"].as_sequence().expect("Dimensions") {
+                if dimension["Name"].as_str() == Some("Route") {
+                    let value = dimension["Value"].as_str().expect("a Route value");
+                    assert!(
+                        routes
+                            .iter()
+                            .any(|(method, path)| format!("{method} {path}") == value),
+                        "{name:?}: no route {value:?}"
+                    );
+                    routed += 1;
+                }
+            }
             checked += 1;
         }
     }
     assert!(checked >= 6, "alarms on the functions' metrics: {checked}");
+    assert_eq!(routed, routes.len(), "one latency alarm per route");
 }
 
 /// The deploy provisions the database before any function runs on it: every function of the API

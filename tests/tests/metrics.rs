@@ -1,9 +1,10 @@
-//! Cache outcomes, Redis errors and latency, and the sweeper's outbox backlog, are emitted as
+//! Cache outcomes, Redis and Data API errors and latency, and the sweeper's outbox backlog, are emitted as
 //! CloudWatch Embedded Metric Format lines; a request's line is its only access log line.
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
+use data_api_emulator::InjectedError;
 use integration_tests::{tool_body, OwnedRedis, TestApp};
 use serde_json::Value;
 use shared::config::SweeperConfig;
@@ -73,6 +74,13 @@ async fn requests_emit_emf_lines_with_cache_outcomes_and_redis_errors() {
     assert_eq!(app.get(&path).await.cache(), "HIT");
     redis.stop();
     assert_eq!(app.get(&path).await.cache(), "BYPASS");
+    // The Data API throttles every attempt of the next miss's call: a 503, counted.
+    app.emulator.fail_next(
+        app.config.database.budget.max_attempts,
+        InjectedError::Throttling,
+    );
+    let missing = format!("/tools/{}", uuid::Uuid::now_v7());
+    assert_eq!(app.get(&missing).await.status, 503);
 
     let lines = lines.lock().unwrap().clone();
     let records: Vec<Value> = lines
@@ -83,7 +91,7 @@ async fn requests_emit_emf_lines_with_cache_outcomes_and_redis_errors() {
         .iter()
         .filter(|r| r["Route"] == "GET /tools/{id}")
         .collect();
-    assert_eq!(reads.len(), 3, "{lines:#?}");
+    assert_eq!(reads.len(), 4, "{lines:#?}");
     for record in &records {
         let directive = &record["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(directive["Namespace"], "McpRegistry");
@@ -109,7 +117,7 @@ async fn requests_emit_emf_lines_with_cache_outcomes_and_redis_errors() {
     let cache: Vec<&Value> = reads.iter().map(|r| &r["Cache"]).collect();
     assert_eq!(
         cache,
-        ["MISS", "HIT", "BYPASS"],
+        ["MISS", "HIT", "BYPASS", "-"],
         "the line is the access log"
     );
     let logged = String::from_utf8(logged.lock().unwrap().clone()).unwrap();
@@ -122,6 +130,19 @@ async fn requests_emit_emf_lines_with_cache_outcomes_and_redis_errors() {
     assert!(
         reads[2]["RedisErrors"].as_u64().unwrap() >= 1,
         "the failed Redis call is counted"
+    );
+    let database = |r: &Value| {
+        (
+            r["DatabaseErrors"].as_u64(),
+            r["DatabaseThrottles"].as_u64(),
+        )
+    };
+    assert_eq!(database(reads[0]), (Some(0), Some(0)));
+    assert_eq!(reads[3]["StatusCode"], 503);
+    assert_eq!(
+        database(reads[3]),
+        (Some(1), Some(1)),
+        "the throttled call is counted once, as a throttle"
     );
     assert!(reads.iter().all(|r| r["Latency"].as_f64().unwrap() > 0.0));
     assert!(records

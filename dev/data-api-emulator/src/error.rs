@@ -42,6 +42,9 @@ pub(crate) enum ApiError {
     /// `ServiceUnavailableError` (503).
     #[error("{0}")]
     ServiceUnavailable(String),
+    /// `ThrottlingException` (400): the caller's request rate is over its quota.
+    #[error("{0}")]
+    Throttling(String),
     /// `StatementTimeoutException` (400).
     #[error("{message}")]
     StatementTimeout {
@@ -71,6 +74,7 @@ impl ApiError {
             Self::Secrets(_) => "SecretsErrorException",
             Self::TransactionNotFound(_) => "TransactionNotFoundException",
             Self::ServiceUnavailable(_) => "ServiceUnavailableError",
+            Self::Throttling(_) => "ThrottlingException",
             Self::StatementTimeout { .. } => "StatementTimeoutException",
             Self::UnsupportedResult(_) => "UnsupportedResultException",
             Self::Internal(_) => "InternalServerErrorException",
@@ -86,6 +90,7 @@ impl ApiError {
             | Self::Database(_)
             | Self::DatabaseResuming(_)
             | Self::Secrets(_)
+            | Self::Throttling(_)
             | Self::StatementTimeout { .. }
             | Self::UnsupportedResult(_) => StatusCode::BAD_REQUEST,
             Self::TransactionNotFound(_) | Self::UnknownOperation(_) => StatusCode::NOT_FOUND,

@@ -26,6 +26,9 @@ pub enum InjectedError {
     /// instance answers while it wakes up.
     #[serde(rename = "DatabaseResumingException")]
     DatabaseResuming,
+    /// `ThrottlingException` (HTTP 400): the caller is over its request rate.
+    #[serde(rename = "ThrottlingException")]
+    Throttling,
 }
 
 impl InjectedError {
@@ -56,6 +59,7 @@ impl InjectedError {
                  Please wait a few seconds and try again. (injected fault)"
                     .into(),
             ),
+            Self::Throttling => ApiError::Throttling("Rate exceeded (injected fault).".into()),
         }
     }
 }

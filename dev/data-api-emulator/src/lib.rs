@@ -22,7 +22,7 @@
 //!
 //! `POST /_emulator/faults` takes `{"latencyMs": u64, "failNext": u32, "failWith":
 //! "ServiceUnavailableError" | "DatabaseUnavailableException" | "StatementTimeoutException" |
-//! "DatabaseResumingException", "unavailable": bool, "clearRules": bool, "rules": [...]}`,
+//! "DatabaseResumingException" | "ThrottlingException", "unavailable": bool, "clearRules": bool, "rules": [...]}`,
 //! every member optional, and answers the resulting settings (`GET` shows them too).
 //!
 //! # Secrets

@@ -8,7 +8,8 @@ use aws_sdk_rdsdata::Client;
 use serde::de::DeserializeOwned;
 use tokio::sync::OnceCell;
 
-use super::{error_class, StoreError};
+use super::error_class::{self, ErrorClass};
+use super::StoreError;
 use crate::config::DatabaseConfig;
 
 /// One named statement parameter (`:name` in the SQL).
@@ -293,8 +294,15 @@ where
         SdkError::ServiceError(service) => {
             let code = service.err().code().unwrap_or("Unknown");
             let message = service.err().message().unwrap_or_default();
-            error_class::classify(code, message).into_store_error(format!("{code}: {message}"))
+            let class = error_class::classify(code, message);
+            if matches!(class, ErrorClass::Unavailable | ErrorClass::Bug) {
+                crate::metrics::count_database_error(code == "ThrottlingException");
+            }
+            class.into_store_error(format!("{code}: {message}"))
         }
-        _ => StoreError::Unavailable(DisplayErrorContext(&error).to_string()),
+        _ => {
+            crate::metrics::count_database_error(false);
+            StoreError::Unavailable(DisplayErrorContext(&error).to_string())
+        }
     }
 }
