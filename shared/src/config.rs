@@ -91,7 +91,7 @@ pub struct CacheConfig {
     /// `CACHE_LEASE_WAIT_MS`: how long a reader that found the lease taken waits for the fill
     /// before it reads the database itself.
     pub lease_wait: Duration,
-    /// `NEGATIVE_CACHE_TTL` (seconds): how long an unknown or deleted tool id is cached as absent.
+    /// `NEGATIVE_CACHE_TTL` (seconds): how long an unknown tool id is cached as absent (a deleted one: `WRITE_MARKER_TTL`).
     pub negative_ttl: Duration,
 }
 

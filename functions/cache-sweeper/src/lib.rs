@@ -4,11 +4,11 @@
 //! failed over to a replica that missed them, was emptied: found past its watermark), then prunes
 //! applied ones.
 //!
-//! EventBridge starts a run every minute and each run polls for `SWEEPER_RUN_SECS` (70 by
-//! default), so the next run has started before the last one ends. One run at a time drains: the
+//! EventBridge starts a run every minute and each run polls for `SWEEPER_RUN_SECS`, longer than
+//! the minute, so the next run has started before the last one ends. One run at a time drains: the
 //! one holding the sweeper's lease in Redis, renewed on every poll (each `SWEEPER_POLL_MS`) for
 //! [`LEASE_POLLS`] polls. A run that finds the lease held waits for it; the holder gives it up as
-//! it ends, or loses it a few polls after it was frozen or killed. So every second of every minute
+//! it ends, or loses it a few polls after it was frozen or killed. So every moment of every minute
 //! has a run polling, and a pending invalidation waits about one poll past its minimum age. Each
 //! drain stops at its run's end, whatever is left (the next run goes on from there). Two runs
 //! that drain at once (a lease lost in a failover) are harmless: applying an invalidation twice
