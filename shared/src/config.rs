@@ -304,6 +304,11 @@ pub struct Config {
     pub cursor_secret: Secret,
     /// `CURSOR_SECRET_ARN`: where [`Config::load`] reads the cursor key from.
     pub cursor_secret_arn: Option<String>,
+    /// `REQUEST_DEADLINE_MS`: the most any request of the API may take, its session check, its
+    /// database chain and its cache work included; past it, 503 with `Retry-After`, inside the
+    /// Lambda timeout. Longer than `DB_REQUEST_BUDGET_MS`, which ends the database work first
+    /// when it can end it cleanly.
+    pub request_deadline: Duration,
 }
 
 /// The JWT secret used when `JWT_SECRET` is unset: only acceptable locally, so it says so.
@@ -572,7 +577,14 @@ impl Config {
             },
             cursor_secret,
             cursor_secret_arn: (lookup)("CURSOR_SECRET_ARN").filter(|v| !v.is_empty()),
+            request_deadline: env.millis("REQUEST_DEADLINE_MS", 9_000)?,
         };
+        if config.database.budget.request_budget >= config.request_deadline {
+            return Err(ConfigError::Invalid {
+                name: "REQUEST_DEADLINE_MS",
+                reason: "must be longer than DB_REQUEST_BUDGET_MS".into(),
+            });
+        }
         if config.database.list_time_limit >= config.database.budget.attempt_timeout {
             return Err(ConfigError::Invalid {
                 name: "LIST_TIME_LIMIT_MS",
@@ -852,6 +864,19 @@ mod tests {
             redis_publish,
             lambda_timeout
         );
+        // The deadline answers the 503 with time left to send it.
+        assert!(config.request_deadline + Duration::from_millis(500) <= lambda_timeout);
+        assert!(db.request_budget < config.request_deadline);
+        let refused = Config::from_lookup(|name| {
+            (name == "REQUEST_DEADLINE_MS").then(|| db.request_budget.as_millis().to_string())
+        });
+        assert!(matches!(
+            refused,
+            Err(ConfigError::Invalid {
+                name: "REQUEST_DEADLINE_MS",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -237,15 +237,22 @@ impl TestApp {
         let tokens = TokenKeys::new(&config.auth);
         // As on AWS, the write function is another process: its own Data API client and cache
         // instance (connection, breaker), the same Redis.
-        let write = tools_write::router(Arc::new(tools_write::WriteState {
-            tools: tool_service(emulator_addr, &config, Function::ToolsWrite),
-            auth: auth_service(emulator_addr, &config),
-        }));
-        let read = tools_read::router(tools.clone());
+        let deadline = config.request_deadline;
+        let write = tools_write::router(
+            Arc::new(tools_write::WriteState {
+                tools: tool_service(emulator_addr, &config, Function::ToolsWrite),
+                auth: auth_service(emulator_addr, &config),
+            }),
+            deadline,
+        );
+        let read = tools_read::router(tools.clone(), deadline);
         let auth = Arc::new(auth_service(emulator_addr, &config));
-        let auth_router = auth::router(Arc::new(auth::AuthState {
-            auth: auth_service(emulator_addr, &config),
-        }));
+        let auth_router = auth::router(
+            Arc::new(auth::AuthState {
+                auth: auth_service(emulator_addr, &config),
+            }),
+            deadline,
+        );
         Self {
             emulator,
             emulator_addr,
@@ -283,12 +290,16 @@ impl TestApp {
             &self.config,
             Function::ToolsWrite,
         ));
-        let write = tools_write::router(Arc::new(tools_write::WriteState {
-            tools: tool_service(self.emulator_addr, &self.config, Function::ToolsWrite),
-            auth: auth_service(self.emulator_addr, &self.config),
-        }));
+        let deadline = self.config.request_deadline;
+        let write = tools_write::router(
+            Arc::new(tools_write::WriteState {
+                tools: tool_service(self.emulator_addr, &self.config, Function::ToolsWrite),
+                auth: auth_service(self.emulator_addr, &self.config),
+            }),
+            deadline,
+        );
         Instance {
-            read: tools_read::router(read_tools.clone()),
+            read: tools_read::router(read_tools.clone(), deadline),
             write,
             read_tools,
             write_tools,

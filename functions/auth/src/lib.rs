@@ -1,6 +1,7 @@
 //! `auth`: register, login, refresh (with rotation), logout and the session view.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue, Method, StatusCode};
@@ -40,9 +41,9 @@ pub fn routes() -> Vec<(Method, &'static str)> {
     table().routes()
 }
 
-/// The router of this function.
-pub fn router(state: Arc<AuthState>) -> Router {
-    table().into_router().with_state(state)
+/// The router of this function; every request ends by `deadline` (`REQUEST_DEADLINE_MS`).
+pub fn router(state: Arc<AuthState>, deadline: Duration) -> Router {
+    table().into_router(deadline).with_state(state)
 }
 
 fn json<T: Serialize>(status: StatusCode, value: &T) -> Result<Response, ApiError> {

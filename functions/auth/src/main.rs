@@ -10,5 +10,9 @@ async fn main() -> Result<(), lambda_http::Error> {
     shared::telemetry::init();
     let config = Config::load(Function::Auth).await?;
     let auth = AuthService::from_config(&config, CacheService::new(&config.cache))?;
-    lambda_http::run(auth::router(Arc::new(AuthState { auth }))).await
+    lambda_http::run(auth::router(
+        Arc::new(AuthState { auth }),
+        config.request_deadline,
+    ))
+    .await
 }

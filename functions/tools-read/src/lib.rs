@@ -1,6 +1,7 @@
 //! `tools-read`: `GET /tools` and `GET /tools/{id}`, served through the Redis read-through cache.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Method};
@@ -22,9 +23,9 @@ pub fn routes() -> Vec<(Method, &'static str)> {
     table().routes()
 }
 
-/// The router of this function.
-pub fn router(tools: Arc<ToolService>) -> Router {
-    table().into_router().with_state(tools)
+/// The router of this function; every request ends by `deadline` (`REQUEST_DEADLINE_MS`).
+pub fn router(tools: Arc<ToolService>, deadline: Duration) -> Router {
+    table().into_router(deadline).with_state(tools)
 }
 
 async fn get_tool(

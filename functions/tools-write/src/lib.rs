@@ -2,6 +2,7 @@
 //! callers. Each write commits to the database, then updates the cache before answering.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -41,9 +42,9 @@ pub fn routes() -> Vec<(Method, &'static str)> {
     table().routes()
 }
 
-/// The router of this function.
-pub fn router(state: Arc<WriteState>) -> Router {
-    table().into_router().with_state(state)
+/// The router of this function; every request ends by `deadline` (`REQUEST_DEADLINE_MS`).
+pub fn router(state: Arc<WriteState>, deadline: Duration) -> Router {
+    table().into_router(deadline).with_state(state)
 }
 
 async fn create_tool(

@@ -12,5 +12,5 @@ async fn main() -> Result<(), lambda_http::Error> {
     let tools = ToolService::from_config(&config);
     let auth = AuthService::from_config(&config, tools.cache().clone())?;
     let state = Arc::new(WriteState { tools, auth });
-    lambda_http::run(tools_write::router(state)).await
+    lambda_http::run(tools_write::router(state, config.request_deadline)).await
 }

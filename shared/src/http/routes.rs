@@ -1,5 +1,11 @@
 //! `RouteTable`: the router builder whose route list the tests compare with the OpenAPI
-//! document and the SAM template, with the problem-document fallbacks and the access log.
+//! document and the SAM template, with the problem-document fallbacks, the request deadline and
+//! the access log.
+
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
 
 use super::{access_log, ApiError};
 
@@ -48,11 +54,30 @@ impl<S: Clone + Send + Sync + 'static> RouteTable<S> {
         self.routes.clone()
     }
 
-    /// The router, with the problem-document fallbacks and the access log.
-    pub fn into_router(self) -> axum::Router<S> {
+    /// The router, with the problem-document fallbacks, every request cut off at `deadline`
+    /// (`REQUEST_DEADLINE_MS`), and the access log (which logs the cut-off ones too).
+    pub fn into_router(self, deadline: Duration) -> axum::Router<S> {
         self.router
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
+            .layer(axum::middleware::from_fn_with_state(deadline, cut_off_at))
             .layer(axum::middleware::from_fn(access_log))
+    }
+}
+
+/// Answers 503 with `Retry-After` when the request has not ended by `deadline`. What it was
+/// doing is dropped where it stood: an open transaction is rolled back in the background
+/// ([`Transaction`](crate::store::Transaction)), a lease expires by itself.
+async fn cut_off_at(
+    State(deadline): State<Duration>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match tokio::time::timeout(deadline, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::warn!(?deadline, "request cut off at its deadline");
+            ApiError::Unavailable.into_response()
+        }
     }
 }

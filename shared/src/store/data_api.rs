@@ -1,5 +1,6 @@
 //! A thin client of the RDS Data API: named parameters in, JSON records out.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use aws_sdk_rdsdata::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -123,6 +124,7 @@ impl DataApi {
         Ok(Transaction {
             db: self,
             id: id.to_owned(),
+            ended: AtomicBool::new(false),
         })
     }
 
@@ -194,12 +196,42 @@ impl DataApi {
     }
 }
 
-/// An open Data API transaction. Dropping it without [`commit`](Self::commit) or
-/// [`rollback`](Self::rollback) leaves it to the Data API's idle timeout (three minutes), holding
-/// its locks: end every transaction explicitly.
+/// How long the background rollback of a transaction dropped open may take.
+const ABANDONED_ROLLBACK_LIMIT: Duration = Duration::from_secs(2);
+
+/// An open Data API transaction: end it with [`commit`](Self::commit) or
+/// [`rollback`](Self::rollback). One dropped open (its request ran out of time and was cut off
+/// mid-way) is rolled back in the background, so its locks go at once rather than at the Data
+/// API's idle timeout (three minutes).
 pub struct Transaction<'a> {
     db: &'a DataApi,
     id: String,
+    ended: AtomicBool,
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        if self.ended.load(Ordering::Acquire) {
+            return;
+        }
+        let (Some(client), Ok(runtime)) = (
+            self.db.client.get().cloned(),
+            tokio::runtime::Handle::try_current(),
+        ) else {
+            return;
+        };
+        let call = client
+            .rollback_transaction()
+            .resource_arn(&self.db.config.cluster_arn)
+            .secret_arn(&self.db.config.secret_arn)
+            .transaction_id(&self.id);
+        tracing::warn!("a transaction was cut off open; rolling it back");
+        runtime.spawn(async move {
+            if let Err(error) = tokio::time::timeout(ABANDONED_ROLLBACK_LIMIT, call.send()).await {
+                tracing::warn!(%error, "an abandoned transaction was not rolled back in time");
+            }
+        });
+    }
 }
 
 impl Transaction<'_> {
@@ -252,13 +284,15 @@ impl Transaction<'_> {
             .transaction_id(&self.id)
             .send()
             .await
-            .map(drop)
-            .map_err(classify)
+            .map_err(classify)?;
+        self.ended.store(true, Ordering::Release);
+        Ok(())
     }
 
     /// Rolls back, within `limit`; failures are only logged (the Data API ends an aborted or
     /// idle transaction by itself).
     pub async fn rollback(self, limit: Duration) {
+        self.ended.store(true, Ordering::Release);
         let call = async {
             self.db
                 .client()
