@@ -555,7 +555,7 @@ impl Config {
                 refresh_reuse_grace: env.millis("REFRESH_REUSE_GRACE_MS", 2_000)?,
             },
             passwords: PasswordConfig {
-                memory_kib: env.number_in("ARGON2_MEMORY_KIB", 12_288, 8..=1 << 22)? as u32,
+                memory_kib: env.number_in("ARGON2_MEMORY_KIB", 19_456, 8..=1 << 22)? as u32,
                 iterations: env.number_in("ARGON2_ITERATIONS", 2, 1..=64)? as u32,
             },
             sweeper: SweeperConfig {

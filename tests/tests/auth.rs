@@ -633,3 +633,53 @@ fn session_storage_with_ttl() {
         )
         .unwrap();
 }
+
+/// A login at new hashing costs replaces the stored hash through auth's own database user,
+/// which may update that one column of `users` and nothing else.
+#[tokio::test]
+async fn a_login_after_a_cost_change_stores_the_hash_at_the_new_costs() {
+    let app = TestApp::start().await;
+    let (email, password) = register(&app).await;
+    let stored = || async {
+        #[derive(serde::Deserialize)]
+        struct Row {
+            hash: String,
+        }
+        let rows: Vec<Row> = app
+            .db
+            .query(
+                "SELECT password_hash AS hash FROM users WHERE email = :email",
+                vec![shared::store::param("email", email.as_str())],
+            )
+            .await
+            .unwrap();
+        rows.into_iter().next().unwrap().hash
+    };
+    let before = stored().await;
+    let mut raised = app.config.clone();
+    raised.passwords.memory_kib *= 2;
+    raised.passwords.iterations += 1;
+    let costs = format!(
+        "$m={},t={},p=1$",
+        raised.passwords.memory_kib, raised.passwords.iterations
+    );
+    assert!(!before.contains(&costs));
+    let redeployed = TestApp::with_config(raised).await;
+    let login = redeployed
+        .send(post(
+            "/auth/login",
+            &json!({"email": email, "password": password}),
+        ))
+        .await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.text());
+    let after = stored().await;
+    assert!(after.contains(&costs), "{after}");
+    // The old costs' service still verifies the new hash (the costs are in the PHC string).
+    let again = app
+        .send(post(
+            "/auth/login",
+            &json!({"email": email, "password": password}),
+        ))
+        .await;
+    assert_eq!(again.status, StatusCode::OK);
+}

@@ -145,6 +145,14 @@ pub trait AccountStore: Send + Sync + 'static {
         &self,
         email: &str,
     ) -> impl Future<Output = Result<Option<UserRecord>, StoreError>> + Send;
+    /// Replaces user `id`'s password hash `old` by `new` (the same password hashed at the
+    /// configured costs); `false` if the stored hash is no longer `old` (changed meanwhile).
+    fn replace_password_hash(
+        &self,
+        id: Uuid,
+        old: &str,
+        new: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// Stores a new session and its first refresh token (by hash), in one transaction.
     fn insert_session(
         &self,
@@ -382,6 +390,22 @@ impl AccountStore for DataApiAccountStore {
                 })
             })
             .transpose()
+    }
+
+    async fn replace_password_hash(
+        &self,
+        id: Uuid,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, StoreError> {
+        let changed = self
+            .db
+            .execute(
+                "UPDATE users SET password_hash = :new WHERE id = :id AND password_hash = :old",
+                vec![param("id", id), param("old", old), param("new", new)],
+            )
+            .await?;
+        Ok(changed == 1)
     }
 
     async fn insert_session(

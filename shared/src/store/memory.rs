@@ -458,6 +458,26 @@ impl AccountStore for MemoryAccountStore {
         Ok(self.lock().users.get(&normalize_email(email)).cloned())
     }
 
+    async fn replace_password_hash(
+        &self,
+        id: Uuid,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.lock();
+        match state
+            .users
+            .values_mut()
+            .find(|u| u.id == id && u.password_hash == old)
+        {
+            Some(user) => {
+                user.password_hash = new.to_owned();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
     async fn insert_session(
         &self,
         session: &SessionRecord,

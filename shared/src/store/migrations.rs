@@ -240,6 +240,8 @@ fn grants(function: Function) -> &'static [&'static str] {
         ],
         Function::Auth => &[
             "SELECT, INSERT ON users",
+            // A login rehashes a password stored at other costs than the configured ones.
+            "UPDATE (password_hash) ON users",
             "SELECT, INSERT, UPDATE ON sessions",
             "SELECT, INSERT, UPDATE ON refresh_tokens",
             "SELECT, INSERT, UPDATE, DELETE ON login_failures",

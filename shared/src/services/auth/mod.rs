@@ -269,7 +269,8 @@ impl<A: AccountStore> AuthService<A> {
         }
         let hasher = self.passwords.clone();
         let stored = user.as_ref().map(|u| u.password_hash.clone());
-        let ok = tokio::task::spawn_blocking(move || hasher.verify(&password, stored.as_deref()))
+        let candidate = password.clone();
+        let ok = tokio::task::spawn_blocking(move || hasher.verify(&candidate, stored.as_deref()))
             .await
             .map_err(|e| AuthError::Internal(e.to_string()))?;
         let user = match (ok, user) {
@@ -283,6 +284,7 @@ impl<A: AccountStore> AuthService<A> {
             }
         };
         self.throttle.login_succeeded(&attempt).await;
+        self.upgrade_password_hash(&user, password).await;
         let [account, _] = subjects;
         if counters.iter().any(|c| c.subject == account) {
             self.accounts.clear_login_failures(account).await?;
@@ -311,6 +313,27 @@ impl<A: AccountStore> AuthService<A> {
         self.cache_session(&session, now).await;
         self.cache_refresh_token(&refresh_hash, &session, now).await;
         Ok(self.token_pair(&session, refresh, now))
+    }
+
+    /// Replaces `user`'s password hash when it was made at other costs than the configured ones,
+    /// with `password` (just verified) hashed at them. Best effort: the old hash still verifies.
+    async fn upgrade_password_hash(&self, user: &UserRecord, password: String) {
+        if !self.passwords.needs_rehash(&user.password_hash) {
+            return;
+        }
+        let hasher = self.passwords.clone();
+        let rehashed = match tokio::task::spawn_blocking(move || hasher.hash(&password)).await {
+            Ok(Ok(phc)) => phc,
+            _ => return,
+        };
+        match self
+            .accounts
+            .replace_password_hash(user.id, &user.password_hash, &rehashed)
+            .await
+        {
+            Ok(_) => tracing::info!(user = %user.id, "password rehashed at the configured costs"),
+            Err(error) => tracing::warn!(%error, "password not rehashed; the old hash stays"),
+        }
     }
 
     /// `POST /auth/refresh`: rotates the refresh token (exactly once under races, in one
@@ -709,6 +732,36 @@ mod tests {
         token: &str,
     ) -> Result<TokenPair, AuthError> {
         auth.refresh(&json!({"refreshToken": token})).await
+    }
+
+    #[tokio::test]
+    async fn a_login_rehashes_a_password_stored_at_other_costs() {
+        let mut auth = service();
+        let email = registered(&auth).await;
+        let stored = |auth: &AuthService<crate::store::memory::MemoryAccountStore>| {
+            let user = futures_util::FutureExt::now_or_never(auth.accounts.user_by_email(&email))
+                .unwrap()
+                .unwrap()
+                .unwrap();
+            user.password_hash
+        };
+        let before = stored(&auth);
+        // The costs are raised (a redeploy with new ARGON2_* values).
+        auth.passwords = PasswordHasher::new(&crate::config::PasswordConfig {
+            memory_kib: 2048,
+            iterations: 2,
+        })
+        .unwrap();
+        assert!(auth.passwords.needs_rehash(&before));
+        assert!(login(&auth, &email, "a wrong password", "192.0.2.9")
+            .await
+            .is_err());
+        assert_eq!(stored(&auth), before, "a failed login changes nothing");
+        login(&auth, &email, PASSWORD, "192.0.2.9").await.unwrap();
+        let after = stored(&auth);
+        assert!(after.contains("$m=2048,t=2,p=1$"), "{after}");
+        assert!(!auth.passwords.needs_rehash(&after));
+        login(&auth, &email, PASSWORD, "192.0.2.9").await.unwrap();
     }
 
     #[tokio::test]

@@ -50,6 +50,20 @@ impl PasswordHasher {
             .map(|hash| hash.to_string())
     }
 
+    /// Whether `phc` was made with other costs (or another algorithm or version) than this
+    /// hasher's: a hash to replace at the next successful login. An unreadable one is not (it
+    /// verifies nothing).
+    pub fn needs_rehash(&self, phc: &str) -> bool {
+        let (Ok(stored), Ok(current)) =
+            (PasswordHash::new(phc), PasswordHash::new(&self.inner.dummy))
+        else {
+            return false;
+        };
+        stored.algorithm != current.algorithm
+            || stored.version != current.version
+            || stored.params != current.params
+    }
+
     /// Whether `password` matches `phc`; `None` spends the same work on a dummy hash and fails.
     pub fn verify(&self, password: &str, phc: Option<&str>) -> bool {
         let dummy = &self.inner.dummy;
@@ -104,6 +118,60 @@ mod tests {
         assert_eq!(dummy.algorithm, real.algorithm);
         assert_eq!(dummy.params, real.params, "same costs, so the same work");
         assert_eq!(dummy.hash.map(|h| h.len()), real.hash.map(|h| h.len()));
+    }
+
+    #[test]
+    fn a_hash_made_at_other_costs_needs_a_rehash() {
+        let old = PasswordHasher::new(&PasswordConfig {
+            memory_kib: 1024,
+            iterations: 1,
+        })
+        .unwrap();
+        let new = PasswordHasher::new(&PasswordConfig {
+            memory_kib: 2048,
+            iterations: 1,
+        })
+        .unwrap();
+        let phc = old.hash("correct horse").unwrap();
+        assert!(!old.needs_rehash(&phc));
+        assert!(new.needs_rehash(&phc));
+        assert!(
+            new.verify("correct horse", Some(&phc)),
+            "old hashes still verify"
+        );
+        assert!(!new.needs_rehash("!"));
+    }
+
+    /// An unknown email costs what a known one does at the configured costs, before and after a
+    /// cost change (the dummy follows the configuration). Alternating runs, medians compared:
+    /// within 35 %, generous for a loaded machine; the costs are the production defaults.
+    #[test]
+    fn unknown_and_known_emails_take_the_same_time_before_and_after_a_cost_change() {
+        for (memory_kib, iterations) in [(19_456, 2), (12_288, 3)] {
+            let hasher = PasswordHasher::new(&PasswordConfig {
+                memory_kib,
+                iterations,
+            })
+            .unwrap();
+            let phc = hasher.hash("correct horse").unwrap();
+            let (mut known, mut unknown) = (Vec::new(), Vec::new());
+            for _ in 0..7 {
+                let started = std::time::Instant::now();
+                assert!(!hasher.verify("wrong horse", Some(&phc)));
+                known.push(started.elapsed());
+                let started = std::time::Instant::now();
+                assert!(!hasher.verify("wrong horse", None));
+                unknown.push(started.elapsed());
+            }
+            known.sort();
+            unknown.sort();
+            let (known, unknown) = (known[3].as_secs_f64(), unknown[3].as_secs_f64());
+            let ratio = unknown / known;
+            assert!(
+                (0.65..=1.35).contains(&ratio),
+                "m={memory_kib} t={iterations}: unknown {unknown:.4} s, known {known:.4} s"
+            );
+        }
     }
 
     #[test]
