@@ -248,6 +248,9 @@ pub struct AuthConfig {
     /// rotation is a lost race between two refreshes (refused); later it is theft (the session is
     /// revoked).
     pub refresh_reuse_grace: Duration,
+    /// `DEVICE_TOKEN_TTL` (seconds): how long the device token of a successful login keeps its
+    /// device a known place for the account (each login hands out a fresh one).
+    pub device_token_ttl: Duration,
 }
 
 /// Password-hashing cost (Argon2id, parallelism 1).
@@ -263,9 +266,15 @@ pub struct PasswordConfig {
 /// throttling, per account and per source, the same for unknown and real accounts).
 #[derive(Clone, Debug)]
 pub struct ThrottleConfig {
-    /// `LOGIN_MAX_FAILURES`: failed logins of one account (email) within the window; the next
-    /// attempt answers 429 until the oldest failure leaves the window. A successful login resets.
+    /// `LOGIN_MAX_FAILURES`: failed logins of one account (email) from places it has shown no
+    /// device token from, all together, within the window: what strangers may guess. The next
+    /// such attempt answers 429 until the oldest failure leaves the window; a login with a
+    /// device token is not refused by it.
     pub login_failures_per_account: u32,
+    /// `LOGIN_MAX_FAILURES_PER_PLACE`: failed logins of one account from one device (by its
+    /// token) or, without one, from one address, within the window. A successful login from
+    /// there resets it.
+    pub login_failures_per_place: u32,
     /// `LOGIN_MAX_FAILURES_PER_ADDRESS`: failed logins from one source address within the window,
     /// whatever the accounts.
     pub login_failures_per_address: u32,
@@ -553,6 +562,7 @@ impl Config {
                 access_token_ttl: env.seconds("ACCESS_TOKEN_TTL", 900)?,
                 session_ttl: env.seconds("SESSION_TTL", 604_800)?,
                 refresh_reuse_grace: env.millis("REFRESH_REUSE_GRACE_MS", 2_000)?,
+                device_token_ttl: env.seconds("DEVICE_TOKEN_TTL", 15_552_000)?,
             },
             passwords: PasswordConfig {
                 memory_kib: env.number_in("ARGON2_MEMORY_KIB", 19_456, 8..=1 << 22)? as u32,
@@ -568,6 +578,7 @@ impl Config {
             },
             throttle: ThrottleConfig {
                 login_failures_per_account: env.count("LOGIN_MAX_FAILURES", 10)?,
+                login_failures_per_place: env.count("LOGIN_MAX_FAILURES_PER_PLACE", 5)?,
                 login_failures_per_address: env.count("LOGIN_MAX_FAILURES_PER_ADDRESS", 100)?,
                 login_window: env.seconds("LOGIN_FAILURE_WINDOW_SECS", 900)?,
                 registrations_per_address: env.count("REGISTRATIONS_PER_ADDRESS", 20)?,

@@ -225,23 +225,84 @@ async fn the_eleventh_failed_login_of_an_account_is_429_for_real_and_unknown_ema
     assert_eq!(statements[0], statements[1], "the same statements for both");
 }
 
+/// A login from a device that logged in before: its `deviceToken` sent back.
+async fn login_on(
+    app: &TestApp,
+    address: &str,
+    email: &str,
+    password: &str,
+    device: &str,
+) -> TestResponse {
+    post_from(
+        app,
+        "/auth/login",
+        address,
+        &json!({"email": email, "password": password, "deviceToken": device}),
+    )
+    .await
+}
+
+fn device_token(login: &TestResponse) -> String {
+    assert_eq!(login.status, StatusCode::OK, "{}", login.text());
+    login.json()["deviceToken"]
+        .as_str()
+        .expect("a login hands out a device token")
+        .to_owned()
+}
+
 #[tokio::test]
-async fn a_successful_login_resets_the_account_count() {
-    let app = throttled_app(&redis_url(), 3, 1_000).await;
+async fn a_successful_login_resets_the_failures_of_its_place() {
+    let app = throttled_app(&redis_url(), 10, 1_000).await;
     let (email, _) = register(&app, "198.51.100.2").await;
-    for _ in 0..2 {
-        for _ in 0..2 {
-            let failed = login(&app, "198.51.100.2", &email, "wrong password").await;
+    let mut device = device_token(&login(&app, "198.51.100.2", &email, PASSWORD).await);
+    for _ in 0..3 {
+        for _ in 0..4 {
+            let failed = login_on(&app, "198.51.100.2", &email, "wrong password", &device).await;
             assert_eq!(failed.status, StatusCode::UNAUTHORIZED);
         }
-        let ok = login(&app, "198.51.100.2", &email, PASSWORD).await;
-        assert_eq!(ok.status, StatusCode::OK, "{}", ok.text());
+        device = device_token(&login_on(&app, "198.51.100.2", &email, PASSWORD, &device).await);
     }
-    for _ in 0..3 {
-        login(&app, "198.51.100.2", &email, "wrong password").await;
+    for _ in 0..5 {
+        login_on(&app, "198.51.100.2", &email, "wrong password", &device).await;
     }
-    let throttled = login(&app, "198.51.100.2", &email, PASSWORD).await;
+    let throttled = login_on(&app, "198.51.100.2", &email, PASSWORD, &device).await;
     assert_eq!(throttled.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+/// The scenario: a stranger who knows an email sends wrong passwords for it from
+/// anywhere; the owner still logs in from a device that logged in before, with Redis up and
+/// with only the database's counters, while the stranger's guesses stay bounded.
+#[tokio::test]
+async fn a_stranger_cannot_lock_the_owner_out_of_a_known_device() {
+    let app = throttled_app(&redis_url(), 10, 1_000).await;
+    let window = app.config.throttle.login_window;
+    let down = app.beside(&refused_url()).await;
+    for registry in [&app, &down] {
+        let (email, _) = register(&app, "192.0.2.10").await;
+        let device = device_token(&login(registry, "203.0.113.9", &email, PASSWORD).await);
+        let mut guesses = 0;
+        for i in 0..30 {
+            let address = format!("198.51.100.{}", i % 7);
+            match login(registry, &address, &email, "wrong password")
+                .await
+                .status
+            {
+                StatusCode::UNAUTHORIZED => guesses += 1,
+                StatusCode::TOO_MANY_REQUESTS => {}
+                other => panic!("{other}"),
+            }
+        }
+        assert_eq!(guesses, 10, "the account's guesses from unknown places");
+        assert_throttled(
+            &login(registry, "203.0.113.50", &email, PASSWORD).await,
+            window,
+        );
+        let owner = login_on(registry, "203.0.113.9", &email, PASSWORD, &device).await;
+        assert_eq!(owner.status, StatusCode::OK, "{}", owner.text());
+        // On the move: the device is the place, not its address.
+        let travelling = login_on(registry, "192.0.2.77", &email, PASSWORD, &device).await;
+        assert_eq!(travelling.status, StatusCode::OK, "{}", travelling.text());
+    }
 }
 
 #[tokio::test]

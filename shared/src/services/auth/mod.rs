@@ -17,6 +17,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+mod device;
 mod password;
 mod throttle;
 mod tokens;
@@ -24,7 +25,8 @@ mod tokens;
 pub use password::PasswordHasher;
 pub use tokens::{AccessClaims, TokenError, TokenKeys};
 
-use throttle::{LoginAttempt, Throttle};
+use device::DeviceKey;
+use throttle::{account_of, LoginAttempt, Throttle};
 
 use crate::cache::{CacheService, Lookup};
 use crate::domain::{Actor, FieldError, Role, Timestamp};
@@ -90,6 +92,10 @@ pub struct TokenPair {
     pub refresh_expires_in: i64,
     /// The session both belong to.
     pub session_id: Uuid,
+    /// After a login: the token that makes this device a known place for the account at its
+    /// next logins (send it back as `deviceToken`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_token: Option<String>,
 }
 
 /// The public view of a user.
@@ -145,6 +151,8 @@ pub struct AuthService<A = DataApiAccountStore> {
     tokens: TokenKeys,
     passwords: PasswordHasher,
     successors: SuccessorKey,
+    devices: DeviceKey,
+    device_token_ttl: Duration,
     throttle: Throttle,
     session_ttl: Duration,
     reuse_grace: Duration,
@@ -192,6 +200,8 @@ impl<A: AccountStore> AuthService<A> {
             tokens,
             passwords,
             successors: SuccessorKey::new(auth.jwt_secret.expose()),
+            devices: DeviceKey::new(auth.jwt_secret.expose()),
+            device_token_ttl: auth.device_token_ttl,
             session_ttl: auth.session_ttl,
             reuse_grace: auth.refresh_reuse_grace,
         }
@@ -253,11 +263,17 @@ impl<A: AccountStore> AuthService<A> {
     pub async fn login(&self, body: &Value, client: ClientInfo) -> Result<TokenPair, AuthError> {
         let email = string_field(body, "email")?;
         let password = string_field(body, "password")?;
-        let attempt = LoginAttempt::new(&email, client.source_ip.as_deref());
+        let device_token = optional_string_field(body, "deviceToken")?;
+        let now = Timestamp::now();
+        let account = account_of(&email);
+        let device = device_token.and_then(|token| {
+            self.devices
+                .verify(&token, &account, now, self.device_token_ttl)
+        });
+        let attempt = LoginAttempt::new(account, client.source_ip.as_deref(), device.as_deref());
         if let Some(wait) = self.throttle.admit_login(&attempt).await {
             return Err(AuthError::Throttled(wait));
         }
-        let now = Timestamp::now();
         let since = self.throttle.login_window_start(now);
         let subjects = attempt.subjects();
         let (user, counters) = tokio::try_join!(
@@ -285,9 +301,9 @@ impl<A: AccountStore> AuthService<A> {
         };
         self.throttle.login_succeeded(&attempt).await;
         self.upgrade_password_hash(&user, password).await;
-        let [account, _] = subjects;
-        if counters.iter().any(|c| c.subject == account) {
-            self.accounts.clear_login_failures(account).await?;
+        let place = attempt.place();
+        if counters.iter().any(|c| c.subject == place) {
+            self.accounts.clear_login_failures(place).await?;
         }
         // Windows of unknown emails and of addresses are never cleared: one login in 16 prunes
         // those that ended (on success only, so failures of real and unknown emails stay alike).
@@ -312,7 +328,10 @@ impl<A: AccountStore> AuthService<A> {
             .await?;
         self.cache_session(&session, now).await;
         self.cache_refresh_token(&refresh_hash, &session, now).await;
-        Ok(self.token_pair(&session, refresh, now))
+        Ok(TokenPair {
+            device_token: Some(self.devices.issue(attempt.account(), now)),
+            ..self.token_pair(&session, refresh, now)
+        })
     }
 
     /// Replaces `user`'s password hash when it was made at other costs than the configured ones,
@@ -493,6 +512,7 @@ impl<A: AccountStore> AuthService<A> {
             refresh_token: refresh,
             refresh_expires_in: (session.expires_at.millis() - now.millis()) / 1000,
             session_id: session.session_id,
+            device_token: None,
         }
     }
 }
@@ -532,6 +552,19 @@ fn new_refresh_token() -> (String, String) {
 /// Hex SHA-256 of a token: the only form in which tokens are stored.
 pub fn sha256_hex(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// An optional string field: absent or `null` is `None`; anything else but a string of at
+/// most 4096 bytes is refused.
+fn optional_string_field(body: &Value, field: &str) -> Result<Option<String>, AuthError> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.len() <= 4096 => Ok(Some(s.clone())),
+        Some(_) => Err(AuthError::Invalid(vec![FieldError::new(
+            field,
+            "must be a string",
+        )])),
+    }
 }
 
 fn string_field(body: &Value, field: &str) -> Result<String, AuthError> {
@@ -674,7 +707,7 @@ mod tests {
 
     /// A service over accounts in memory, with Redis unreachable (so only the database's
     /// counters throttle), cheap hashing, a 1 s refresh grace window, at most 3 failed logins
-    /// per account and 5 per address.
+    /// per account from unknown places, 5 per place and 20 per address.
     fn service() -> AuthService<crate::store::memory::MemoryAccountStore> {
         let config = crate::config::Config::from_lookup(|name| {
             Some(
@@ -684,7 +717,8 @@ mod tests {
                     "ARGON2_ITERATIONS" => "1",
                     "REFRESH_REUSE_GRACE_MS" => "1000",
                     "LOGIN_MAX_FAILURES" => "3",
-                    "LOGIN_MAX_FAILURES_PER_ADDRESS" => "5",
+                    "LOGIN_MAX_FAILURES_PER_PLACE" => "5",
+                    "LOGIN_MAX_FAILURES_PER_ADDRESS" => "20",
                     _ => return None,
                 }
                 .to_owned(),
@@ -831,29 +865,116 @@ mod tests {
         }
     }
 
+    async fn login_on(
+        auth: &AuthService<crate::store::memory::MemoryAccountStore>,
+        email: &str,
+        password: &str,
+        address: &str,
+        device_token: &str,
+    ) -> Result<TokenPair, AuthError> {
+        let body = json!({"email": email, "password": password, "deviceToken": device_token});
+        auth.login(&body, from(address)).await
+    }
+
+    /// The lockout attack of OWASP's cheat sheet, with only the database's counters (Redis is
+    /// unreachable here): strangers spend the account's unknown-places window, the owner's known
+    /// device still logs in, and a stolen device token is itself bounded.
     #[tokio::test]
-    async fn a_successful_login_clears_the_account_failures() {
+    async fn strangers_never_lock_the_owner_out_of_a_known_device() {
         let auth = service();
         let email = registered(&auth).await;
+        let device = login(&auth, &email, PASSWORD, "192.0.2.1")
+            .await
+            .unwrap()
+            .device_token
+            .expect("a login hands out a device token");
+        for i in 0..3 {
+            let guess = login(
+                &auth,
+                &email,
+                "a wrong password",
+                &format!("198.51.100.{i}"),
+            )
+            .await;
+            assert!(
+                matches!(guess, Err(AuthError::InvalidCredentials)),
+                "{guess:?}"
+            );
+        }
+        let stranger = login(&auth, &email, "another guess", "198.51.100.200").await;
+        assert!(
+            matches!(stranger, Err(AuthError::Throttled(_))),
+            "{stranger:?}"
+        );
+        let new_device = login(&auth, &email, PASSWORD, "192.0.2.2").await;
+        assert!(
+            matches!(new_device, Err(AuthError::Throttled(_))),
+            "{new_device:?}"
+        );
+        // The owner's device, from wherever it is now.
+        let owner = login_on(&auth, &email, PASSWORD, "192.0.2.3", &device).await;
+        assert!(owner.is_ok(), "{owner:?}");
+        // Another account's device token, or a forged one, is no known place.
+        let other = registered(&auth).await;
+        let other_device = login(&auth, &other, PASSWORD, "192.0.2.4")
+            .await
+            .unwrap()
+            .device_token
+            .unwrap();
+        let borrowed = login_on(&auth, &email, PASSWORD, "192.0.2.5", &other_device).await;
+        assert!(
+            matches!(borrowed, Err(AuthError::Throttled(_))),
+            "{borrowed:?}"
+        );
+        // A device token only buys guesses on that device, up to its own limit.
+        let stolen = owner.unwrap().device_token.unwrap();
+        for _ in 0..5 {
+            let guess = login_on(&auth, &email, "a wrong password", "198.51.100.9", &stolen).await;
+            assert!(
+                matches!(guess, Err(AuthError::InvalidCredentials)),
+                "{guess:?}"
+            );
+        }
+        let spent = login_on(&auth, &email, PASSWORD, "198.51.100.9", &stolen).await;
+        assert!(matches!(spent, Err(AuthError::Throttled(_))), "{spent:?}");
+        assert!(
+            login_on(&auth, &email, PASSWORD, "192.0.2.3", &device)
+                .await
+                .is_ok(),
+            "the owner's other device is its own place"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_successful_login_clears_the_failures_of_its_place() {
+        let auth = service();
+        let email = registered(&auth).await;
+        let mut device = login(&auth, &email, PASSWORD, "192.0.2.1")
+            .await
+            .unwrap()
+            .device_token
+            .unwrap();
         for round in 0..3 {
-            // Each round from its own address: the address's window is not cleared by a success.
-            let address = format!("203.0.113.{}", round + 10);
-            for _ in 0..2 {
-                let failed = login(&auth, &email, "a wrong password", &address).await;
+            for _ in 0..4 {
+                let failed =
+                    login_on(&auth, &email, "a wrong password", "192.0.2.1", &device).await;
                 assert!(
                     matches!(failed, Err(AuthError::InvalidCredentials)),
                     "{round}"
                 );
             }
-            let ok = login(&auth, &email, PASSWORD, "203.0.113.2").await;
-            assert!(ok.is_ok(), "round {round}: {ok:?}");
+            let ok = login_on(&auth, &email, PASSWORD, "192.0.2.1", &device).await;
+            device = ok
+                .expect("the place's window was cleared")
+                .device_token
+                .unwrap();
         }
     }
 
     #[tokio::test]
     async fn the_address_limit_spans_accounts() {
         let auth = service();
-        for _ in 0..5 {
+        for _ in 0..20 {
             let email = registered(&auth).await;
             let failed = login(&auth, &email, "a wrong password", "203.0.113.50").await;
             assert!(
