@@ -14,7 +14,6 @@
 //! | writes begun (each writer's check-in, before its transaction) | `<prefix>:lists:{gen}:writes-begun` |
 //! | writes begun as of the sweeper's last drain that left nothing | `<prefix>:lists:{gen}:writes-swept` |
 //! | session | `<prefix>:session:<session id>` |
-//! | refresh token | `<prefix>:refresh:<sha256 of the token>` |
 //! | login / registration attempts | `<prefix>:attempts:<kind>:<digest>` |
 //!
 //! The braces are literal: a Redis Cluster (and ElastiCache Serverless) puts a key in the
@@ -119,15 +118,10 @@ impl CacheKeys {
         format!("{}:session:{}", self.prefix, session_id.hyphenated())
     }
 
-    /// The sliding window of attempts of one `kind` (`login-account`, `login-address`,
-    /// `register-address`) by one subject, named by a digest (never an email or an address).
+    /// The sliding window of attempts of one `kind` (`login-account`, `login-place`,
+    /// `login-address`, `register-address`) by one subject, named by a digest (never an email or an address).
     pub fn attempts(&self, kind: &str, subject_digest: &str) -> String {
         format!("{}:attempts:{kind}:{subject_digest}", self.prefix)
-    }
-
-    /// A refresh token's cached record, keyed by the hex SHA-256 of the token (never the token).
-    pub fn refresh_token(&self, token_sha256_hex: &str) -> String {
-        format!("{}:refresh:{}", self.prefix, token_sha256_hex)
     }
 }
 
@@ -170,7 +164,6 @@ mod tests {
         assert_eq!(keys.writes_begun(), "mcp:lists:{gen}:writes-begun");
         assert_eq!(keys.writes_swept(), "mcp:lists:{gen}:writes-swept");
         assert_eq!(keys.sweeper_lease(), "mcp:sweeper:lease");
-        assert_eq!(keys.refresh_token("ab"), "mcp:refresh:ab");
         let page = keys.list_page(&ListQuery::default());
         let digest = query_digest(&ListQuery::default());
         assert_eq!(page, format!("mcp:tools:pages:{{{digest}}}"));

@@ -1,5 +1,5 @@
-//! Sessions, refresh-token records and the sliding windows of attempts (login throttling): kept
-//! until their exact expiry, never jittered.
+//! Sessions and the sliding windows of attempts (login throttling): kept until their exact
+//! expiry, never jittered.
 
 use std::time::Duration;
 
@@ -30,23 +30,6 @@ impl CacheService {
     pub async fn delete_session(&self, id: Uuid) -> Result<(), CacheError> {
         let key = self.inner.keys.session(id);
         self.delete(key, "delete_session").await
-    }
-
-    /// Caches a refresh token's record (keyed by the token's SHA-256) until `ttl`.
-    pub async fn set_refresh_token(
-        &self,
-        token_sha256_hex: &str,
-        record: &[u8],
-        ttl: Duration,
-    ) -> Result<(), CacheError> {
-        let key = self.inner.keys.refresh_token(token_sha256_hex);
-        self.set_exact(key, record, ttl, "set_refresh_token").await
-    }
-
-    /// Removes a refresh token's cached record.
-    pub async fn delete_refresh_token(&self, token_sha256_hex: &str) -> Result<(), CacheError> {
-        let key = self.inner.keys.refresh_token(token_sha256_hex);
-        self.delete(key, "delete_refresh_token").await
     }
 
     /// Counts `attempt` in the sliding window `key` of length `window` unless it already holds

@@ -327,7 +327,6 @@ impl<A: AccountStore> AuthService<A> {
             .insert_session(&session, &refresh_hash)
             .await?;
         self.cache_session(&session, now).await;
-        self.cache_refresh_token(&refresh_hash, &session, now).await;
         Ok(TokenPair {
             device_token: Some(self.devices.issue(attempt.account(), now)),
             ..self.token_pair(&session, refresh, now)
@@ -378,9 +377,6 @@ impl<A: AccountStore> AuthService<A> {
             Rotation::Invalid => Err(AuthError::InvalidToken),
             Rotation::Rotated { session } => {
                 self.cache_session(&session, now).await;
-                let _ = self.cache.delete_refresh_token(&presented_hash).await;
-                self.cache_refresh_token(&successor_hash, &session, now)
-                    .await;
                 Ok(self.token_pair(&session, successor, now))
             }
             Rotation::Reused {
@@ -415,16 +411,14 @@ impl<A: AccountStore> AuthService<A> {
 
     /// `POST /auth/logout`: revokes the caller's session (and with it every refresh token of it).
     pub async fn logout(&self, actor: &Actor, body: Option<&Value>) -> Result<(), AuthError> {
-        let refresh = match body {
-            None => None,
-            Some(Value::Object(fields)) if fields.is_empty() => None,
-            Some(body) => Some(string_field(body, "refreshToken")?),
-        };
-        self.revoke(actor.session_id, Timestamp::now()).await?;
-        if let Some(token) = refresh {
-            let _ = self.cache.delete_refresh_token(&sha256_hex(&token)).await;
+        // The body may name the session's refresh token: the revocation covers it (and every
+        // other of the session), but a body that names none is still refused.
+        match body {
+            None => {}
+            Some(Value::Object(fields)) if fields.is_empty() => {}
+            Some(body) => drop(string_field(body, "refreshToken")?),
         }
-        Ok(())
+        self.revoke(actor.session_id, Timestamp::now()).await
     }
 
     /// The caller of a bearer token: a valid JWT whose session is alive *in the database*.
@@ -480,22 +474,6 @@ impl<A: AccountStore> AuthService<A> {
                 .set_session(
                     session.session_id,
                     &json,
-                    Duration::from_millis(left as u64),
-                )
-                .await;
-        }
-    }
-
-    async fn cache_refresh_token(&self, hash: &str, session: &SessionRecord, now: Timestamp) {
-        let left = session.expires_at.millis() - now.millis();
-        let record =
-            serde_json::json!({"sessionId": session.session_id, "userId": session.user_id});
-        if left > 0 {
-            let _ = self
-                .cache
-                .set_refresh_token(
-                    hash,
-                    record.to_string().as_bytes(),
                     Duration::from_millis(left as u64),
                 )
                 .await;
