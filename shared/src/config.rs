@@ -251,6 +251,9 @@ pub struct AuthConfig {
     /// `DEVICE_TOKEN_TTL` (seconds): how long the device token of a successful login keeps its
     /// device a known place for the account (each login hands out a fresh one).
     pub device_token_ttl: Duration,
+    /// `SESSION_RETENTION_SECS`: how long a session that expired or was revoked is kept (with
+    /// its refresh tokens, for the reuse check) before it is deleted.
+    pub session_retention: Duration,
 }
 
 /// Password-hashing cost (Argon2id, parallelism 1).
@@ -563,6 +566,7 @@ impl Config {
                 session_ttl: env.seconds("SESSION_TTL", 604_800)?,
                 refresh_reuse_grace: env.millis("REFRESH_REUSE_GRACE_MS", 2_000)?,
                 device_token_ttl: env.seconds("DEVICE_TOKEN_TTL", 15_552_000)?,
+                session_retention: env.seconds("SESSION_RETENTION_SECS", 2_592_000)?,
             },
             passwords: PasswordConfig {
                 memory_kib: env.number_in("ARGON2_MEMORY_KIB", 19_456, 8..=1 << 22)? as u32,

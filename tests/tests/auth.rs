@@ -683,3 +683,169 @@ async fn a_login_after_a_cost_change_stores_the_hash_at_the_new_costs() {
         .await;
     assert_eq!(again.status, StatusCode::OK);
 }
+
+fn bearer(method: Method, path: &str, access: &str) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", format!("Bearer {access}"))
+        .body(Body::empty())
+        .unwrap()
+}
+
+/// A user lists their live sessions (their own marked), revokes one, then all: each revocation
+/// takes effect at once, on every instance (another auth instance and tools-write here).
+#[tokio::test]
+async fn a_user_lists_revokes_one_and_revokes_all_of_their_sessions() {
+    let app = TestApp::start().await;
+    let (email, password) = register(&app).await;
+    let laptop = login(&app, &email, &password).await;
+    let phone = login(&app, &email, &password).await;
+    let tablet = login(&app, &email, &password).await;
+    let (stranger, stranger_password) = register(&app).await;
+    let other = login(&app, &stranger, &stranger_password).await;
+    let access = |tokens: &Value| tokens["accessToken"].as_str().unwrap().to_owned();
+
+    let listed = app
+        .send(bearer(Method::GET, "/auth/sessions", &access(&laptop)))
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text());
+    assert_eq!(listed.header("cache-control"), Some("no-store"));
+    let items = listed.json()["items"].as_array().unwrap().clone();
+    let ids: Vec<&str> = items
+        .iter()
+        .map(|s| s["sessionId"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [&tablet, &phone, &laptop].map(|t| t["sessionId"].as_str().unwrap()),
+        "newest first, only the caller's"
+    );
+    let current: Vec<bool> = items
+        .iter()
+        .map(|s| s["current"].as_bool().unwrap())
+        .collect();
+    assert_eq!(current, [false, false, true]);
+
+    // Revoking someone else's session, or a made-up one, is a 404 and changes nothing.
+    for id in [
+        other["sessionId"].as_str().unwrap().to_owned(),
+        Uuid::now_v7().to_string(),
+    ] {
+        let refused = app
+            .send(bearer(
+                Method::DELETE,
+                &format!("/auth/sessions/{id}"),
+                &access(&laptop),
+            ))
+            .await;
+        assert_eq!(refused.status, StatusCode::NOT_FOUND, "{}", refused.text());
+    }
+    assert_eq!(session(&app, &access(&other)).await.status, StatusCode::OK);
+
+    let phone_id = phone["sessionId"].as_str().unwrap();
+    let revoked = app
+        .send(bearer(
+            Method::DELETE,
+            &format!("/auth/sessions/{phone_id}"),
+            &access(&laptop),
+        ))
+        .await;
+    assert_eq!(revoked.status, StatusCode::NO_CONTENT, "{}", revoked.text());
+    let elsewhere = app.beside(&integration_tests::redis_url()).await;
+    assert_unauthorized(&session(&elsewhere, &access(&phone)).await);
+    assert_unauthorized(&refresh(&app, phone["refreshToken"].as_str().unwrap()).await);
+    let write = app
+        .send(json_request(
+            Method::POST,
+            "/tools",
+            &tool_body("revoked"),
+            Some(&access(&phone)),
+        ))
+        .await;
+    assert_unauthorized(&write);
+    assert_eq!(session(&app, &access(&tablet)).await.status, StatusCode::OK);
+
+    let all = app
+        .send(bearer(Method::POST, "/auth/logout-all", &access(&tablet)))
+        .await;
+    assert_eq!(all.status, StatusCode::NO_CONTENT, "{}", all.text());
+    for tokens in [&laptop, &tablet] {
+        assert_unauthorized(&session(&app, &access(tokens)).await);
+        assert_unauthorized(&session(&elsewhere, &access(tokens)).await);
+        assert_unauthorized(&refresh(&app, tokens["refreshToken"].as_str().unwrap()).await);
+    }
+    assert_eq!(
+        session(&app, &access(&other)).await.status,
+        StatusCode::OK,
+        "another user's sessions live on"
+    );
+}
+
+/// Ended sessions are deleted with their refresh tokens once past the retention, by auth
+/// (whose database user may delete exactly those rows); live ones stay.
+#[tokio::test]
+async fn sessions_ended_past_the_retention_are_deleted_with_their_refresh_tokens() {
+    let app = TestApp::start().await;
+    let (email, password) = register(&app).await;
+    let ended = login(&app, &email, &password).await;
+    let live = login(&app, &email, &password).await;
+    assert_eq!(
+        logout(&app, ended["accessToken"].as_str().unwrap())
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    let rows = |table: &'static str, id: String| {
+        let db = &app.db;
+        async move {
+            #[derive(serde::Deserialize)]
+            struct Count {
+                n: i64,
+            }
+            let column = if table == "sessions" {
+                "id"
+            } else {
+                "session_id"
+            };
+            let counts: Vec<Count> = db
+                .query(
+                    &format!("SELECT COUNT(*) AS n FROM {table} WHERE {column} = :id"),
+                    vec![shared::store::param("id", id)],
+                )
+                .await
+                .unwrap();
+            counts[0].n
+        }
+    };
+    let id = |tokens: &Value| tokens["sessionId"].as_str().unwrap().to_owned();
+    assert_eq!(rows("refresh_tokens", id(&ended)).await, 1);
+    // The logout is made older than the retention.
+    app.db
+        .execute(
+            "UPDATE sessions SET revoked_at = revoked_at - :age WHERE id = :id",
+            vec![
+                shared::store::param("id", id(&ended)),
+                shared::store::param(
+                    "age",
+                    app.config.auth.session_retention.as_millis() as i64 + 1_000,
+                ),
+            ],
+        )
+        .await
+        .unwrap();
+    // Pruning runs on one login in sixteen: logins until it has.
+    for _ in 0..400 {
+        if rows("sessions", id(&ended)).await == 0 {
+            break;
+        }
+        login(&app, &email, &password).await;
+    }
+    assert_eq!(rows("sessions", id(&ended)).await, 0, "pruned");
+    assert_eq!(
+        rows("refresh_tokens", id(&ended)).await,
+        0,
+        "with its refresh tokens"
+    );
+    assert_eq!(rows("sessions", id(&live)).await, 1, "a live session stays");
+}

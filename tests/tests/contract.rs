@@ -98,7 +98,7 @@ fn template_routes(text: &str) -> Routes {
 #[test]
 fn every_route_is_in_the_routers_the_openapi_document_and_the_template() {
     let routers = router_routes();
-    assert_eq!(routers.len(), 10, "{routers:?}");
+    assert_eq!(routers.len(), 13, "{routers:?}");
     assert_eq!(
         openapi_routes(&openapi()),
         routers,

@@ -67,6 +67,7 @@ async fn every_event_gets_its_documented_status() {
         ("auth-refresh-unknown-token.json", StatusCode::UNAUTHORIZED),
         ("auth-logout-no-token.json", StatusCode::UNAUTHORIZED),
         ("auth-session-no-token.json", StatusCode::UNAUTHORIZED),
+        ("auth-sessions-no-token.json", StatusCode::UNAUTHORIZED),
     ];
     let dir = format!("{}/../events", env!("CARGO_MANIFEST_DIR"));
     let mut on_disk: Vec<String> = std::fs::read_dir(&dir)

@@ -1,4 +1,5 @@
-//! `auth`: register, login, refresh (with rotation), logout and the session view.
+//! `auth`: register, login, refresh (with rotation), logout, and the caller's sessions (the
+//! current one, the list, revoking one or all).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use serde::Serialize;
 
 use shared::http::{
     json_response, ApiError, Authenticated, Authenticator, Client, JsonBody, OptionalJsonBody,
-    RouteTable,
+    PathId, RouteTable,
 };
 use shared::services::auth::{AuthService, SessionView};
 
@@ -34,6 +35,9 @@ fn table() -> RouteTable<Arc<AuthState>> {
         .add(Method::POST, "/auth/refresh", refresh)
         .add(Method::POST, "/auth/logout", logout)
         .add(Method::GET, "/auth/session", session)
+        .add(Method::GET, "/auth/sessions", sessions)
+        .add(Method::DELETE, "/auth/sessions/{id}", revoke_session)
+        .add(Method::POST, "/auth/logout-all", logout_all)
 }
 
 /// The routes this function serves.
@@ -93,4 +97,29 @@ async fn logout(
 
 async fn session(Authenticated { session, .. }: Authenticated) -> Result<Response, ApiError> {
     json(StatusCode::OK, &SessionView::from(&session))
+}
+
+async fn sessions(
+    State(state): State<Arc<AuthState>>,
+    Authenticated { actor, .. }: Authenticated,
+) -> Result<Response, ApiError> {
+    let items = state.auth.sessions(&actor).await?;
+    json(StatusCode::OK, &serde_json::json!({ "items": items }))
+}
+
+async fn revoke_session(
+    State(state): State<Arc<AuthState>>,
+    Authenticated { actor, .. }: Authenticated,
+    PathId(id): PathId,
+) -> Result<StatusCode, ApiError> {
+    state.auth.revoke_session(&actor, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn logout_all(
+    State(state): State<Arc<AuthState>>,
+    Authenticated { actor, .. }: Authenticated,
+) -> Result<StatusCode, ApiError> {
+    state.auth.logout_all(&actor).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -9,7 +9,7 @@ use axum::response::Response;
 use axum::Router;
 
 use shared::domain::{etag, ListQuery};
-use shared::http::{conditional, ApiError, Client, RouteTable, ToolId};
+use shared::http::{conditional, ApiError, Client, PathId, RouteTable};
 use shared::services::ToolService;
 
 fn table() -> RouteTable<Arc<ToolService>> {
@@ -30,7 +30,7 @@ pub fn router(tools: Arc<ToolService>, deadline: Duration) -> Router {
 
 async fn get_tool(
     State(tools): State<Arc<ToolService>>,
-    ToolId(id): ToolId,
+    PathId(id): PathId,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let (tool, status) = tools.get(id).await?;

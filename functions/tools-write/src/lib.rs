@@ -11,7 +11,7 @@ use axum::Router;
 
 use shared::domain::Tool;
 use shared::http::{
-    json_response, with_etag, ApiError, Authenticated, Authenticator, JsonBody, RouteTable, ToolId,
+    json_response, with_etag, ApiError, Authenticated, Authenticator, JsonBody, PathId, RouteTable,
 };
 use shared::services::AuthService;
 use shared::services::ToolService;
@@ -63,12 +63,12 @@ async fn create_tool(
 async fn update_tool(
     State(state): State<Arc<WriteState>>,
     Authenticated { actor, .. }: Authenticated,
-    id: Result<ToolId, ApiError>,
+    id: Result<PathId, ApiError>,
     headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
     // The body is checked first (415, 413, then 400), as for every route with a body.
-    let ToolId(id) = id?;
+    let PathId(id) = id?;
     let if_match = match headers.get(header::IF_MATCH) {
         None => None,
         Some(value) => Some(
@@ -84,7 +84,7 @@ async fn update_tool(
 async fn delete_tool(
     State(state): State<Arc<WriteState>>,
     Authenticated { actor, .. }: Authenticated,
-    ToolId(id): ToolId,
+    PathId(id): PathId,
 ) -> Result<StatusCode, ApiError> {
     state.tools.delete(&actor, id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -68,11 +68,11 @@ fn is_json(headers: &HeaderMap) -> bool {
         .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
 
-/// The `{id}` of a tool route: a UUID in any standard form, else 400.
+/// The `{id}` of a route (a tool, a session): a UUID in any standard form, else 400.
 #[derive(Clone, Copy, Debug)]
-pub struct ToolId(pub Uuid);
+pub struct PathId(pub Uuid);
 
-impl<S: Send + Sync> FromRequestParts<S> for ToolId {
+impl<S: Send + Sync> FromRequestParts<S> for PathId {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {

@@ -9,7 +9,7 @@ mod respond;
 mod routes;
 
 pub use access_log::access_log;
-pub use extract::{Authenticated, Authenticator, Client, JsonBody, OptionalJsonBody, ToolId};
+pub use extract::{Authenticated, Authenticator, Client, JsonBody, OptionalJsonBody, PathId};
 pub use problem::{ApiError, Problem};
 pub use respond::{conditional, json_response, with_etag, READ_CACHE_CONTROL};
 pub use routes::{method_not_allowed, not_found, RouteTable};

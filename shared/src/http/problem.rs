@@ -229,6 +229,7 @@ impl From<AuthError> for ApiError {
             AuthError::Throttled(wait) => Self::TooManyRequests(wait),
             AuthError::Unavailable => Self::Unavailable,
             AuthError::Internal(cause) => Self::Internal(cause),
+            AuthError::SessionNotFound => Self::NotFound(error.to_string()),
         }
     }
 }

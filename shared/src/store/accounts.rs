@@ -183,6 +183,24 @@ pub trait AccountStore: Send + Sync + 'static {
         now: Timestamp,
         expires_at: Timestamp,
     ) -> impl Future<Output = Result<Rotation, StoreError>> + Send;
+    /// The live sessions of `user_id` at `now`, newest first (at most 100).
+    fn live_sessions_of(
+        &self,
+        user_id: Uuid,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Vec<SessionRecord>, StoreError>> + Send;
+    /// Revokes every live session of `user_id`; returns their ids.
+    fn revoke_sessions_of(
+        &self,
+        user_id: Uuid,
+        now: Timestamp,
+    ) -> impl Future<Output = Result<Vec<Uuid>, StoreError>> + Send;
+    /// Deletes up to 100 sessions that expired or were revoked before `before`, with their
+    /// refresh tokens; returns how many sessions.
+    fn prune_sessions(
+        &self,
+        before: Timestamp,
+    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
     /// Revokes a session and every refresh token of it.
     fn revoke_session(
         &self,
@@ -527,6 +545,89 @@ impl AccountStore for DataApiAccountStore {
         Err(StoreError::Unavailable(
             "the rotation transaction kept ending before its commit".into(),
         ))
+    }
+
+    async fn live_sessions_of(
+        &self,
+        user_id: Uuid,
+        now: Timestamp,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let rows: Vec<SessionRow> = self
+            .db
+            .query(
+                &format!(
+                    "SELECT {SESSION_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id \
+                     WHERE s.user_id = :user AND s.revoked_at IS NULL AND s.expires_at > :now \
+                     ORDER BY s.created_at DESC LIMIT 100"
+                ),
+                vec![param("user", user_id), param("now", now.millis())],
+            )
+            .await?;
+        rows.into_iter().map(SessionRow::into_record).collect()
+    }
+
+    async fn revoke_sessions_of(
+        &self,
+        user_id: Uuid,
+        now: Timestamp,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        #[derive(Deserialize)]
+        struct Id {
+            id: String,
+        }
+        let live: Vec<Id> = self
+            .db
+            .query(
+                "SELECT id FROM sessions WHERE user_id = :user AND revoked_at IS NULL",
+                vec![param("user", user_id)],
+            )
+            .await?;
+        // A session created between the two statements is revoked too; its id is then missing
+        // from the answer, which only costs it its Redis tombstone (the database refuses it).
+        self.db
+            .execute(
+                "UPDATE sessions SET revoked_at = :now WHERE user_id = :user AND revoked_at IS NULL",
+                vec![param("user", user_id), param("now", now.millis())],
+            )
+            .await?;
+        live.iter().map(|row| uuid(&row.id)).collect()
+    }
+
+    async fn prune_sessions(&self, before: Timestamp) -> Result<i64, StoreError> {
+        #[derive(Deserialize)]
+        struct Id {
+            id: String,
+        }
+        // Each arm reads one index range, at most 100 rows.
+        let ended: Vec<Id> = self
+            .db
+            .query(
+                "(SELECT id FROM sessions WHERE expires_at < :before LIMIT 100) UNION \
+                 (SELECT id FROM sessions WHERE revoked_at < :before LIMIT 100)",
+                vec![param("before", before.millis())],
+            )
+            .await?;
+        if ended.is_empty() {
+            return Ok(0);
+        }
+        let (names, params): (Vec<String>, Vec<_>) = ended
+            .iter()
+            .enumerate()
+            .map(|(i, row)| (format!(":s{i}"), param(&format!("s{i}"), row.id.as_str())))
+            .unzip();
+        let list = names.join(", ");
+        self.db
+            .execute(
+                &format!("DELETE FROM refresh_tokens WHERE session_id IN ({list})"),
+                params.clone(),
+            )
+            .await?;
+        self.db
+            .execute(
+                &format!("DELETE FROM sessions WHERE id IN ({list})"),
+                params,
+            )
+            .await
     }
 
     async fn revoke_session(&self, id: Uuid, now: Timestamp) -> Result<(), StoreError> {

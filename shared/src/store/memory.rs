@@ -548,6 +548,53 @@ impl AccountStore for MemoryAccountStore {
         Ok(Rotation::Rotated { session })
     }
 
+    async fn live_sessions_of(
+        &self,
+        user_id: Uuid,
+        now: Timestamp,
+    ) -> Result<Vec<SessionRecord>, StoreError> {
+        let state = self.lock();
+        let mut live: Vec<SessionRecord> = state
+            .sessions
+            .keys()
+            .filter_map(|id| state.live(*id, now))
+            .filter(|s| s.user_id == user_id)
+            .collect();
+        live.sort_by_key(|s| std::cmp::Reverse(s.created_at));
+        live.truncate(100);
+        Ok(live)
+    }
+
+    async fn revoke_sessions_of(
+        &self,
+        user_id: Uuid,
+        now: Timestamp,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let mut state = self.lock();
+        let mut revoked = Vec::new();
+        for (session, at) in state.sessions.values_mut() {
+            if session.user_id == user_id && at.is_none() {
+                *at = Some(now);
+                revoked.push(session.session_id);
+            }
+        }
+        Ok(revoked)
+    }
+
+    async fn prune_sessions(&self, before: Timestamp) -> Result<i64, StoreError> {
+        let mut state = self.lock();
+        let ended: Vec<Uuid> = state
+            .sessions
+            .values()
+            .filter(|(s, revoked)| s.expires_at < before || revoked.is_some_and(|at| at < before))
+            .take(100)
+            .map(|(s, _)| s.session_id)
+            .collect();
+        state.sessions.retain(|id, _| !ended.contains(id));
+        state.tokens.retain(|_, t| !ended.contains(&t.session_id));
+        Ok(ended.len() as i64)
+    }
+
     async fn revoke_session(&self, id: Uuid, now: Timestamp) -> Result<(), StoreError> {
         let mut state = self.lock();
         if let Some((_, revoked)) = state.sessions.get_mut(&id) {

@@ -90,6 +90,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("sql/0009_outbox_scopes.sql"),
         then: None,
     },
+    Migration {
+        version: 10,
+        name: "session_ends",
+        sql: include_str!("sql/0010_session_ends.sql"),
+        then: None,
+    },
 ];
 
 /// Splits a migration into statements, dropping `--` comment lines.
@@ -242,8 +248,9 @@ fn grants(function: Function) -> &'static [&'static str] {
             "SELECT, INSERT ON users",
             // A login rehashes a password stored at other costs than the configured ones.
             "UPDATE (password_hash) ON users",
-            "SELECT, INSERT, UPDATE ON sessions",
-            "SELECT, INSERT, UPDATE ON refresh_tokens",
+            // DELETE: sessions that ended a retention ago go, with their refresh tokens.
+            "SELECT, INSERT, UPDATE, DELETE ON sessions",
+            "SELECT, INSERT, UPDATE, DELETE ON refresh_tokens",
             "SELECT, INSERT, UPDATE, DELETE ON login_failures",
         ],
         Function::CacheSweeper => &["SELECT ON tools", "SELECT, UPDATE, DELETE ON cache_outbox"],

@@ -59,12 +59,35 @@ pub enum AuthError {
     /// A server-side fault.
     #[error("internal error: {0}")]
     Internal(String),
+    /// No live session of the caller has this id.
+    #[error("no live session of yours has this id")]
+    SessionNotFound,
 }
 
 impl From<StoreError> for AuthError {
     fn from(error: StoreError) -> Self {
         super::store_failure(error, Self::Unavailable, Self::Internal)
     }
+}
+
+/// One of the caller's live sessions, as `GET /auth/sessions` lists it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListedSession {
+    /// Session id.
+    pub session_id: Uuid,
+    /// When it was created (its login).
+    pub created_at: Timestamp,
+    /// Its last refresh (its creation until the first).
+    pub last_refreshed_at: Timestamp,
+    /// When it ends unless refreshed.
+    pub expires_at: Timestamp,
+    /// The `User-Agent` of its login.
+    pub user_agent: Option<String>,
+    /// The source address of its login.
+    pub source_ip: Option<String>,
+    /// Whether it is the session of the token that asks.
+    pub current: bool,
 }
 
 /// What the client told us about itself at login.
@@ -153,6 +176,7 @@ pub struct AuthService<A = DataApiAccountStore> {
     successors: SuccessorKey,
     devices: DeviceKey,
     device_token_ttl: Duration,
+    session_retention: Duration,
     throttle: Throttle,
     session_ttl: Duration,
     reuse_grace: Duration,
@@ -202,6 +226,7 @@ impl<A: AccountStore> AuthService<A> {
             successors: SuccessorKey::new(auth.jwt_secret.expose()),
             devices: DeviceKey::new(auth.jwt_secret.expose()),
             device_token_ttl: auth.device_token_ttl,
+            session_retention: auth.session_retention,
             session_ttl: auth.session_ttl,
             reuse_grace: auth.refresh_reuse_grace,
         }
@@ -308,8 +333,13 @@ impl<A: AccountStore> AuthService<A> {
         // Windows of unknown emails and of addresses are never cleared: one login in 16 prunes
         // those that ended (on success only, so failures of real and unknown emails stay alike).
         if rand::random::<u8>() < 16 {
-            if let Err(error) = self.accounts.prune_login_failures(since).await {
-                tracing::debug!(%error, "pruning ended login-failure windows failed");
+            let ended = now.minus(self.session_retention);
+            let (failures, sessions) = tokio::join!(
+                self.accounts.prune_login_failures(since),
+                self.accounts.prune_sessions(ended),
+            );
+            if let Err(error) = failures.and(sessions) {
+                tracing::debug!(%error, "pruning ended login-failure windows or sessions failed");
             }
         }
         let session = SessionRecord {
@@ -454,12 +484,56 @@ impl<A: AccountStore> AuthService<A> {
 
     async fn revoke(&self, session_id: Uuid, now: Timestamp) -> Result<(), AuthError> {
         self.accounts.revoke_session(session_id, now).await?;
-        // Best effort: the database already refuses the session; the tombstone lets Redis refuse
-        // it early for as long as an access token of it could still be presented.
+        self.tombstone(session_id).await;
+        Ok(())
+    }
+
+    /// Best effort: the database already refuses a revoked session; the tombstone lets Redis
+    /// refuse it early for as long as an access token of it could still be presented.
+    async fn tombstone(&self, session_id: Uuid) {
         let ttl = Duration::from_secs(self.tokens.ttl_secs().max(1) as u64);
         if let Err(error) = self.cache.set_session(session_id, TOMBSTONE, ttl).await {
             tracing::warn!(%session_id, %error, "session tombstone not cached; the database still refuses it");
         }
+    }
+
+    /// `GET /auth/sessions`: the caller's live sessions, newest first, the caller's own marked.
+    pub async fn sessions(&self, actor: &Actor) -> Result<Vec<ListedSession>, AuthError> {
+        let sessions = self
+            .accounts
+            .live_sessions_of(actor.user_id, Timestamp::now())
+            .await?;
+        Ok(sessions
+            .into_iter()
+            .map(|s| ListedSession {
+                current: s.session_id == actor.session_id,
+                session_id: s.session_id,
+                created_at: s.created_at,
+                last_refreshed_at: s.last_refreshed_at,
+                expires_at: s.expires_at,
+                user_agent: s.user_agent,
+                source_ip: s.source_ip,
+            })
+            .collect())
+    }
+
+    /// `DELETE /auth/sessions/{id}`: revokes one of the caller's live sessions (the caller's own
+    /// included), at once on every instance, as a logout does.
+    pub async fn revoke_session(&self, actor: &Actor, id: Uuid) -> Result<(), AuthError> {
+        let now = Timestamp::now();
+        match self.accounts.live_session(id, now).await? {
+            Some(session) if session.user_id == actor.user_id => self.revoke(id, now).await,
+            _ => Err(AuthError::SessionNotFound),
+        }
+    }
+
+    /// `POST /auth/logout-all`: revokes every live session of the caller, this one included.
+    pub async fn logout_all(&self, actor: &Actor) -> Result<(), AuthError> {
+        let revoked = self
+            .accounts
+            .revoke_sessions_of(actor.user_id, Timestamp::now())
+            .await?;
+        futures_util::future::join_all(revoked.into_iter().map(|id| self.tombstone(id))).await;
         Ok(())
     }
 
