@@ -849,3 +849,38 @@ async fn sessions_ended_past_the_retention_are_deleted_with_their_refresh_tokens
     );
     assert_eq!(rows("sessions", id(&live)).await, 1, "a live session stays");
 }
+
+/// The reuse grace counts from the rotation's commit, by the database's clock, not from when
+/// the request began: a rotation whose statements took longer than the grace window is still
+/// retried within it by a client that lost its answer.
+#[tokio::test]
+async fn a_slow_rotation_counts_its_grace_from_its_commit() {
+    let app = TestApp::start().await;
+    let grace = app.config.auth.refresh_reuse_grace;
+    let (email, password) = register(&app).await;
+    let tokens = login(&app, &email, &password).await;
+    let presented = tokens["refreshToken"].as_str().unwrap();
+    // The successor's insert answers late: the rotation ends more than the grace window after
+    // the request began.
+    app.emulator.add_fault(FaultRule::delay(
+        Operation::Execute,
+        Some("INSERT"),
+        grace + Duration::from_millis(500),
+        1,
+    ));
+    let first = refresh(&app, presented).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text());
+    let retried = refresh(&app, presented).await;
+    assert_eq!(retried.status, StatusCode::OK, "{}", retried.text());
+    assert_eq!(
+        retried.json()["refreshToken"],
+        first.json()["refreshToken"],
+        "the same successor, and the session lives"
+    );
+    assert_eq!(
+        session(&app, first.json()["accessToken"].as_str().unwrap())
+            .await
+            .status,
+        StatusCode::OK
+    );
+}

@@ -71,8 +71,9 @@ pub enum Rotation {
     Reused {
         /// The session it belonged to.
         session_id: Uuid,
-        /// When it was rotated.
-        rotated_at: Timestamp,
+        /// How long ago it was rotated, by the store's own clock (the database's, which also
+        /// timed the rotation).
+        since: Duration,
     },
     /// Unknown or expired.
     Invalid,
@@ -108,7 +109,12 @@ struct TokenRow {
     session_id: String,
     rotated_at: Option<i64>,
     expires_at: i64,
+    /// The database's clock when it was read.
+    db_now: i64,
 }
+
+/// The database's clock in epoch milliseconds, as a select-list expression.
+const DB_NOW: &str = "CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)";
 
 impl SessionRow {
     fn into_record(self) -> Result<SessionRecord, StoreError> {
@@ -254,8 +260,11 @@ impl DataApiAccountStore {
     ) -> Result<Rotation, StoreError> {
         let rows: Vec<TokenRow> = tx
             .query(
-                "SELECT session_id AS sessionId, rotated_at AS rotatedAt, expires_at AS expiresAt \
-                 FROM refresh_tokens WHERE token_hash = :hash FOR UPDATE",
+                &format!(
+                    "SELECT session_id AS sessionId, rotated_at AS rotatedAt, \
+                     expires_at AS expiresAt, {DB_NOW} AS dbNow \
+                     FROM refresh_tokens WHERE token_hash = :hash FOR UPDATE"
+                ),
                 vec![param("hash", token_hash)],
             )
             .await?;
@@ -266,17 +275,12 @@ impl DataApiAccountStore {
         if let Some(rotated_at) = row.rotated_at {
             return Ok(Rotation::Reused {
                 session_id,
-                rotated_at: Timestamp::from_millis(rotated_at),
+                since: Timestamp::from_millis(row.db_now).since(Timestamp::from_millis(rotated_at)),
             });
         }
         if row.expires_at <= now.millis() {
             return Ok(Rotation::Invalid);
         }
-        tx.execute(
-            "UPDATE refresh_tokens SET rotated_at = :now WHERE token_hash = :hash",
-            vec![param("hash", token_hash), param("now", now.millis())],
-        )
-        .await?;
         let slid = tx
             .execute(
                 "UPDATE sessions SET expires_at = :expiresAt, last_refreshed_at = :now \
@@ -305,6 +309,13 @@ impl DataApiAccountStore {
         };
         let session = session.into_record()?;
         insert_refresh_token(tx, &session, successor_hash).await?;
+        // Last, by the database's clock: the rotation's time is as close to its commit as a
+        // statement can put it, so the reuse grace counts from when the successor existed.
+        tx.execute(
+            &format!("UPDATE refresh_tokens SET rotated_at = {DB_NOW} WHERE token_hash = :hash"),
+            vec![param("hash", token_hash)],
+        )
+        .await?;
         Ok(Rotation::Rotated { session })
     }
 
@@ -333,8 +344,11 @@ impl DataApiAccountStore {
         let rows: Vec<TokenRow> = self
             .db
             .query(
-                "SELECT session_id AS sessionId, rotated_at AS rotatedAt, expires_at AS expiresAt \
-                 FROM refresh_tokens WHERE token_hash = :hash",
+                &format!(
+                    "SELECT session_id AS sessionId, rotated_at AS rotatedAt, \
+                     expires_at AS expiresAt, {DB_NOW} AS dbNow \
+                     FROM refresh_tokens WHERE token_hash = :hash"
+                ),
                 vec![param("hash", token_hash)],
             )
             .await?;

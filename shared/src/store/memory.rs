@@ -527,7 +527,7 @@ impl AccountStore for MemoryAccountStore {
         if let Some(rotated_at) = token.rotated_at {
             return Ok(Rotation::Reused {
                 session_id: token.session_id,
-                rotated_at,
+                since: now.since(rotated_at),
             });
         }
         if token.expires_at <= now {

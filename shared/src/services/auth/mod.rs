@@ -409,12 +409,8 @@ impl<A: AccountStore> AuthService<A> {
                 self.cache_session(&session, now).await;
                 Ok(self.token_pair(&session, successor, now))
             }
-            Rotation::Reused {
-                session_id,
-                rotated_at,
-            } => {
-                let since = now.millis() - rotated_at.millis();
-                if since > self.reuse_grace.as_millis() as i64 {
+            Rotation::Reused { session_id, since } => {
+                if since > self.reuse_grace {
                     tracing::warn!(%session_id, "refresh token reused: revoking the session");
                     self.revoke(session_id, now).await?;
                     return Err(AuthError::InvalidToken);
@@ -427,11 +423,11 @@ impl<A: AccountStore> AuthService<A> {
                     .await?
                 {
                     Some(session) if session.session_id == session_id => {
-                        tracing::info!(%session_id, since_ms = since, "refresh repeated within the grace window");
+                        tracing::info!(%session_id, since_ms = since.as_millis() as u64, "refresh repeated within the grace window");
                         Ok(self.token_pair(&session, successor, now))
                     }
                     _ => {
-                        tracing::info!(%session_id, since_ms = since, "refresh lost the race to a newer one");
+                        tracing::info!(%session_id, since_ms = since.as_millis() as u64, "refresh lost the race to a newer one");
                         Err(AuthError::InvalidToken)
                     }
                 }
