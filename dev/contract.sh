@@ -24,6 +24,6 @@ contract() {
     --phases examples,coverage,fuzzing \
     --max-examples "${CONTRACT_EXAMPLES:-25}" --seed 1 "$@"
 }
-# Logout ends the session the token belongs to: run it last, alone.
-contract --exclude-operation-id logout
-contract --include-operation-id logout
+# Logout and logout-all end the session the token belongs to: run them last, alone.
+contract --exclude-operation-id logout --exclude-operation-id logoutAll
+contract --include-operation-id logout --include-operation-id logoutAll

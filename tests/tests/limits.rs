@@ -305,6 +305,34 @@ async fn a_stranger_cannot_lock_the_owner_out_of_a_known_device() {
     }
 }
 
+/// The first report: ten wrong passwords from one address. The place's limit refuses
+/// the stranger after five, and the refused attempts spend nothing of the account's
+/// unknown-places window, so the owner logs in from elsewhere even without a device token.
+#[tokio::test]
+async fn a_stranger_refused_at_one_place_spends_no_more_of_the_account() {
+    let app = throttled_app(&redis_url(), 10, 1_000).await;
+    let (email, _) = register(&app, "192.0.2.10").await;
+    let mut statuses = Vec::new();
+    for _ in 0..30 {
+        statuses.push(
+            login(&app, "198.51.100.7", &email, "wrong password")
+                .await
+                .status,
+        );
+    }
+    let refused = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(
+        (statuses.len() - refused, refused),
+        (5, 25),
+        "five guesses from one place"
+    );
+    let owner = login(&app, "203.0.113.9", &email, PASSWORD).await;
+    assert_eq!(owner.status, StatusCode::OK, "{}", owner.text());
+}
+
 #[tokio::test]
 async fn failed_logins_are_limited_per_address_across_accounts() {
     let app = throttled_app(&redis_url(), 10, 5).await;

@@ -136,23 +136,33 @@ impl Throttle {
         now.minus(self.limits.login_window)
     }
 
-    /// Counts `attempt` in Redis's windows; `Some(wait)` if any is full. Redis being
-    /// unavailable refuses nothing (the database's counters still apply).
+    /// Counts `attempt` in Redis's windows; `Some(wait)` if any is full, and then it counts in
+    /// none (a refused attempt spends nobody's budget: a stranger refused at one place does not
+    /// fill the account's unknown-places window). Redis being unavailable refuses nothing (the
+    /// database's counters still apply).
     pub(super) async fn admit_login(&self, attempt: &LoginAttempt) -> Option<Duration> {
         let window = self.limits.login_window;
-        let counts = attempt.windows().into_iter().map(|(kind, subject)| {
-            self.cache.count_attempt(
-                self.key(kind, subject),
-                window,
-                self.limit(kind),
-                &attempt.id,
-            )
-        });
-        futures_util::future::join_all(counts)
-            .await
+        let keys: Vec<(String, u32)> = attempt
+            .windows()
             .into_iter()
-            .filter_map(|refused| refused.ok().flatten())
-            .max()
+            .map(|(kind, subject)| (self.key(kind, subject), self.limit(kind)))
+            .collect();
+        let counts = keys.iter().map(|(key, limit)| {
+            self.cache
+                .count_attempt(key.clone(), window, *limit, &attempt.id)
+        });
+        let outcomes = futures_util::future::join_all(counts).await;
+        let refused = outcomes
+            .iter()
+            .filter_map(|outcome| outcome.as_ref().ok().copied().flatten())
+            .max()?;
+        let counted = keys
+            .into_iter()
+            .zip(&outcomes)
+            .filter(|(_, outcome)| matches!(outcome, Ok(None)))
+            .map(|((key, _), _)| self.cache.forget_attempt(key, &attempt.id));
+        futures_util::future::join_all(counted).await;
+        Some(refused)
     }
 
     /// `Some(wait)` if the database's counters of `attempt`'s windows are at their limits.
