@@ -129,8 +129,10 @@ fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
-/// The caller's `User-Agent` and source address (from the API Gateway request context on Lambda,
-/// else the first `X-Forwarded-For` hop).
+/// The caller's `User-Agent` and source address: API Gateway's (the request context's), which a
+/// client cannot choose. Only a request with no context or a loopback source (`cargo lambda
+/// watch`, which API Gateway never is) may name its client in `X-Forwarded-For` (the first hop),
+/// so the local stack can play many clients.
 pub struct Client(pub ClientInfo);
 
 impl<S: Send + Sync> FromRequestParts<S> for Client {
@@ -152,10 +154,20 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
                 _ => None,
             });
         let forwarded = header_text(header::HeaderName::from_static("x-forwarded-for"))
-            .and_then(|v| v.split(',').next().map(|s| s.trim().to_owned()));
+            .and_then(|v| v.split(',').next().map(|s| s.trim().to_owned()))
+            .filter(|hop| !hop.is_empty());
+        let local = from_context.as_deref().is_none_or(|ip| {
+            ip.parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+        });
+        let source_ip = if local {
+            forwarded.or(from_context)
+        } else {
+            from_context
+        };
         Ok(Self(ClientInfo {
             user_agent: header_text(header::USER_AGENT),
-            source_ip: from_context.or(forwarded),
+            source_ip,
         }))
     }
 }
@@ -164,6 +176,53 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+
+    async fn client_of(context_ip: Option<&str>, forwarded: Option<&str>) -> Option<String> {
+        let mut request = axum::http::Request::builder().uri("/");
+        if let Some(hop) = forwarded {
+            request = request.header("x-forwarded-for", hop);
+        }
+        let (mut parts, ()) = request.body(()).unwrap().into_parts();
+        if let Some(ip) = context_ip {
+            let mut context =
+                lambda_http::aws_lambda_events::apigw::ApiGatewayV2httpRequestContext::default();
+            context.http.source_ip = Some(ip.to_owned());
+            parts
+                .extensions
+                .insert(lambda_http::request::RequestContext::ApiGatewayV2(context));
+        }
+        let Client(client) = Client::from_request_parts(&mut parts, &()).await.unwrap();
+        client.source_ip
+    }
+
+    #[tokio::test]
+    async fn only_a_local_request_may_name_its_client_in_x_forwarded_for() {
+        let hop = Some("198.51.100.7, 10.0.0.1");
+        // API Gateway: the address it saw, whatever the client claims.
+        assert_eq!(
+            client_of(Some("203.0.113.9"), hop).await.as_deref(),
+            Some("203.0.113.9")
+        );
+        assert_eq!(
+            client_of(Some("2001:db8::1"), hop).await.as_deref(),
+            Some("2001:db8::1")
+        );
+        // cargo lambda watch (a loopback source) or no context at all: the first hop.
+        assert_eq!(
+            client_of(Some("127.0.0.1"), hop).await.as_deref(),
+            Some("198.51.100.7")
+        );
+        assert_eq!(
+            client_of(Some("::1"), hop).await.as_deref(),
+            Some("198.51.100.7")
+        );
+        assert_eq!(client_of(None, hop).await.as_deref(), Some("198.51.100.7"));
+        assert_eq!(
+            client_of(Some("127.0.0.1"), None).await.as_deref(),
+            Some("127.0.0.1")
+        );
+        assert_eq!(client_of(None, None).await, None);
+    }
 
     #[test]
     fn bearer_tokens_are_parsed_case_insensitively() {
