@@ -24,6 +24,10 @@ contract() {
     --phases examples,coverage,fuzzing \
     --max-examples "${CONTRACT_EXAMPLES:-25}" --seed 1 "$@"
 }
-# Logout and logout-all end the session the token belongs to: run them last, alone.
-contract --exclude-operation-id logout --exclude-operation-id logoutAll
-contract --include-operation-id logout --include-operation-id logoutAll
+# Logout, logout-all and revoking a session (schemathesis finds the token's own in the session
+# list) end the session the token belongs to: run them last, alone.
+ENDS_SESSION="logout logoutAll revokeSession"
+# shellcheck disable=SC2046,SC2086
+contract $(printf -- '--exclude-operation-id %s ' $ENDS_SESSION)
+# shellcheck disable=SC2046,SC2086
+contract $(printf -- '--include-operation-id %s ' $ENDS_SESSION)
