@@ -143,8 +143,10 @@ mod tests {
     }
 
     /// An unknown email costs what a known one does at the configured costs, before and after a
-    /// cost change (the dummy follows the configuration). Alternating runs, medians compared:
-    /// within 35 %, generous for a loaded machine; the costs are the production defaults.
+    /// cost change (the dummy follows the configuration), within 25 %: medians of 7, each sample
+    /// taken right after an unmeasured run of the same kind, so both kinds meet the allocator in
+    /// the same state (measured alternately, whichever runs first after the other pays for
+    /// fresh pages of its 19 MiB).
     #[test]
     fn unknown_and_known_emails_take_the_same_time_before_and_after_a_cost_change() {
         for (memory_kib, iterations) in [(19_456, 2), (12_288, 3)] {
@@ -154,21 +156,23 @@ mod tests {
             })
             .unwrap();
             let phc = hasher.hash("correct horse").unwrap();
+            let time = |stored: Option<&str>| {
+                assert!(!hasher.verify("wrong horse", stored));
+                let started = std::time::Instant::now();
+                assert!(!hasher.verify("wrong horse", stored));
+                started.elapsed()
+            };
             let (mut known, mut unknown) = (Vec::new(), Vec::new());
             for _ in 0..7 {
-                let started = std::time::Instant::now();
-                assert!(!hasher.verify("wrong horse", Some(&phc)));
-                known.push(started.elapsed());
-                let started = std::time::Instant::now();
-                assert!(!hasher.verify("wrong horse", None));
-                unknown.push(started.elapsed());
+                known.push(time(Some(&phc)));
+                unknown.push(time(None));
             }
             known.sort();
             unknown.sort();
             let (known, unknown) = (known[3].as_secs_f64(), unknown[3].as_secs_f64());
             let ratio = unknown / known;
             assert!(
-                (0.65..=1.35).contains(&ratio),
+                (0.75..=1.25).contains(&ratio),
                 "m={memory_kib} t={iterations}: unknown {unknown:.4} s, known {known:.4} s"
             );
         }
