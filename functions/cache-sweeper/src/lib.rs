@@ -65,6 +65,9 @@ struct Watch {
     failed: bool,
     /// The writes-begun count being settled, and since when it has not moved.
     settling: Option<(i64, Instant)>,
+    /// The highest writes-begun count this run has read: a lower one means Redis went back to
+    /// an older state (a failover to a replica that missed writes), which is a loss.
+    highest_begun: i64,
 }
 
 /// The sweeper: the tool service's outbox replay on a schedule.
@@ -88,9 +91,10 @@ impl Sweeper {
     /// age (younger ones are being applied by their writers) if there are any, then those Redis
     /// lost (past its watermark), until none is left or `until` has passed; then prunes applied
     /// rows past their retention. Three statements when nothing is pending or lost. Returns
-    /// whether it applied everything it found (no failure).
+    /// whether it found nothing to apply and nothing failed: the outbox was drained already.
     pub async fn drain(&self, report: &mut SweepReport, until: Instant) -> bool {
         let failures = report.failures;
+        let replayed = report.replayed;
         report.rounds += 1;
         let min_age = self.config.min_age;
         let pending = self.report_backlog().await;
@@ -131,15 +135,16 @@ impl Sweeper {
             Ok(pruned) => report.pruned += pruned,
             Err(error) => tracing::warn!(%error, "outbox not pruned"),
         }
-        report.failures == failures
+        pending == Some(0) && report.replayed == replayed && report.failures == failures
     }
 
     /// One poll of a run holding the lease. The steady mode drains. The quiet mode drains only
     /// when Redis says the database may hold something: a write began since the last drain that
-    /// left nothing (or that record is gone: Redis lost its data, or a run saw Redis fail and
-    /// forgot it). It then drains on every poll until the writes-begun count has not moved for
+    /// left nothing (a writer's, or a failure a run saw and counted as one), or that record is
+    /// gone (Redis lost its data). It then drains on every poll until the writes-begun count has not moved for
     /// `SWEEPER_SETTLE_MS` (longer than a write takes from its count-in to its commit) and a
-    /// drain left nothing, and records that count as swept.
+    /// drain that began after that found nothing to apply, and records that count as swept. A
+    /// count lower than one this run read is a loss too (Redis went back to an older state).
     async fn poll(&self, report: &mut SweepReport, watch: &mut Watch, until: Instant) {
         if self.config.mode == SweeperMode::Steady {
             self.drain(report, until).await;
@@ -157,7 +162,9 @@ impl Sweeper {
                 return;
             }
         };
-        if activity.is_quiet() {
+        let went_back = activity.begun < watch.highest_begun;
+        watch.highest_begun = watch.highest_begun.max(activity.begun);
+        if activity.is_quiet() && !went_back {
             // Known without asking: every write counted in was applied.
             shared::metrics::record_outbox_backlog(0, Duration::ZERO);
             report.quiet += 1;
@@ -171,19 +178,26 @@ impl Sweeper {
                 now
             }
         };
-        if !self.drain(report, until).await {
+        // Settled before this drain began: every write counted in so far has committed or never
+        // will, so a drain that finds nothing has seen them all.
+        let settled = since.elapsed() >= self.config.settle;
+        let failures = report.failures;
+        let drained = self.drain(report, until).await;
+        if report.failures > failures {
             watch.failed = true;
             return;
         }
-        if since.elapsed() >= self.config.settle && cache.mark_swept(activity.begun).await.is_ok() {
+        if settled && drained && cache.mark_swept(activity.begun).await.is_ok() {
             watch.settling = None;
         }
     }
 
-    /// Forgets the last clean drain in Redis, so that whichever run polls next drains: the
-    /// writes of a moment Redis failed could not count in. Returns whether it could.
+    /// Records a failure this run saw as a write in Redis's count (the writes of a moment Redis
+    /// failed could not count in), so whichever run polls next drains until it settles. A count,
+    /// not a deletion: a holder's later `mark_swept` of the count it read cannot undo it.
+    /// Returns whether it could.
     async fn record_failure(&self, report: &mut SweepReport, watch: &mut Watch) -> bool {
-        match self.tools.cache().forget_swept().await {
+        match self.tools.cache().count_write_in().await {
             Ok(()) => {
                 watch.failed = false;
                 true

@@ -106,15 +106,4 @@ impl CacheService {
         })
         .await
     }
-
-    /// Forgets the last clean drain, so whichever run polls next drains until the writes of the
-    /// moment have settled: what a run that saw Redis fail owes (writers could not count in).
-    pub async fn forget_swept(&self) -> Result<(), CacheError> {
-        let key = self.inner.keys.writes_swept();
-        self.run("forget_swept", |mut c| async move {
-            redis::cmd("DEL").arg(&key).query_async::<i64>(&mut c).await
-        })
-        .await
-        .map(drop)
-    }
 }
