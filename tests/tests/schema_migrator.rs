@@ -249,3 +249,18 @@ async fn provisioning_that_would_outlast_the_function_answers_failed_in_time() {
         "{response}"
     );
 }
+
+#[tokio::test]
+async fn a_database_still_resuming_is_waited_for() {
+    let config = test_config("redis://unused");
+    let db = EmptyDatabase::create(&config).await;
+    let mut cloudformation = CloudFormation::start().await;
+    // Aurora paused at 0 ACU (the low-cost profile) answers the first call while it wakes.
+    db.emulator
+        .fail_next(1, data_api_emulator::InjectedError::DatabaseResuming);
+    let (_, created) = cloudformation
+        .deploy(&migrator(&db, &config, MIGRATIONS), "schema-create.json")
+        .await;
+    assert_eq!(created["Status"], "SUCCESS", "{created}");
+    assert_eq!(applied_versions(&db).await, all_versions());
+}

@@ -35,7 +35,7 @@ pub type Response = CloudFormationCustomResourceResponse;
 pub const ANSWER_MARGIN: Duration = Duration::from_secs(15);
 
 /// CloudFormation takes at most 4 KiB of answer; the reason is cut well below that.
-const REASON_CHARS: usize = 2_000;
+const REASON_BYTES: usize = 2_000;
 
 /// Provisions the database on CloudFormation's requests.
 pub struct Migrator {
@@ -121,7 +121,7 @@ impl Migrator {
             Some(Err(reason)) => {
                 tracing::error!(%reason, "provisioning failed");
                 response.status = CloudFormationCustomResourceResponseStatus::Failed;
-                response.reason = Some(reason.chars().take(REASON_CHARS).collect());
+                response.reason = Some(cut(&reason, REASON_BYTES).to_owned());
             }
             None => {}
         }
@@ -139,6 +139,15 @@ impl Migrator {
             )),
         }
     }
+}
+
+/// `text` cut to at most `bytes` bytes, at a character boundary.
+fn cut(text: &str, bytes: usize) -> &str {
+    let mut end = text.len().min(bytes);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// Where CloudFormation waits for the answer to `request`.

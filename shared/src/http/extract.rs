@@ -146,20 +146,27 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
                 .and_then(|v| v.to_str().ok())
                 .map(str::to_owned)
         };
-        let from_context = parts
+        let context = parts
             .extensions
-            .get::<lambda_http::request::RequestContext>()
-            .and_then(|context| match context {
-                lambda_http::request::RequestContext::ApiGatewayV2(c) => c.http.source_ip.clone(),
-                _ => None,
-            });
+            .get::<lambda_http::request::RequestContext>();
+        let from_context = context.and_then(|context| match context {
+            lambda_http::request::RequestContext::ApiGatewayV2(c) => c.http.source_ip.clone(),
+            _ => None,
+        });
         let forwarded = header_text(header::HeaderName::from_static("x-forwarded-for"))
             .and_then(|v| v.split(',').next().map(|s| s.trim().to_owned()))
             .filter(|hop| !hop.is_empty());
-        let local = from_context.as_deref().is_none_or(|ip| {
-            ip.parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| ip.is_loopback())
-        });
+        // Another kind of context (REST API, ALB) is not local either.
+        let local = match context {
+            None => true,
+            Some(lambda_http::request::RequestContext::ApiGatewayV2(_)) => {
+                from_context.as_deref().is_none_or(|ip| {
+                    ip.parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback())
+                })
+            }
+            Some(_) => false,
+        };
         let source_ip = if local {
             forwarded.or(from_context)
         } else {

@@ -331,8 +331,14 @@ impl DataApiAccountStore {
             return Ok(true);
         };
         match self.token_record(token_hash).await {
-            Ok(Some(_)) => Ok(true),
-            Ok(None) if error.must_rerun() => Ok(false),
+            Ok(Some(_)) => {
+                tx.conclude();
+                Ok(true)
+            }
+            Ok(None) if error.must_rerun() => {
+                tx.conclude();
+                Ok(false)
+            }
             _ => {
                 tx.rollback(ROLLBACK_LIMIT).await;
                 Err(error)

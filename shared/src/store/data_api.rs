@@ -196,8 +196,8 @@ impl DataApi {
     }
 }
 
-/// How long the background rollback of a transaction dropped open may take.
-const ABANDONED_ROLLBACK_LIMIT: Duration = Duration::from_secs(2);
+/// How long the background rollback of a transaction dropped open may keep trying.
+const ABANDONED_ROLLBACK_LIMIT: Duration = Duration::from_secs(5);
 
 /// An open Data API transaction: end it with [`commit`](Self::commit) or
 /// [`rollback`](Self::rollback). One dropped open (its request ran out of time and was cut off
@@ -226,9 +226,27 @@ impl Drop for Transaction<'_> {
             .secret_arn(&self.db.config.secret_arn)
             .transaction_id(&self.id);
         tracing::warn!("a transaction was cut off open; rolling it back");
+        // The statement it was cut off in may still be running, and the Data API refuses a
+        // rollback until it ends: try again for a while.
+        let rollback = async move {
+            loop {
+                match call.clone().send().await {
+                    Ok(_) => return,
+                    Err(error) => {
+                        tracing::debug!(error = %classify(error), "rollback refused; trying again");
+                        tokio::time::sleep(Duration::from_millis(250)).await;
+                    }
+                }
+            }
+        };
         runtime.spawn(async move {
-            if let Err(error) = tokio::time::timeout(ABANDONED_ROLLBACK_LIMIT, call.send()).await {
-                tracing::warn!(%error, "an abandoned transaction was not rolled back in time");
+            if tokio::time::timeout(ABANDONED_ROLLBACK_LIMIT, rollback)
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    "an abandoned transaction was not rolled back; the Data API ends it when idle"
+                );
             }
         });
     }
@@ -287,6 +305,12 @@ impl Transaction<'_> {
             .map_err(classify)?;
         self.ended.store(true, Ordering::Release);
         Ok(())
+    }
+
+    /// Lets go of a transaction that has ended by itself (found committed although its commit's
+    /// answer was lost, or ended by the Data API): nothing to roll back.
+    pub fn conclude(self) {
+        self.ended.store(true, Ordering::Release);
     }
 
     /// Rolls back, within `limit`; failures are only logged (the Data API ends an aborted or

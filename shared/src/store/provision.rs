@@ -22,6 +22,9 @@ pub enum ProvisionError {
         /// Why (never the secret's value).
         reason: String,
     },
+    /// The database did not answer (it stayed paused, or is unreachable).
+    #[error("the database did not answer: {0}")]
+    Unreachable(#[source] StoreError),
     /// A migration failed.
     #[error(transparent)]
     Migration(#[from] MigrationError),
@@ -65,6 +68,7 @@ pub async fn provision(
             .unwrap_or_else(|| function.local_secret_arn());
         users.push((function, password(secrets, function, variable, arn).await?));
     }
+    until_awake(db).await.map_err(ProvisionError::Unreachable)?;
     let applied = migrations::migrate(db, migrations).await?;
     migrations::grant_function_users(db, &users)
         .await
@@ -73,6 +77,23 @@ pub async fn provision(
         applied,
         schema_version: migrations.iter().map(|m| m.version).max().unwrap_or(0),
     })
+}
+
+/// Waits for a database that is waking: an Aurora Serverless v2 paused at 0 ACU (the low-cost
+/// profile) answers `DatabaseResumingException` for the seconds it takes to resume, and a deploy
+/// must not fail for that. Up to a minute.
+async fn until_awake(db: &DataApi) -> Result<(), StoreError> {
+    const TRIES: u32 = 12;
+    for _ in 1..TRIES {
+        match db.execute("SELECT 1", vec![]).await {
+            Err(StoreError::Unavailable(reason)) => {
+                tracing::info!(%reason, "waiting for the database to answer");
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            }
+            other => return other.map(drop),
+        }
+    }
+    db.execute("SELECT 1", vec![]).await.map(drop)
 }
 
 /// The password in `function`'s database secret, which must name `function`'s user.

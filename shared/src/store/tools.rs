@@ -952,9 +952,13 @@ impl DataApiToolStore {
         match (found, error) {
             (Ok(found), error) if !found.is_empty() => {
                 tracing::info!(%write, %error, "commit answer lost; the write had committed");
+                tx.conclude();
                 Ok(true)
             }
-            (Ok(_), error) if error.must_rerun() => Ok(false),
+            (Ok(_), error) if error.must_rerun() => {
+                tx.conclude();
+                Ok(false)
+            }
             (_, error) => {
                 tx.rollback(ROLLBACK_LIMIT).await;
                 Err(error)

@@ -301,11 +301,20 @@ impl<A: AccountStore> AuthService<A> {
         }
         let since = self.throttle.login_window_start(now);
         let subjects = attempt.subjects();
-        let (user, counters) = tokio::try_join!(
+        let looked_up = tokio::try_join!(
             self.accounts.user_by_email(&email),
             self.accounts.login_failures(&subjects, since),
-        )?;
+        );
+        // An attempt that gets no password check counts in no window.
+        let (user, counters) = match looked_up {
+            Ok(found) => found,
+            Err(error) => {
+                self.throttle.take_back(&attempt).await;
+                return Err(error.into());
+            }
+        };
         if let Some(wait) = self.throttle.refused_by_counters(&attempt, &counters, now) {
+            self.throttle.take_back(&attempt).await;
             return Err(AuthError::Throttled(wait));
         }
         let hasher = self.passwords.clone();

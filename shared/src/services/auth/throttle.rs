@@ -156,12 +156,7 @@ impl Throttle {
             .iter()
             .filter_map(|outcome| outcome.as_ref().ok().copied().flatten())
             .max()?;
-        let counted = keys
-            .into_iter()
-            .zip(&outcomes)
-            .filter(|(_, outcome)| matches!(outcome, Ok(None)))
-            .map(|((key, _), _)| self.cache.forget_attempt(key, &attempt.id));
-        futures_util::future::join_all(counted).await;
+        self.take_back(attempt).await;
         Some(refused)
     }
 
@@ -185,6 +180,16 @@ impl Throttle {
                 ends.since(now).max(Duration::from_secs(1))
             })
             .max()
+    }
+
+    /// Takes `attempt` back from every Redis window it was counted in (it was refused, or never
+    /// checked): it spends nobody's budget.
+    pub(super) async fn take_back(&self, attempt: &LoginAttempt) {
+        let forget = attempt.windows().into_iter().map(|(kind, subject)| {
+            self.cache
+                .forget_attempt(self.key(kind, subject), &attempt.id)
+        });
+        futures_util::future::join_all(forget).await;
     }
 
     /// A successful login: its attempt does not count, and its place starts afresh.
