@@ -231,11 +231,17 @@ impl std::str::FromStr for SweeperMode {
 /// Access-token settings.
 #[derive(Clone, Debug)]
 pub struct AuthConfig {
-    /// `JWT_SECRET`: the HS256 signing key (at least 32 bytes); on AWS read at start from the
-    /// Secrets Manager secret `JWT_SECRET_ARN` instead.
-    pub jwt_secret: Secret,
-    /// `JWT_SECRET_ARN`: where [`Config::load`] reads the signing key from.
-    pub jwt_secret_arn: Option<String>,
+    /// `TOKEN_SIGNING_SECRET`: what the auth function derives its Ed25519 access-token signing
+    /// key from (at least 32 bytes); on AWS read at start from the Secrets Manager secret
+    /// `TOKEN_SIGNING_SECRET_ARN` instead. Verifiers never hold it: they read public keys.
+    pub signing_secret: Secret,
+    /// `TOKEN_SIGNING_SECRET_ARN`: where [`Config::load`] reads the signing secret from.
+    pub signing_secret_arn: Option<String>,
+    /// `REFRESH_TOKEN_SECRET`: the auth function's key for deriving refresh-token successors and
+    /// vouching for devices (at least 32 bytes); on AWS read from `REFRESH_TOKEN_SECRET_ARN`.
+    pub refresh_secret: Secret,
+    /// `REFRESH_TOKEN_SECRET_ARN`: where [`Config::load`] reads the refresh secret from.
+    pub refresh_secret_arn: Option<String>,
     /// `JWT_ISSUER`: the `iss` claim issued and required.
     pub issuer: String,
     /// `JWT_AUDIENCE`: the `aud` claim issued and required.
@@ -323,8 +329,12 @@ pub struct Config {
     pub request_deadline: Duration,
 }
 
-/// The JWT secret used when `JWT_SECRET` is unset: only acceptable locally, so it says so.
-pub const DEV_JWT_SECRET: &str = "local-development-secret-change-me-0123456789";
+/// The signing secret used when `TOKEN_SIGNING_SECRET` is unset: only acceptable locally, so it
+/// says so.
+pub const DEV_SIGNING_SECRET: &str = "local-token-signing-secret-change-me-0123456789";
+
+/// The refresh secret used when `REFRESH_TOKEN_SECRET` is unset (locally only).
+pub const DEV_REFRESH_SECRET: &str = "local-refresh-token-secret-change-me-0123456789";
 
 /// The cursor-signing key used when `CURSOR_SECRET` is unset: only acceptable locally.
 pub const DEV_CURSOR_SECRET: &str = "local-cursor-signing-key-change-me-0123456789";
@@ -366,9 +376,10 @@ impl Function {
         }
     }
 
-    /// Whether it issues or checks access tokens (needs the JWT key).
-    pub fn checks_tokens(self) -> bool {
-        matches!(self, Self::ToolsWrite | Self::Auth)
+    /// Whether it signs access tokens (and derives refresh tokens): the auth function alone
+    /// holds those secrets. Verifiers need none: they read the published public keys.
+    pub fn issues_tokens(self) -> bool {
+        self == Self::Auth
     }
 
     /// The variables this function cannot start without on Lambda: each entry is satisfied by
@@ -387,8 +398,9 @@ impl Function {
             return required;
         }
         required.push(&["REDIS_URL"]);
-        if self.checks_tokens() {
-            required.push(&["JWT_SECRET_ARN", "JWT_SECRET"]);
+        if self.issues_tokens() {
+            required.push(&["TOKEN_SIGNING_SECRET_ARN", "TOKEN_SIGNING_SECRET"]);
+            required.push(&["REFRESH_TOKEN_SECRET_ARN", "REFRESH_TOKEN_SECRET"]);
         }
         if self == Self::ToolsRead {
             required.push(&["CURSOR_SECRET_ARN", "CURSOR_SECRET"]);
@@ -471,8 +483,8 @@ impl Config {
     }
 
     /// The configuration of `function` at start: the environment, plus the signing keys it uses
-    /// from Secrets Manager when their ARNs are set (`JWT_SECRET_ARN` for the functions that
-    /// issue or check access tokens, `CURSOR_SECRET_ARN` for tools-read).
+    /// from Secrets Manager when their ARNs are set (`TOKEN_SIGNING_SECRET_ARN` and
+    /// `REFRESH_TOKEN_SECRET_ARN` for auth, `CURSOR_SECRET_ARN` for tools-read).
     pub async fn load(function: Function) -> Result<Self, ConfigError> {
         let loaded = Self::load_secrets(function).await;
         if let Err(error) = &loaded {
@@ -483,8 +495,10 @@ impl Config {
 
     async fn load_secrets(function: Function) -> Result<Self, ConfigError> {
         let mut config = Self::from_env(function)?;
+        let issues = function.issues_tokens();
         let wanted = [
-            (function.checks_tokens(), config.auth.jwt_secret_arn.clone()),
+            (issues, config.auth.signing_secret_arn.clone()),
+            (issues, config.auth.refresh_secret_arn.clone()),
             (
                 function == Function::ToolsRead,
                 config.cursor_secret_arn.clone(),
@@ -495,18 +509,24 @@ impl Config {
                 .load()
                 .await;
             let client = aws_sdk_secretsmanager::Client::new(&sdk);
-            if let (true, Some(arn)) = &wanted[0] {
-                config.auth.jwt_secret = signing_key(&client, arn).await?;
+            let [signing, refresh, cursor] = wanted;
+            if let (true, Some(arn)) = signing {
+                config.auth.signing_secret = signing_key(&client, &arn).await?;
             }
-            if let (true, Some(arn)) = &wanted[1] {
-                config.cursor_secret = signing_key(&client, arn).await?;
+            if let (true, Some(arn)) = refresh {
+                config.auth.refresh_secret = signing_key(&client, &arn).await?;
+            }
+            if let (true, Some(arn)) = cursor {
+                config.cursor_secret = signing_key(&client, &arn).await?;
             }
         }
-        if function.checks_tokens()
-            && config.auth.jwt_secret_arn.is_none()
-            && std::env::var_os("JWT_SECRET").is_none()
+        if issues
+            && config.auth.signing_secret_arn.is_none()
+            && std::env::var_os("TOKEN_SIGNING_SECRET").is_none()
         {
-            tracing::warn!("JWT_SECRET and JWT_SECRET_ARN unset: using the local development key");
+            tracing::warn!(
+                "TOKEN_SIGNING_SECRET and TOKEN_SIGNING_SECRET_ARN unset: using the local development key"
+            );
         }
         Ok(config)
     }
@@ -514,7 +534,8 @@ impl Config {
     /// Reads the configuration through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let env = Env(&lookup);
-        let jwt_secret = env.key("JWT_SECRET", DEV_JWT_SECRET)?;
+        let signing_secret = env.key("TOKEN_SIGNING_SECRET", DEV_SIGNING_SECRET)?;
+        let refresh_secret = env.key("REFRESH_TOKEN_SECRET", DEV_REFRESH_SECRET)?;
         let cursor_secret = env.key("CURSOR_SECRET", DEV_CURSOR_SECRET)?;
         let config = Self {
             cache: CacheConfig {
@@ -558,8 +579,10 @@ impl Config {
                 search_candidates: env.number_in("SEARCH_CANDIDATES", 200, 1..=100_000)? as u32,
             },
             auth: AuthConfig {
-                jwt_secret,
-                jwt_secret_arn: (lookup)("JWT_SECRET_ARN").filter(|v| !v.is_empty()),
+                signing_secret,
+                signing_secret_arn: (lookup)("TOKEN_SIGNING_SECRET_ARN").filter(|v| !v.is_empty()),
+                refresh_secret,
+                refresh_secret_arn: (lookup)("REFRESH_TOKEN_SECRET_ARN").filter(|v| !v.is_empty()),
                 issuer: env.string("JWT_ISSUER", "mcp-registry"),
                 audience: env.string("JWT_AUDIENCE", "mcp-registry-api"),
                 access_token_ttl: env.seconds("ACCESS_TOKEN_TTL", 900)?,
@@ -779,10 +802,14 @@ mod tests {
             return vars;
         }
         vars.push(("REDIS_URL", "rediss://cache:6379"));
-        if function.checks_tokens() {
+        if function.issues_tokens() {
             vars.push((
-                "JWT_SECRET_ARN",
-                "arn:aws:secretsmanager:eu-west-1:1:secret:jwt",
+                "TOKEN_SIGNING_SECRET_ARN",
+                "arn:aws:secretsmanager:eu-west-1:1:secret:signing",
+            ));
+            vars.push((
+                "REFRESH_TOKEN_SECRET_ARN",
+                "arn:aws:secretsmanager:eu-west-1:1:secret:refresh",
             ));
         }
         if function == Function::ToolsRead {
@@ -828,7 +855,8 @@ mod tests {
         // A key given directly stands in for its secret's ARN (as `make dev` gives them).
         let direct = |name: &str| match name {
             "DB_CLUSTER_ARN" | "DB_SECRET_ARN" | "REDIS_URL" => Some("set".to_owned()),
-            "JWT_SECRET" => Some(DEV_JWT_SECRET.to_owned()),
+            "TOKEN_SIGNING_SECRET" => Some(DEV_SIGNING_SECRET.to_owned()),
+            "REFRESH_TOKEN_SECRET" => Some(DEV_REFRESH_SECRET.to_owned()),
             _ => None,
         };
         assert!(Config::for_function(Function::Auth, true, direct).is_ok());
@@ -904,9 +932,12 @@ mod tests {
     }
 
     #[test]
-    fn a_short_jwt_secret_is_refused_and_never_printed() {
-        let err = Config::from_lookup(|k| (k == "JWT_SECRET").then(|| "short".into())).unwrap_err();
-        assert!(!err.to_string().contains("short"));
+    fn a_short_secret_is_refused_and_never_printed() {
+        for name in ["TOKEN_SIGNING_SECRET", "REFRESH_TOKEN_SECRET", "CURSOR_SECRET"] {
+            let err = Config::from_lookup(|k| (k == name).then(|| "short".into())).unwrap_err();
+            assert!(err.to_string().contains(name), "{err}");
+            assert!(!err.to_string().contains("short"));
+        }
         assert!(!format!("{:?}", Secret::new("hunter2")).contains("hunter2"));
     }
 }

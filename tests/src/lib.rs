@@ -23,7 +23,9 @@ use serde_json::Value;
 use shared::cache::{CacheService, RedisClient, RedisConnection};
 use shared::config::{Config, Function, RedisMode};
 use shared::domain::Role;
-use shared::services::auth::{AuthService, ClientInfo, PasswordHasher, TokenKeys};
+use shared::services::auth::{
+    AuthService, Authentication, ClientInfo, PasswordHasher, TokenSigner,
+};
 use shared::services::{MissBudget, ToolService};
 use shared::store::provision::provision;
 use shared::store::{migrations, param, DataApi, DataApiAccountStore, DataApiToolStore, ToolStore};
@@ -106,8 +108,8 @@ pub struct TestApp {
     pub auth_router: Router,
     /// The auth service behind the `auth` router (its own cache instance, as on AWS).
     pub auth: Arc<AuthService>,
-    /// Token keys of this configuration.
-    pub tokens: TokenKeys,
+    /// The auth function's token signer in this configuration (its key is published).
+    pub signer: TokenSigner,
     /// Direct database access for set-up (e.g. granting `admin`).
     pub db: DataApi,
 }
@@ -183,10 +185,19 @@ fn auth_service(addr: SocketAddr, config: &Config) -> AuthService {
     AuthService::new(
         DataApiAccountStore::new(data_api(addr, config)),
         CacheService::new(&config.cache),
-        TokenKeys::new(&config.auth),
         PasswordHasher::new(&config.passwords).expect("valid Argon2 costs"),
         &config.auth,
         config.throttle.clone(),
+    )
+}
+
+/// tools-write's session check: its own database user and cache instance, public keys only.
+fn write_authentication(addr: SocketAddr, config: &Config) -> Authentication {
+    let config = &as_function(config, Function::ToolsWrite);
+    Authentication::new(
+        DataApiAccountStore::new(data_api(addr, config)),
+        CacheService::new(&config.cache),
+        &config.auth,
     )
 }
 
@@ -234,19 +245,23 @@ impl TestApp {
         .await
         .expect("MariaDB must be running (make test starts it): provisioning failed");
         let tools = Arc::new(tool_service(emulator_addr, &config, Function::ToolsRead));
-        let tokens = TokenKeys::new(&config.auth);
+        let signer = TokenSigner::new(&config.auth.signing_secret, &config.auth);
         // As on AWS, the write function is another process: its own Data API client and cache
         // instance (connection, breaker), the same Redis.
         let deadline = config.request_deadline;
         let write = tools_write::router(
             Arc::new(tools_write::WriteState {
                 tools: tool_service(emulator_addr, &config, Function::ToolsWrite),
-                auth: auth_service(emulator_addr, &config),
+                auth: write_authentication(emulator_addr, &config),
             }),
             deadline,
         );
         let read = tools_read::router(tools.clone(), deadline);
         let auth = Arc::new(auth_service(emulator_addr, &config));
+        // As the auth function does before its first token: tests sign tokens with `signer`.
+        auth.publish_signing_key()
+            .await
+            .expect("publish the signing key");
         let auth_router = auth::router(
             Arc::new(auth::AuthState {
                 auth: auth_service(emulator_addr, &config),
@@ -262,7 +277,7 @@ impl TestApp {
             write,
             auth_router,
             auth,
-            tokens,
+            signer,
             db,
         }
     }
@@ -294,7 +309,7 @@ impl TestApp {
         let write = tools_write::router(
             Arc::new(tools_write::WriteState {
                 tools: tool_service(self.emulator_addr, &self.config, Function::ToolsWrite),
-                auth: auth_service(self.emulator_addr, &self.config),
+                auth: write_authentication(self.emulator_addr, &self.config),
             }),
             deadline,
         );
@@ -304,6 +319,14 @@ impl TestApp {
             read_tools,
             write_tools,
         }
+    }
+
+    /// Another auth function instance of this registry, started with `auth`'s keys (a rotated
+    /// signing secret, say).
+    pub fn auth_instance(&self, auth: &shared::config::AuthConfig) -> AuthService {
+        let mut config = self.config.clone();
+        config.auth = auth.clone();
+        auth_service(self.emulator_addr, &config)
     }
 
     /// A cache sweeper of this registry (its own cache instance and Data API client).

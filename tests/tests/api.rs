@@ -239,13 +239,10 @@ async fn writes_need_a_valid_bearer_token() {
         let response = app.json(Method::POST, "/tools", token, &body).await;
         assert_problem(&response, StatusCode::UNAUTHORIZED);
     }
-    // A token signed with another key.
-    let other = shared::services::auth::TokenKeys::new(
-        &shared::config::Config::from_lookup(|k| {
-            (k == "JWT_SECRET").then(|| "another-secret-of-at-least-32-bytes!!".into())
-        })
-        .unwrap()
-        .auth,
+    // A token signed with a key nobody published.
+    let other = shared::services::auth::TokenSigner::new(
+        &shared::config::Secret::new("another-secret-of-at-least-32-bytes!!"),
+        &app.config.auth,
     );
     let forged = other.issue(
         uuid::Uuid::now_v7(),

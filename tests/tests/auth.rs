@@ -8,11 +8,13 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use data_api_emulator::{FaultRule, Operation};
 use http::{Method, Request, StatusCode};
 use integration_tests::{json_request, tool_body, OwnedRedis, TestApp, TestResponse};
+use shared::services::auth::ClientInfo;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 use serde_json::{json, Value};
 use shared::config::Config;
 use shared::domain::{Role, Timestamp};
-use shared::services::auth::TokenKeys;
+use shared::config::Secret;
+use shared::services::auth::TokenSigner;
 use uuid::Uuid;
 
 fn post(path: &str, body: &Value) -> Request<Body> {
@@ -385,23 +387,28 @@ async fn forged_expired_and_malformed_tokens_are_all_401() {
     let good = tokens["accessToken"].as_str().unwrap().to_owned();
     let parts: Vec<&str> = good.split('.').collect();
     let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
-    let secret = app.config.auth.jwt_secret.expose().to_vec();
+    // The published key, under other claim rules.
     let other_config = |name: &'static str, value: &'static str| {
-        TokenKeys::new(
+        TokenSigner::new(
+            &app.config.auth.signing_secret,
             &Config::from_lookup(move |k| (k == name).then(|| value.to_owned()))
                 .unwrap()
                 .auth,
         )
     };
+    let public_key = URL_SAFE_NO_PAD
+        .decode(&app.signer.published_key().public_key)
+        .unwrap();
+    let kid = &app.signer.published_key().kid;
     let now = Timestamp::now();
     let sub: Uuid = claims["sub"].as_str().unwrap().parse().unwrap();
     let sid: Uuid = claims["sid"].as_str().unwrap().parse().unwrap();
     let mut admin = claims.clone();
     admin["role"] = json!("admin");
-    let rs256_header = json!({"alg": "RS256", "typ": "JWT"});
-    let rs_input = format!(
+    let hs256_header = json!({"alg": "HS256", "typ": "JWT", "kid": kid});
+    let hs_input = format!(
         "{}.{}",
-        URL_SAFE_NO_PAD.encode(rs256_header.to_string()),
+        URL_SAFE_NO_PAD.encode(hs256_header.to_string()),
         parts[1]
     );
     let forged = vec![
@@ -410,20 +417,19 @@ async fn forged_expired_and_malformed_tokens_are_all_401() {
             token_with(&json!({"alg": "none", "typ": "JWT"}), &claims, b""),
         ),
         (
-            "HS/RS confusion",
+            "HS256 keyed with the public key",
             format!(
-                "{rs_input}.{}",
-                URL_SAFE_NO_PAD.encode(hs256(&secret, &rs_input))
+                "{hs_input}.{}",
+                URL_SAFE_NO_PAD.encode(hs256(&public_key, &hs_input))
             ),
         ),
         (
-            "wrong key",
-            other_config("JWT_SECRET", "a different secret of at least 32 bytes").issue(
-                sub,
-                sid,
-                Role::User,
-                now,
-            ),
+            "a key nobody published (foreign kid)",
+            TokenSigner::new(
+                &Secret::new("a different secret of at least 32 bytes"),
+                &app.config.auth,
+            )
+            .issue(sub, sid, Role::User, now),
         ),
         (
             "tampered payload",
@@ -436,7 +442,7 @@ async fn forged_expired_and_malformed_tokens_are_all_401() {
         ),
         (
             "expired",
-            app.tokens.issue(
+            app.signer.issue(
                 sub,
                 sid,
                 Role::User,
@@ -453,11 +459,11 @@ async fn forged_expired_and_malformed_tokens_are_all_401() {
         ),
         (
             "unknown session",
-            app.tokens.issue(sub, Uuid::now_v7(), Role::User, now),
+            app.signer.issue(sub, Uuid::now_v7(), Role::User, now),
         ),
         (
             "another user's session",
-            app.tokens.issue(Uuid::now_v7(), sid, Role::Admin, now),
+            app.signer.issue(Uuid::now_v7(), sid, Role::Admin, now),
         ),
         ("garbage", "garbage".to_owned()),
         ("three dots", "a.b.c".to_owned()),
@@ -480,6 +486,76 @@ async fn forged_expired_and_malformed_tokens_are_all_401() {
         )
         .await;
     assert_unauthorized(&no_scheme);
+}
+
+/// A signing key rotation (auth instances started with a new secret) logs nobody out: every
+/// tools-write instance, those that read the keys before it included, accepts the current and
+/// the previous key, and a key retired by a second rotation stops verifying.
+#[tokio::test]
+async fn a_rotated_signing_key_logs_nobody_out() {
+    let app = TestApp::start().await;
+    let (email, password) = register(&app).await;
+    let credentials = json!({"email": email, "password": password});
+    let instance_of_key = |secret: &str| {
+        let mut auth = app.config.auth.clone();
+        auth.signing_secret = Secret::new(secret);
+        app.auth_instance(&auth)
+    };
+    let access = |pair: &shared::services::auth::TokenPair| pair.access_token.clone();
+    let kid = |token: &str| -> String {
+        let header = URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap();
+        serde_json::from_slice::<Value>(&header).unwrap()["kid"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let first = app
+        .auth
+        .login(&credentials, ClientInfo::default())
+        .await
+        .unwrap();
+    let warm = app.instance();
+    assert_eq!(write(&warm, access(&first), "rot-a").await, StatusCode::CREATED);
+
+    let second = instance_of_key("the second signing secret, 32 bytes or more")
+        .login(&credentials, ClientInfo::default())
+        .await
+        .unwrap();
+    assert_ne!(kid(&access(&first)), kid(&access(&second)));
+    // The warm instance read the first key only; the second's token makes it read again.
+    assert_eq!(write(&warm, access(&second), "rot-b").await, StatusCode::CREATED);
+    assert_eq!(write(&warm, access(&first), "rot-c").await, StatusCode::CREATED);
+    let fresh = app.instance();
+    assert_eq!(write(&fresh, access(&first), "rot-d").await, StatusCode::CREATED);
+    assert_eq!(write(&fresh, access(&second), "rot-e").await, StatusCode::CREATED);
+
+    let third = instance_of_key("the third signing secret, also 32 bytes long")
+        .login(&credentials, ClientInfo::default())
+        .await
+        .unwrap();
+    let fresh = app.instance();
+    assert_eq!(write(&fresh, access(&third), "rot-f").await, StatusCode::CREATED);
+    assert_eq!(write(&fresh, access(&second), "rot-g").await, StatusCode::CREATED);
+    assert_eq!(
+        write(&fresh, access(&first), "rot-h").await,
+        StatusCode::UNAUTHORIZED,
+        "retired by the second rotation"
+    );
+    // Published keys are public halves only.
+    let stored: Vec<Value> = app
+        .db
+        .query("SELECT kid, public_key AS publicKey FROM signing_keys", vec![])
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 3);
+    assert!(stored
+        .iter()
+        .all(|key| URL_SAFE_NO_PAD.decode(key["publicKey"].as_str().unwrap()).unwrap().len() == 32));
+}
+
+async fn write(instance: &integration_tests::Instance, token: String, name: &str) -> StatusCode {
+    let request = json_request(Method::POST, "/tools", &tool_body(name), Some(&token));
+    instance.send(request).await.status
 }
 
 /// With Redis stopped, and with Redis answering reads but not writes, every auth route works and

@@ -99,11 +99,12 @@ async fn a_full_auth_run_logs_no_token_password_or_secret() {
         logs.contains("\"route\":\"/auth/login\""),
         "the run was logged at all"
     );
-    let secret = String::from_utf8(app.config.auth.jwt_secret.expose().to_vec()).unwrap();
+    let secret = |s: &shared::config::Secret| String::from_utf8(s.expose().to_vec()).unwrap();
     let needles = [
         ("password", password.to_owned()),
         ("wrong password", "wrong passphrase 99".to_owned()),
-        ("JWT secret", secret),
+        ("signing secret", secret(&app.config.auth.signing_secret)),
+        ("refresh secret", secret(&app.config.auth.refresh_secret)),
         (
             "first access token",
             first["accessToken"].as_str().unwrap().to_owned(),

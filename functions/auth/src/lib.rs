@@ -14,7 +14,7 @@ use shared::http::{
     json_response, ApiError, Authenticated, Authenticator, Client, JsonBody, OptionalJsonBody,
     PathId, RouteTable,
 };
-use shared::services::auth::{AuthService, SessionView};
+use shared::services::auth::{AuthService, Authentication, SessionView};
 
 /// What the auth handlers share.
 pub struct AuthState {
@@ -23,8 +23,8 @@ pub struct AuthState {
 }
 
 impl Authenticator for AuthState {
-    fn auth(&self) -> &AuthService {
-        &self.auth
+    fn authentication(&self) -> &Authentication {
+        self.auth.authentication()
     }
 }
 

@@ -13,19 +13,20 @@ use shared::domain::Tool;
 use shared::http::{
     json_response, with_etag, ApiError, Authenticated, Authenticator, JsonBody, PathId, RouteTable,
 };
-use shared::services::AuthService;
+use shared::services::auth::Authentication;
 use shared::services::ToolService;
 
 /// What the write handlers share.
 pub struct WriteState {
     /// The tool service.
     pub tools: ToolService,
-    /// Access tokens and the session check.
-    pub auth: AuthService,
+    /// Access-token verification (public keys only: this function cannot issue a token) and
+    /// the session check.
+    pub auth: Authentication,
 }
 
 impl Authenticator for WriteState {
-    fn auth(&self) -> &AuthService {
+    fn authentication(&self) -> &Authentication {
         &self.auth
     }
 }

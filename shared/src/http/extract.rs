@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::{ApiError, MAX_BODY_BYTES};
 use crate::domain::Actor;
 use crate::services::auth::ClientInfo;
-use crate::services::AuthService;
+use crate::services::auth::Authentication;
 use crate::store::SessionRecord;
 
 /// A JSON body, checked for content type (415), size (413) and syntax (400).
@@ -87,13 +87,13 @@ impl<S: Send + Sync> FromRequestParts<S> for PathId {
 
 /// Router states that can authenticate a caller.
 pub trait Authenticator {
-    /// The auth service (token verification and the session check).
-    fn auth(&self) -> &AuthService;
+    /// Token verification and the session check.
+    fn authentication(&self) -> &Authentication;
 }
 
 impl<T: Authenticator> Authenticator for std::sync::Arc<T> {
-    fn auth(&self) -> &AuthService {
-        (**self).auth()
+    fn authentication(&self) -> &Authentication {
+        (**self).authentication()
     }
 }
 
@@ -114,7 +114,7 @@ impl<S: Authenticator + Send + Sync> FromRequestParts<S> for Authenticated {
         let token = bearer_token(&parts.headers)
             .ok_or(ApiError::Unauthorized("a bearer access token is required"))?;
         let (actor, session) = state
-            .auth()
+            .authentication()
             .authenticate(token)
             .await
             .map_err(ApiError::from)?;

@@ -26,6 +26,16 @@ pub struct UserRecord {
     pub created_at: Timestamp,
 }
 
+/// The public half of an access-token signing key, as published for the verifiers.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublishedKey {
+    /// The `kid` of the tokens it signs: base64url of the first 12 bytes of the key's SHA-256.
+    pub kid: String,
+    /// The raw Ed25519 public key, base64url (a JWK's `x`).
+    pub public_key: String,
+}
+
 /// A session, as stored in the database and cached in Redis (camelCase JSON).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -237,6 +247,17 @@ pub trait AccountStore: Send + Sync + 'static {
         &self,
         before: Timestamp,
     ) -> impl Future<Output = Result<i64, StoreError>> + Send;
+    /// Publishes a signing key's public half, timed by the store's clock; publishing a key again
+    /// keeps its first time, so a key never becomes newer than its successor.
+    fn publish_signing_key(
+        &self,
+        key: &PublishedKey,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The `limit` most recently published keys, newest first.
+    fn signing_keys(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<PublishedKey>, StoreError>> + Send;
 }
 
 /// [`AccountStore`] on Aurora MySQL through the RDS Data API.
@@ -727,6 +748,34 @@ impl AccountStore for DataApiAccountStore {
             .execute(
                 "DELETE FROM login_failures WHERE window_started_at < :before LIMIT 100",
                 vec![param("before", before.millis())],
+            )
+            .await
+    }
+
+    async fn publish_signing_key(&self, key: &PublishedKey) -> Result<(), StoreError> {
+        self.db
+            .execute(
+                &format!(
+                    "INSERT IGNORE INTO signing_keys (kid, public_key, published_at) \
+                     VALUES (:kid, :publicKey, {DB_NOW})"
+                ),
+                vec![
+                    param("kid", key.kid.as_str()),
+                    param("publicKey", key.public_key.as_str()),
+                ],
+            )
+            .await
+            .map(drop)
+    }
+
+    async fn signing_keys(&self, limit: usize) -> Result<Vec<PublishedKey>, StoreError> {
+        self.db
+            .query(
+                &format!(
+                    "SELECT kid, public_key AS publicKey FROM signing_keys \
+                     ORDER BY published_at DESC, kid DESC LIMIT {limit}"
+                ),
+                vec![],
             )
             .await
     }

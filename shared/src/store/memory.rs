@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 use super::{
-    AccountStore, FailureWindow, Invalidation, ListPage, OutboxBacklog, Rotation, SessionRecord,
-    StoreError, ToolStore, UserRecord, WriteRecord,
+    AccountStore, FailureWindow, Invalidation, ListPage, OutboxBacklog, PublishedKey, Rotation,
+    SessionRecord, StoreError, ToolStore, UserRecord, WriteRecord,
 };
 use crate::domain::search::{self, Search};
 use crate::domain::{
@@ -398,6 +398,8 @@ struct Accounts {
     sessions: HashMap<Uuid, (SessionRecord, Option<Timestamp>)>,
     tokens: HashMap<String, Token>,
     failures: HashMap<String, FailureWindow>,
+    /// Published signing keys, oldest first.
+    signing_keys: Vec<PublishedKey>,
 }
 
 struct Token {
@@ -663,5 +665,18 @@ impl AccountStore for MemoryAccountStore {
             state.failures.remove(subject);
         }
         Ok(old.len() as i64)
+    }
+
+    async fn publish_signing_key(&self, key: &PublishedKey) -> Result<(), StoreError> {
+        let mut state = self.lock();
+        if !state.signing_keys.contains(key) {
+            state.signing_keys.push(key.clone());
+        }
+        Ok(())
+    }
+
+    async fn signing_keys(&self, limit: usize) -> Result<Vec<PublishedKey>, StoreError> {
+        let state = self.lock();
+        Ok(state.signing_keys.iter().rev().take(limit).cloned().collect())
     }
 }

@@ -96,6 +96,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("sql/0010_session_ends.sql"),
         then: None,
     },
+    Migration {
+        version: 11,
+        name: "signing_keys",
+        sql: include_str!("sql/0011_signing_keys.sql"),
+        then: None,
+    },
 ];
 
 /// Splits a migration into statements, dropping `--` comment lines.
@@ -243,6 +249,7 @@ fn grants(function: Function) -> &'static [&'static str] {
             "SELECT, INSERT, UPDATE ON cache_outbox",
             "SELECT ON sessions",
             "SELECT (id, role) ON users",
+            "SELECT ON signing_keys",
         ],
         Function::Auth => &[
             "SELECT, INSERT ON users",
@@ -252,6 +259,8 @@ fn grants(function: Function) -> &'static [&'static str] {
             "SELECT, INSERT, UPDATE, DELETE ON sessions",
             "SELECT, INSERT, UPDATE, DELETE ON refresh_tokens",
             "SELECT, INSERT, UPDATE, DELETE ON login_failures",
+            // Its signing key's public half, published before its first token.
+            "SELECT, INSERT ON signing_keys",
         ],
         Function::CacheSweeper => &["SELECT ON tools", "SELECT, UPDATE, DELETE ON cache_outbox"],
         Function::Admin => &[],

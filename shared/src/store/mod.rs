@@ -14,7 +14,8 @@ mod tool_index;
 mod tools;
 
 pub use accounts::{
-    AccountStore, DataApiAccountStore, FailureWindow, Rotation, SessionRecord, UserRecord,
+    AccountStore, DataApiAccountStore, FailureWindow, PublishedKey, Rotation, SessionRecord,
+    UserRecord,
 };
 pub use data_api::{param, DataApi, Transaction, Value};
 pub use tools::{

@@ -17,18 +17,20 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+mod authentication;
 mod device;
 mod password;
 mod throttle;
 mod tokens;
 
+pub use authentication::Authentication;
 pub use password::PasswordHasher;
-pub use tokens::{AccessClaims, TokenError, TokenKeys};
+pub use tokens::{AccessClaims, PublishedKey, TokenError, TokenSigner, TokenVerifier};
 
 use device::DeviceKey;
 use throttle::{account_of, LoginAttempt, Throttle};
 
-use crate::cache::{CacheService, Lookup};
+use crate::cache::CacheService;
 use crate::domain::{Actor, FieldError, Role, Timestamp};
 use crate::store::{
     AccountStore, DataApi, DataApiAccountStore, Rotation, SessionRecord, StoreError, UserRecord,
@@ -165,13 +167,13 @@ impl From<&SessionRecord> for SessionView {
     }
 }
 
-const TOMBSTONE: &[u8] = b"{\"revoked\":true}";
-
-/// Accounts and sessions over an [`AccountStore`] (the Data API's unless a test says otherwise).
+/// Accounts and sessions over an [`AccountStore`] (the Data API's unless a test says otherwise):
+/// the auth function's service, the one that signs access tokens.
 pub struct AuthService<A = DataApiAccountStore> {
-    accounts: A,
-    cache: CacheService,
-    tokens: TokenKeys,
+    authentication: Authentication<A>,
+    signer: TokenSigner,
+    /// Set once this instance's signing key is published: no token is signed before.
+    key_published: tokio::sync::OnceCell<()>,
     passwords: PasswordHasher,
     successors: SuccessorKey,
     devices: DeviceKey,
@@ -208,23 +210,22 @@ impl<A: AccountStore> AuthService<A> {
     /// A service over the account store and the cache. A rotated refresh token presented again
     /// within `reuse_grace` of its rotation is taken for a lost race (refused, session kept);
     /// later, for theft (the session is revoked). Logins and registrations are throttled within
-    /// `limits`.
+    /// `limits`. Access tokens are signed with the key of `auth`'s signing secret.
     pub fn new(
         accounts: A,
         cache: CacheService,
-        tokens: TokenKeys,
         passwords: PasswordHasher,
         auth: &crate::config::AuthConfig,
         limits: crate::config::ThrottleConfig,
     ) -> Self {
         Self {
-            accounts,
             throttle: Throttle::new(cache.clone(), limits),
-            cache,
-            tokens,
+            authentication: Authentication::new(accounts, cache, auth),
+            signer: TokenSigner::new(&auth.signing_secret, auth),
+            key_published: tokio::sync::OnceCell::new(),
             passwords,
-            successors: SuccessorKey::new(auth.jwt_secret.expose()),
-            devices: DeviceKey::new(auth.jwt_secret.expose()),
+            successors: SuccessorKey::new(auth.refresh_secret.expose()),
+            devices: DeviceKey::new(auth.refresh_secret.expose()),
             device_token_ttl: auth.device_token_ttl,
             session_retention: auth.session_retention,
             session_ttl: auth.session_ttl,
@@ -232,14 +233,31 @@ impl<A: AccountStore> AuthService<A> {
         }
     }
 
-    /// The token keys.
-    pub fn tokens(&self) -> &TokenKeys {
-        &self.tokens
+    /// The session check (the same as tools-write's).
+    pub fn authentication(&self) -> &Authentication<A> {
+        &self.authentication
     }
 
     /// The cache.
     pub fn cache(&self) -> &CacheService {
-        &self.cache
+        &self.authentication.cache
+    }
+
+    fn accounts(&self) -> &A {
+        &self.authentication.accounts
+    }
+
+    /// Publishes this instance's signing key unless it did already: verifiers must find a key
+    /// before its first token reaches them.
+    pub async fn publish_signing_key(&self) -> Result<(), AuthError> {
+        self.key_published
+            .get_or_try_init(|| async {
+                self.accounts()
+                    .publish_signing_key(self.signer.published_key())
+                    .await
+            })
+            .await?;
+        Ok(())
     }
 
     /// `POST /auth/register`, from `client` (whose address is limited in registrations).
@@ -266,7 +284,7 @@ impl<A: AccountStore> AuthService<A> {
             role: Role::User,
             created_at: Timestamp::now(),
         };
-        self.accounts
+        self.accounts()
             .insert_user(&user)
             .await
             .map_err(|e| match e {
@@ -289,6 +307,7 @@ impl<A: AccountStore> AuthService<A> {
         let email = string_field(body, "email")?;
         let password = string_field(body, "password")?;
         let device_token = optional_string_field(body, "deviceToken")?;
+        self.publish_signing_key().await?;
         let now = Timestamp::now();
         let account = account_of(&email);
         let device = device_token.and_then(|token| {
@@ -302,8 +321,8 @@ impl<A: AccountStore> AuthService<A> {
         let since = self.throttle.login_window_start(now);
         let subjects = attempt.subjects();
         let looked_up = tokio::try_join!(
-            self.accounts.user_by_email(&email),
-            self.accounts.login_failures(&subjects, since),
+            self.accounts().user_by_email(&email),
+            self.accounts().login_failures(&subjects, since),
         );
         // An attempt that gets no password check counts in no window.
         let (user, counters) = match looked_up {
@@ -327,7 +346,7 @@ impl<A: AccountStore> AuthService<A> {
             (true, Some(user)) => user,
             _ => {
                 // Unrecorded, a failure would not count: no answer without the record.
-                self.accounts
+                self.accounts()
                     .record_login_failure(&subjects, now, since)
                     .await?;
                 return Err(AuthError::InvalidCredentials);
@@ -337,15 +356,15 @@ impl<A: AccountStore> AuthService<A> {
         self.upgrade_password_hash(&user, password).await;
         let place = attempt.place();
         if counters.iter().any(|c| c.subject == place) {
-            self.accounts.clear_login_failures(place).await?;
+            self.accounts().clear_login_failures(place).await?;
         }
         // Windows of unknown emails and of addresses are never cleared: one login in 16 prunes
         // those that ended (on success only, so failures of real and unknown emails stay alike).
         if rand::random::<u8>() < 16 {
             let ended = now.minus(self.session_retention);
             let (failures, sessions) = tokio::join!(
-                self.accounts.prune_login_failures(since),
-                self.accounts.prune_sessions(ended),
+                self.accounts().prune_login_failures(since),
+                self.accounts().prune_sessions(ended),
             );
             if let Err(error) = failures.and(sessions) {
                 tracing::debug!(%error, "pruning ended login-failure windows or sessions failed");
@@ -362,10 +381,10 @@ impl<A: AccountStore> AuthService<A> {
             source_ip: client.source_ip.map(|ip| ip.chars().take(64).collect()),
         };
         let (refresh, refresh_hash) = new_refresh_token();
-        self.accounts
+        self.accounts()
             .insert_session(&session, &refresh_hash)
             .await?;
-        self.cache_session(&session, now).await;
+        self.authentication.cache_session(&session, now).await;
         Ok(TokenPair {
             device_token: Some(self.devices.issue(attempt.account(), now)),
             ..self.token_pair(&session, refresh, now)
@@ -384,7 +403,7 @@ impl<A: AccountStore> AuthService<A> {
             _ => return,
         };
         match self
-            .accounts
+            .accounts()
             .replace_password_hash(user.id, &user.password_hash, &rehashed)
             .await
         {
@@ -399,12 +418,13 @@ impl<A: AccountStore> AuthService<A> {
     /// it) gets the same successor; a token rotated longer ago revokes the whole session.
     pub async fn refresh(&self, body: &Value) -> Result<TokenPair, AuthError> {
         let presented = string_field(body, "refreshToken")?;
+        self.publish_signing_key().await?;
         let presented_hash = sha256_hex(&presented);
         let successor = self.successors.successor_of(&presented);
         let successor_hash = sha256_hex(&successor);
         let now = Timestamp::now();
         let rotation = self
-            .accounts
+            .accounts()
             .rotate_refresh_token(
                 &presented_hash,
                 &successor_hash,
@@ -415,7 +435,7 @@ impl<A: AccountStore> AuthService<A> {
         match rotation {
             Rotation::Invalid => Err(AuthError::InvalidToken),
             Rotation::Rotated { session } => {
-                self.cache_session(&session, now).await;
+                self.authentication.cache_session(&session, now).await;
                 Ok(self.token_pair(&session, successor, now))
             }
             Rotation::Reused { session_id, since } => {
@@ -427,7 +447,7 @@ impl<A: AccountStore> AuthService<A> {
                 // A retry, or two refreshes of one token racing: the successor is the answer as
                 // long as it is the session's current token.
                 match self
-                    .accounts
+                    .accounts()
                     .session_of_current_token(&successor_hash, now)
                     .await?
                 {
@@ -456,56 +476,16 @@ impl<A: AccountStore> AuthService<A> {
         self.revoke(actor.session_id, Timestamp::now()).await
     }
 
-    /// The caller of a bearer token: a valid JWT whose session is alive *in the database*.
-    /// Redis is read first and may reject early (a revoked session's tombstone).
-    pub async fn authenticate(&self, token: &str) -> Result<(Actor, SessionRecord), AuthError> {
-        let claims: AccessClaims = self
-            .tokens
-            .verify(token)
-            .map_err(|_| AuthError::InvalidToken)?;
-        let cached = self.cache.get_session(claims.sid).await;
-        if let Lookup::Hit(bytes) = &cached {
-            if bytes.as_ref() == TOMBSTONE {
-                return Err(AuthError::InvalidToken);
-            }
-        }
-        let now = Timestamp::now();
-        let session = self
-            .accounts
-            .live_session(claims.sid, now)
-            .await?
-            .filter(|s| s.user_id == claims.sub)
-            .ok_or(AuthError::InvalidToken)?;
-        if cached == Lookup::Miss {
-            self.cache_session(&session, now).await;
-        }
-        let actor = Actor {
-            user_id: session.user_id,
-            session_id: session.session_id,
-            role: session.role,
-        };
-        Ok((actor, session))
-    }
-
     async fn revoke(&self, session_id: Uuid, now: Timestamp) -> Result<(), AuthError> {
-        self.accounts.revoke_session(session_id, now).await?;
-        self.tombstone(session_id).await;
+        self.accounts().revoke_session(session_id, now).await?;
+        self.authentication.tombstone(session_id).await;
         Ok(())
-    }
-
-    /// Best effort: the database already refuses a revoked session; the tombstone lets Redis
-    /// refuse it early for as long as an access token of it could still be presented.
-    async fn tombstone(&self, session_id: Uuid) {
-        let ttl = Duration::from_secs(self.tokens.ttl_secs().max(1) as u64);
-        if let Err(error) = self.cache.set_session(session_id, TOMBSTONE, ttl).await {
-            tracing::warn!(%session_id, %error, "session tombstone not cached; the database still refuses it");
-        }
     }
 
     /// `GET /auth/sessions`: the caller's live sessions, newest first, the caller's own marked.
     pub async fn sessions(&self, actor: &Actor) -> Result<Vec<ListedSession>, AuthError> {
         let sessions = self
-            .accounts
+            .accounts()
             .live_sessions_of(actor.user_id, Timestamp::now())
             .await?;
         Ok(sessions
@@ -526,7 +506,7 @@ impl<A: AccountStore> AuthService<A> {
     /// included), at once on every instance, as a logout does.
     pub async fn revoke_session(&self, actor: &Actor, id: Uuid) -> Result<(), AuthError> {
         let now = Timestamp::now();
-        match self.accounts.live_session(id, now).await? {
+        match self.accounts().live_session(id, now).await? {
             Some(session) if session.user_id == actor.user_id => self.revoke(id, now).await,
             _ => Err(AuthError::SessionNotFound),
         }
@@ -535,37 +515,20 @@ impl<A: AccountStore> AuthService<A> {
     /// `POST /auth/logout-all`: revokes every live session of the caller, this one included.
     pub async fn logout_all(&self, actor: &Actor) -> Result<(), AuthError> {
         let revoked = self
-            .accounts
+            .accounts()
             .revoke_sessions_of(actor.user_id, Timestamp::now())
             .await?;
-        futures_util::future::join_all(revoked.into_iter().map(|id| self.tombstone(id))).await;
+        futures_util::future::join_all(revoked.into_iter().map(|id| self.authentication.tombstone(id))).await;
         Ok(())
-    }
-
-    async fn cache_session(&self, session: &SessionRecord, now: Timestamp) {
-        let left = session.expires_at.millis() - now.millis();
-        if left <= 0 {
-            return;
-        }
-        if let Ok(json) = serde_json::to_vec(session) {
-            let _ = self
-                .cache
-                .set_session(
-                    session.session_id,
-                    &json,
-                    Duration::from_millis(left as u64),
-                )
-                .await;
-        }
     }
 
     fn token_pair(&self, session: &SessionRecord, refresh: String, now: Timestamp) -> TokenPair {
         TokenPair {
             access_token: self
-                .tokens
+                .signer
                 .issue(session.user_id, session.session_id, session.role, now),
             token_type: "Bearer",
-            expires_in: self.tokens.ttl_secs(),
+            expires_in: self.signer.ttl_secs(),
             refresh_token: refresh,
             refresh_expires_in: (session.expires_at.millis() - now.millis()) / 1000,
             session_id: session.session_id,
@@ -589,7 +552,6 @@ impl AuthService<DataApiAccountStore> {
         Ok(Self::new(
             DataApiAccountStore::new(DataApi::new(config.database.clone())),
             cache,
-            TokenKeys::new(&config.auth),
             passwords,
             &config.auth,
             config.throttle.clone(),
@@ -785,7 +747,6 @@ mod tests {
         AuthService::new(
             crate::store::memory::MemoryAccountStore::new(),
             CacheService::new(&config.cache),
-            TokenKeys::new(&config.auth),
             PasswordHasher::new(&config.passwords).unwrap(),
             &config.auth,
             config.throttle.clone(),
@@ -830,7 +791,7 @@ mod tests {
         let mut auth = service();
         let email = registered(&auth).await;
         let stored = |auth: &AuthService<crate::store::memory::MemoryAccountStore>| {
-            let user = futures_util::FutureExt::now_or_never(auth.accounts.user_by_email(&email))
+            let user = futures_util::FutureExt::now_or_never(auth.accounts().user_by_email(&email))
                 .unwrap()
                 .unwrap()
                 .unwrap();
@@ -864,7 +825,7 @@ mod tests {
         let again = refresh(&auth, &first.refresh_token).await.unwrap();
         assert_eq!(again.refresh_token, next.refresh_token);
         assert_eq!(again.session_id, first.session_id);
-        assert!(auth.authenticate(&again.access_token).await.is_ok());
+        assert!(auth.authentication().authenticate(&again.access_token).await.is_ok());
     }
 
     #[tokio::test]
@@ -876,7 +837,7 @@ mod tests {
         tokio::time::sleep(Duration::from_millis(1100)).await;
         let reuse = refresh(&auth, &first.refresh_token).await;
         assert!(matches!(reuse, Err(AuthError::InvalidToken)), "{reuse:?}");
-        let revoked = auth.authenticate(&next.access_token).await;
+        let revoked = auth.authentication().authenticate(&next.access_token).await;
         assert!(
             matches!(revoked, Err(AuthError::InvalidToken)),
             "{revoked:?}"
@@ -897,7 +858,7 @@ mod tests {
         let third = refresh(&auth, &second.refresh_token).await.unwrap();
         let late = refresh(&auth, &first.refresh_token).await;
         assert!(matches!(late, Err(AuthError::InvalidToken)), "{late:?}");
-        assert!(auth.authenticate(&third.access_token).await.is_ok());
+        assert!(auth.authentication().authenticate(&third.access_token).await.is_ok());
     }
 
     #[tokio::test]
