@@ -18,14 +18,31 @@ export AWS_ENDPOINT_URL_RDS_DATA=${AWS_ENDPOINT_URL_RDS_DATA:-http://$EMULATOR_A
 export EMULATOR_MYSQL_URL=${EMULATOR_MYSQL_URL:-mysql://mcp:mcp@127.0.0.1:${MYSQL_PORT:-3306}/mcp}
 # The Data API runs each call as the database user of its secret, and serves the secrets to
 # Secrets Manager clients (mcp-admin reads the functions' passwords from them), as on AWS.
-export EMULATOR_SECRETS_FILE=${EMULATOR_SECRETS_FILE:-$ROOT/dev/secrets.json}
+# The auth function's two secrets are generated once per checkout (as the template generates them
+# on AWS), kept in .local, and served with dev/secrets.json's fixed local ones.
+if [ -z "${EMULATOR_SECRETS_FILE:-}" ]; then
+  python3 - "$ROOT/dev/secrets.json" "$STATE/auth-secrets.json" "$STATE/secrets.json" <<'PY'
+import json, os, secrets, sys
+fixed, generated, served = sys.argv[1:]
+arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:local-"
+if not os.path.exists(generated):
+    keys = {arn + name: secrets.token_urlsafe(48) for name in ("token-signing-key", "refresh-token-key")}
+    with open(generated, "w") as f:
+        json.dump(keys, f)
+with open(fixed) as f, open(generated) as g:
+    merged = {**json.load(f), **json.load(g)}
+with open(served, "w") as f:
+    json.dump(merged, f, indent=2)
+PY
+  export EMULATOR_SECRETS_FILE=$STATE/secrets.json
+fi
 export AWS_ENDPOINT_URL_SECRETS_MANAGER=${AWS_ENDPOINT_URL_SECRETS_MANAGER:-http://$EMULATOR_ADDR}
 export DB_NAME=${DB_NAME:-mcp}
 # What the SAM template gives the functions on AWS, pointed at the local stack: under `cargo lambda
-# watch`, as on Lambda, a function starts only with these set (each one's DB_SECRET_ARN is set by
-# dev/function-runner.sh). The keys are local secrets served by the emulator, as Secrets Manager.
+# watch`, as on Lambda, a function starts only with these set (each one's DB_SECRET_ARN, and auth's
+# token secrets, are set by dev/function-runner.sh). The keys are local secrets served by the
+# emulator, as Secrets Manager.
 export DB_CLUSTER_ARN=${DB_CLUSTER_ARN:-arn:aws:rds:us-east-1:123456789012:cluster:local}
-export JWT_SECRET_ARN=${JWT_SECRET_ARN:-arn:aws:secretsmanager:us-east-1:123456789012:secret:local-jwt-key}
 export CURSOR_SECRET_ARN=${CURSOR_SECRET_ARN:-arn:aws:secretsmanager:us-east-1:123456789012:secret:local-cursor-key}
 # REDIS_MODE=cluster make dev: the functions use the local three-primary Redis Cluster.
 export REDIS_MODE=${REDIS_MODE:-standalone}

@@ -341,3 +341,36 @@ fn every_function_waits_for_the_schema_and_the_migrator_reads_every_database_sec
         }))
     );
 }
+
+/// Only the auth function can sign access tokens or derive refresh tokens: no other function is
+/// given those secrets or may read them (tools-write verifies with the published public keys).
+#[test]
+fn only_the_auth_function_reads_the_token_secrets() {
+    use serde_yaml_ng::Value as Yaml;
+    let template: Yaml =
+        serde_yaml_ng::from_str(&repo_file("template.yaml")).expect("template.yaml is YAML");
+    let functions: Vec<(String, String)> = template["Resources"]
+        .as_mapping()
+        .expect("Resources")
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::Serverless::Function"))
+        .map(|r| {
+            let binary = r["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            (binary, serde_yaml_ng::to_string(r).unwrap())
+        })
+        .collect();
+    assert!(functions.len() >= 5);
+    for secret in ["TokenSigningSecret", "RefreshTokenSecret"] {
+        let readers: Vec<&str> = functions
+            .iter()
+            .filter(|(_, text)| text.contains(secret))
+            .map(|(binary, _)| binary.as_str())
+            .collect();
+        assert_eq!(readers, ["auth"], "{secret}");
+    }
+    let globals = serde_yaml_ng::to_string(&template["Globals"]).unwrap();
+    assert!(!globals.contains("Secret"), "no secret is given to every function");
+}
