@@ -933,7 +933,11 @@ mod tests {
 
     #[test]
     fn a_short_secret_is_refused_and_never_printed() {
-        for name in ["TOKEN_SIGNING_SECRET", "REFRESH_TOKEN_SECRET", "CURSOR_SECRET"] {
+        for name in [
+            "TOKEN_SIGNING_SECRET",
+            "REFRESH_TOKEN_SECRET",
+            "CURSOR_SECRET",
+        ] {
             let err = Config::from_lookup(|k| (k == name).then(|| "short".into())).unwrap_err();
             assert!(err.to_string().contains(name), "{err}");
             assert!(!err.to_string().contains("short"));

@@ -8,12 +8,12 @@ use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine as _};
 use data_api_emulator::{FaultRule, Operation};
 use http::{Method, Request, StatusCode};
 use integration_tests::{json_request, tool_body, OwnedRedis, TestApp, TestResponse};
-use shared::services::auth::ClientInfo;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 use serde_json::{json, Value};
 use shared::config::Config;
-use shared::domain::{Role, Timestamp};
 use shared::config::Secret;
+use shared::domain::{Role, Timestamp};
+use shared::services::auth::ClientInfo;
 use shared::services::auth::TokenSigner;
 use uuid::Uuid;
 
@@ -503,7 +503,9 @@ async fn a_rotated_signing_key_logs_nobody_out() {
     };
     let access = |pair: &shared::services::auth::TokenPair| pair.access_token.clone();
     let kid = |token: &str| -> String {
-        let header = URL_SAFE_NO_PAD.decode(token.split('.').next().unwrap()).unwrap();
+        let header = URL_SAFE_NO_PAD
+            .decode(token.split('.').next().unwrap())
+            .unwrap();
         serde_json::from_slice::<Value>(&header).unwrap()["kid"]
             .as_str()
             .unwrap()
@@ -515,7 +517,10 @@ async fn a_rotated_signing_key_logs_nobody_out() {
         .await
         .unwrap();
     let warm = app.instance();
-    assert_eq!(write(&warm, access(&first), "rot-a").await, StatusCode::CREATED);
+    assert_eq!(
+        write(&warm, access(&first), "rot-a").await,
+        StatusCode::CREATED
+    );
 
     let second = instance_of_key("the second signing secret, 32 bytes or more")
         .login(&credentials, ClientInfo::default())
@@ -523,19 +528,37 @@ async fn a_rotated_signing_key_logs_nobody_out() {
         .unwrap();
     assert_ne!(kid(&access(&first)), kid(&access(&second)));
     // The warm instance read the first key only; the second's token makes it read again.
-    assert_eq!(write(&warm, access(&second), "rot-b").await, StatusCode::CREATED);
-    assert_eq!(write(&warm, access(&first), "rot-c").await, StatusCode::CREATED);
+    assert_eq!(
+        write(&warm, access(&second), "rot-b").await,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        write(&warm, access(&first), "rot-c").await,
+        StatusCode::CREATED
+    );
     let fresh = app.instance();
-    assert_eq!(write(&fresh, access(&first), "rot-d").await, StatusCode::CREATED);
-    assert_eq!(write(&fresh, access(&second), "rot-e").await, StatusCode::CREATED);
+    assert_eq!(
+        write(&fresh, access(&first), "rot-d").await,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        write(&fresh, access(&second), "rot-e").await,
+        StatusCode::CREATED
+    );
 
     let third = instance_of_key("the third signing secret, also 32 bytes long")
         .login(&credentials, ClientInfo::default())
         .await
         .unwrap();
     let fresh = app.instance();
-    assert_eq!(write(&fresh, access(&third), "rot-f").await, StatusCode::CREATED);
-    assert_eq!(write(&fresh, access(&second), "rot-g").await, StatusCode::CREATED);
+    assert_eq!(
+        write(&fresh, access(&third), "rot-f").await,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        write(&fresh, access(&second), "rot-g").await,
+        StatusCode::CREATED
+    );
     assert_eq!(
         write(&fresh, access(&first), "rot-h").await,
         StatusCode::UNAUTHORIZED,
@@ -544,13 +567,18 @@ async fn a_rotated_signing_key_logs_nobody_out() {
     // Published keys are public halves only.
     let stored: Vec<Value> = app
         .db
-        .query("SELECT kid, public_key AS publicKey FROM signing_keys", vec![])
+        .query(
+            "SELECT kid, public_key AS publicKey FROM signing_keys",
+            vec![],
+        )
         .await
         .unwrap();
     assert_eq!(stored.len(), 3);
-    assert!(stored
-        .iter()
-        .all(|key| URL_SAFE_NO_PAD.decode(key["publicKey"].as_str().unwrap()).unwrap().len() == 32));
+    assert!(stored.iter().all(|key| URL_SAFE_NO_PAD
+        .decode(key["publicKey"].as_str().unwrap())
+        .unwrap()
+        .len()
+        == 32));
 }
 
 async fn write(instance: &integration_tests::Instance, token: String, name: &str) -> StatusCode {

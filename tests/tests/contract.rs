@@ -372,5 +372,8 @@ fn only_the_auth_function_reads_the_token_secrets() {
         assert_eq!(readers, ["auth"], "{secret}");
     }
     let globals = serde_yaml_ng::to_string(&template["Globals"]).unwrap();
-    assert!(!globals.contains("Secret"), "no secret is given to every function");
+    assert!(
+        !globals.contains("Secret"),
+        "no secret is given to every function"
+    );
 }

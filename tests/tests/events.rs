@@ -109,7 +109,12 @@ async fn the_sweeper_schedule_event_runs_a_bounded_sweep() {
 
     let app = TestApp::start().await;
     let (token, _) = app.user().await;
-    let (actor, _) = app.auth.authentication().authenticate(&token).await.unwrap();
+    let (actor, _) = app
+        .auth
+        .authentication()
+        .authenticate(&token)
+        .await
+        .unwrap();
     let tool = app
         .create(&token, &integration_tests::tool_body("sweep"))
         .await;

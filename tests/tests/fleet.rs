@@ -231,7 +231,12 @@ async fn a_write_redis_refused_is_served_everywhere_once_the_sweeper_ran() {
 async fn a_writer_that_dies_between_commit_and_publish_is_made_good_by_the_sweeper() {
     let app = TestApp::start().await;
     let (token, _) = app.user().await;
-    let (actor, _) = app.auth.authentication().authenticate(&token).await.unwrap();
+    let (actor, _) = app
+        .auth
+        .authentication()
+        .authenticate(&token)
+        .await
+        .unwrap();
     let tool = app.create(&token, &tool_body("dies")).await;
     let id: Uuid = tool["id"].as_str().unwrap().parse().unwrap();
     let path = format!("/tools/{id}");

@@ -124,7 +124,12 @@ struct Owner {
 impl Owner {
     async fn new(app: &TestApp) -> Self {
         let (token, id) = app.user().await;
-        let (actor, _) = app.auth.authentication().authenticate(&token).await.unwrap();
+        let (actor, _) = app
+            .auth
+            .authentication()
+            .authenticate(&token)
+            .await
+            .unwrap();
         let categories = ["a", "b"].map(|c| format!("{c}-{}", id.simple()));
         Self {
             token,

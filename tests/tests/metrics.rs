@@ -155,7 +155,12 @@ async fn each_sweeper_poll_reports_the_outbox_backlog() {
     let lines = captured();
     let app = TestApp::start().await;
     let (token, _) = app.user().await;
-    let (actor, _) = app.auth.authentication().authenticate(&token).await.unwrap();
+    let (actor, _) = app
+        .auth
+        .authentication()
+        .authenticate(&token)
+        .await
+        .unwrap();
     let tool = app.create(&token, &tool_body("backlog")).await;
     // A writer that died after its commit leaves its invalidation pending.
     let _ = app

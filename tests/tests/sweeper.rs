@@ -166,7 +166,12 @@ async fn a_quiet_sweeper_issues_no_statement_until_a_write_begins() {
     // A writer that died between its commit and its publish counted itself in first: the next
     // run drains, applies it, and goes quiet again.
     let (token, _) = app.user().await;
-    let (actor, _) = app.auth.authentication().authenticate(&token).await.unwrap();
+    let (actor, _) = app
+        .auth
+        .authentication()
+        .authenticate(&token)
+        .await
+        .unwrap();
     let tool = app.create(&token, &tool_body("quiet")).await;
     let id: Uuid = tool["id"].as_str().unwrap().parse().unwrap();
     assert_eq!(app.get(&format!("/tools/{id}")).await.status, 200);

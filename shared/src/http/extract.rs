@@ -9,8 +9,8 @@ use uuid::Uuid;
 
 use super::{ApiError, MAX_BODY_BYTES};
 use crate::domain::Actor;
-use crate::services::auth::ClientInfo;
 use crate::services::auth::Authentication;
+use crate::services::auth::ClientInfo;
 use crate::store::SessionRecord;
 
 /// A JSON body, checked for content type (415), size (413) and syntax (400).

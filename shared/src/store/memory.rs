@@ -677,6 +677,12 @@ impl AccountStore for MemoryAccountStore {
 
     async fn signing_keys(&self, limit: usize) -> Result<Vec<PublishedKey>, StoreError> {
         let state = self.lock();
-        Ok(state.signing_keys.iter().rev().take(limit).cloned().collect())
+        Ok(state
+            .signing_keys
+            .iter()
+            .rev()
+            .take(limit)
+            .cloned()
+            .collect())
     }
 }

@@ -55,14 +55,14 @@ impl<A: AccountStore> Authentication<A> {
     /// The caller of a bearer token: a valid JWT whose session is alive *in the database*.
     /// Redis is read first and may reject early (a revoked session's tombstone).
     pub async fn authenticate(&self, token: &str) -> Result<(Actor, SessionRecord), AuthError> {
-        let claims = self
-            .verifier
-            .verify(token, &self.accounts)
-            .await
-            .map_err(|error| match error {
-                TokenError::Invalid => AuthError::InvalidToken,
-                TokenError::KeysUnavailable(error) => error.into(),
-            })?;
+        let claims =
+            self.verifier
+                .verify(token, &self.accounts)
+                .await
+                .map_err(|error| match error {
+                    TokenError::Invalid => AuthError::InvalidToken,
+                    TokenError::KeysUnavailable(error) => error.into(),
+                })?;
         let cached = self.cache.get_session(claims.sid).await;
         if let Lookup::Hit(bytes) = &cached {
             if bytes.as_ref() == TOMBSTONE {

@@ -518,7 +518,12 @@ impl<A: AccountStore> AuthService<A> {
             .accounts()
             .revoke_sessions_of(actor.user_id, Timestamp::now())
             .await?;
-        futures_util::future::join_all(revoked.into_iter().map(|id| self.authentication.tombstone(id))).await;
+        futures_util::future::join_all(
+            revoked
+                .into_iter()
+                .map(|id| self.authentication.tombstone(id)),
+        )
+        .await;
         Ok(())
     }
 
@@ -825,7 +830,11 @@ mod tests {
         let again = refresh(&auth, &first.refresh_token).await.unwrap();
         assert_eq!(again.refresh_token, next.refresh_token);
         assert_eq!(again.session_id, first.session_id);
-        assert!(auth.authentication().authenticate(&again.access_token).await.is_ok());
+        assert!(auth
+            .authentication()
+            .authenticate(&again.access_token)
+            .await
+            .is_ok());
     }
 
     #[tokio::test]
@@ -858,7 +867,11 @@ mod tests {
         let third = refresh(&auth, &second.refresh_token).await.unwrap();
         let late = refresh(&auth, &first.refresh_token).await;
         assert!(matches!(late, Err(AuthError::InvalidToken)), "{late:?}");
-        assert!(auth.authentication().authenticate(&third.access_token).await.is_ok());
+        assert!(auth
+            .authentication()
+            .authenticate(&third.access_token)
+            .await
+            .is_ok());
     }
 
     #[tokio::test]

@@ -209,7 +209,9 @@ impl TokenVerifier {
         let key = match self.cached(&kid, self.refresh) {
             Some(key) => key,
             None => match self.read_keys(directory, arrived).await {
-                Ok(()) => self.cached(&kid, Duration::MAX).ok_or(TokenError::Invalid)?,
+                Ok(()) => self
+                    .cached(&kid, Duration::MAX)
+                    .ok_or(TokenError::Invalid)?,
                 // Keys read before still verify what they signed until the keys answer again.
                 Err(error) => self
                     .cached(&kid, Duration::MAX)
@@ -291,7 +293,12 @@ mod tests {
         async fn accepted_keys(&self) -> Result<Vec<PublishedKey>, StoreError> {
             self.reads.fetch_add(1, Ordering::SeqCst);
             let published = self.published.lock().unwrap();
-            Ok(published.iter().rev().take(ACCEPTED_KEYS).cloned().collect())
+            Ok(published
+                .iter()
+                .rev()
+                .take(ACCEPTED_KEYS)
+                .cloned()
+                .collect())
         }
     }
 
@@ -349,7 +356,10 @@ mod tests {
         assert!(verifier.verify(&old, &keys).await.is_ok());
         keys.publish(&second);
         let new = token(&second);
-        assert!(verifier.verify(&new, &keys).await.is_ok(), "a new kid is read");
+        assert!(
+            verifier.verify(&new, &keys).await.is_ok(),
+            "a new kid is read"
+        );
         assert!(verifier.verify(&old, &keys).await.is_ok(), "previous key");
         keys.publish(&third);
         assert!(verifier.verify(&token(&third), &keys).await.is_ok());
@@ -363,7 +373,10 @@ mod tests {
     #[tokio::test]
     async fn unpublished_keys_and_other_algorithms_are_refused_and_reads_are_bounded() {
         let keys = Keys::default();
-        let (published, foreign) = (signer("published signing secret"), signer("never published"));
+        let (published, foreign) = (
+            signer("published signing secret"),
+            signer("never published"),
+        );
         keys.publish(&published);
         let verifier = TokenVerifier::new(&config(), KEY_REFRESH);
         assert!(verifier.verify(&token(&published), &keys).await.is_ok());
