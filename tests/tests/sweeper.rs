@@ -68,6 +68,23 @@ async fn a_backlog_of_ten_thousand_drains_within_one_run() {
     assert_eq!(app.pending_invalidations().await, 0);
 }
 
+/// `cargo lambda watch` (`make dev`) hands the sweeper a deadline of 600000 epoch milliseconds:
+/// the run still lasts its own length and drains.
+#[tokio::test]
+async fn a_deadline_already_past_is_not_an_invocations_and_the_run_drains() {
+    let app = TestApp::start().await;
+    record_pending(&app, 10).await;
+    let run_for = Duration::from_millis(500);
+    let started = Instant::now();
+    let report = app
+        .sweeper_with(schedule(&app, run_for))
+        .run(SystemTime::UNIX_EPOCH + Duration::from_millis(600_000))
+        .await;
+    assert!(started.elapsed() >= run_for - POLL, "{:?}", started.elapsed());
+    assert_eq!((report.applied, report.failures), (10, 0), "{report:?}");
+    assert_eq!(app.pending_invalidations().await, 0);
+}
+
 #[tokio::test]
 async fn a_drain_stops_at_its_end_and_leaves_the_rest_pending() {
     let app = TestApp::start().await;

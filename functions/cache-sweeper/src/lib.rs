@@ -210,14 +210,17 @@ impl Sweeper {
     }
 
     /// A scheduled run: polls until `SWEEPER_RUN_SECS` have passed or `deadline` is near,
-    /// draining whenever it holds the sweeper's lease.
+    /// draining whenever it holds the sweeper's lease. A deadline already past as the run
+    /// starts is no invocation's: `cargo lambda watch` sends its timeout (600000) where Lambda
+    /// sends the deadline's epoch milliseconds, which reads as a time in 1970.
     pub async fn run(&self, deadline: SystemTime) -> SweepReport {
         let holder = Uuid::new_v4();
         let started = Instant::now();
         let until_deadline = deadline
             .duration_since(SystemTime::now())
-            .unwrap_or_default()
-            .saturating_sub(DEADLINE_MARGIN);
+            .map_or(self.config.run_for, |left| {
+                left.saturating_sub(DEADLINE_MARGIN)
+            });
         let stop = started + self.config.run_for.min(until_deadline);
         let lease = self.config.poll_interval * LEASE_POLLS;
         let cache = self.tools.cache();
