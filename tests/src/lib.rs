@@ -258,16 +258,16 @@ impl TestApp {
         );
         let read = tools_read::router(tools.clone(), deadline);
         let auth = Arc::new(auth_service(emulator_addr, &config));
-        // As the auth function does before its first token: tests sign tokens with `signer`.
-        auth.publish_signing_key()
-            .await
-            .expect("publish the signing key");
-        let auth_router = auth::router(
-            Arc::new(auth::AuthState {
-                auth: auth_service(emulator_addr, &config),
-            }),
-            deadline,
-        );
+        let router_auth = auth_service(emulator_addr, &config);
+        // Each instance publishes its key before its first token; done here, so tests that count
+        // a login's statements count none of it (and tests may sign tokens with `signer`).
+        for instance in [&*auth, &router_auth] {
+            instance
+                .publish_signing_key()
+                .await
+                .expect("publish the signing key");
+        }
+        let auth_router = auth::router(Arc::new(auth::AuthState { auth: router_auth }), deadline);
         Self {
             emulator,
             emulator_addr,

@@ -80,7 +80,11 @@ async fn a_deadline_already_past_is_not_an_invocations_and_the_run_drains() {
         .sweeper_with(schedule(&app, run_for))
         .run(SystemTime::UNIX_EPOCH + Duration::from_millis(600_000))
         .await;
-    assert!(started.elapsed() >= run_for - POLL, "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() >= run_for - POLL,
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!((report.applied, report.failures), (10, 0), "{report:?}");
     assert_eq!(app.pending_invalidations().await, 0);
 }
