@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use super::write_transaction::{CommitEvidence, Outcome};
 use super::{param, DataApi, StoreError, Transaction};
 use crate::domain::{normalize_email, Role, Timestamp};
 
@@ -57,13 +58,6 @@ pub struct SessionRecord {
     /// The client's address at login.
     pub source_ip: Option<String>,
 }
-
-/// How often a multi-statement account write runs its transaction again after it ended
-/// without committing.
-const TRANSACTION_ATTEMPTS: usize = 3;
-
-/// How long a rollback may take.
-const ROLLBACK_LIMIT: Duration = Duration::from_secs(1);
 
 const SESSION_COLUMNS: &str = "s.id, s.user_id AS userId, u.role, s.created_at AS createdAt, \
     s.expires_at AS expiresAt, s.last_refreshed_at AS lastRefreshedAt, \
@@ -339,47 +333,29 @@ impl DataApiAccountStore {
         .await?;
         Ok(Rotation::Rotated { session })
     }
+}
 
-    /// Commits `tx`, which stores the refresh token `token_hash`: `Ok(true)` once it is
-    /// committed, even if the commit's answer was lost (the token is then found);
-    /// `Ok(false)` when the transaction ended without committing and must run again.
-    async fn commit_storing(
-        &self,
-        tx: Transaction<'_>,
-        token_hash: &str,
-    ) -> Result<bool, StoreError> {
-        let Err(error) = tx.commit().await else {
-            return Ok(true);
-        };
-        match self.token_record(token_hash).await {
-            Ok(Some(_)) => {
-                tx.conclude();
-                Ok(true)
-            }
-            Ok(None) if error.must_rerun() => {
-                tx.conclude();
-                Ok(false)
-            }
-            _ => {
-                tx.rollback(ROLLBACK_LIMIT).await;
-                Err(error)
-            }
-        }
-    }
-
-    async fn token_record(&self, token_hash: &str) -> Result<Option<TokenRow>, StoreError> {
-        let rows: Vec<TokenRow> = self
-            .db
-            .query(
-                &format!(
-                    "SELECT session_id AS sessionId, rotated_at AS rotatedAt, \
+/// The refresh token `token_hash`'s row.
+async fn token_record(db: &DataApi, token_hash: &str) -> Result<Option<TokenRow>, StoreError> {
+    let rows: Vec<TokenRow> = db
+        .query(
+            &format!(
+                "SELECT session_id AS sessionId, rotated_at AS rotatedAt, \
                      expires_at AS expiresAt, {DB_NOW} AS dbNow \
                      FROM refresh_tokens WHERE token_hash = :hash"
-                ),
-                vec![param("hash", token_hash)],
-            )
-            .await?;
-        Ok(rows.into_iter().next())
+            ),
+            vec![param("hash", token_hash)],
+        )
+        .await?;
+    Ok(rows.into_iter().next())
+}
+
+/// A login's or a rotation's commit, recognised by the refresh token it stores.
+struct StoredRefreshToken<'a>(&'a str);
+
+impl CommitEvidence for StoredRefreshToken<'_> {
+    async fn is_committed(&self, db: &DataApi) -> Result<bool, StoreError> {
+        Ok(token_record(db, self.0).await?.is_some())
     }
 }
 
@@ -472,9 +448,11 @@ impl AccountStore for DataApiAccountStore {
         session: &SessionRecord,
         token_hash: &str,
     ) -> Result<(), StoreError> {
-        for _ in 0..TRANSACTION_ATTEMPTS {
-            let tx = self.db.begin().await?;
-            let body = async {
+        let evidence = StoredRefreshToken(token_hash);
+        let mut attempts = self.db.write_attempts(&evidence);
+        loop {
+            let tx = attempts.begin().await?;
+            let decided = async {
                 tx.execute(
                     "INSERT INTO sessions (id, user_id, created_at, expires_at, last_refreshed_at, \
                      user_agent, source_ip) VALUES (:id, :userId, :createdAt, :expiresAt, \
@@ -490,23 +468,14 @@ impl AccountStore for DataApiAccountStore {
                     ],
                 )
                 .await?;
-                insert_refresh_token(&tx, session, token_hash).await
-            };
-            let outcome = body.await;
-            if let Err(error) = outcome {
-                tx.rollback(ROLLBACK_LIMIT).await;
-                if error.must_rerun() {
-                    continue;
-                }
-                return Err(error);
+                insert_refresh_token(&tx, session, token_hash).await?;
+                Ok(Outcome::Commit(()))
             }
-            if self.commit_storing(tx, token_hash).await? {
-                return Ok(());
+            .await;
+            if let Some(done) = attempts.end(tx, decided).await? {
+                return Ok(done);
             }
         }
-        Err(StoreError::Unavailable(
-            "the session transaction kept ending before its commit".into(),
-        ))
     }
 
     async fn live_session(
@@ -560,32 +529,21 @@ impl AccountStore for DataApiAccountStore {
         now: Timestamp,
         expires_at: Timestamp,
     ) -> Result<Rotation, StoreError> {
-        for _ in 0..TRANSACTION_ATTEMPTS {
-            let tx = self.db.begin().await?;
-            let outcome = self
+        let evidence = StoredRefreshToken(successor_hash);
+        let mut attempts = self.db.write_attempts(&evidence);
+        loop {
+            let tx = attempts.begin().await?;
+            let decided = self
                 .rotate_in(&tx, token_hash, successor_hash, now, expires_at)
-                .await;
-            let session = match outcome {
-                Ok(Rotation::Rotated { session }) => session,
-                Ok(other) => {
-                    tx.rollback(ROLLBACK_LIMIT).await;
-                    return Ok(other);
-                }
-                Err(error) => {
-                    tx.rollback(ROLLBACK_LIMIT).await;
-                    if error.must_rerun() {
-                        continue;
-                    }
-                    return Err(error);
-                }
-            };
-            if self.commit_storing(tx, successor_hash).await? {
-                return Ok(Rotation::Rotated { session });
+                .await
+                .map(|rotation| match rotation {
+                    rotated @ Rotation::Rotated { .. } => Outcome::Commit(rotated),
+                    other => Outcome::RollBack(other),
+                });
+            if let Some(rotation) = attempts.end(tx, decided).await? {
+                return Ok(rotation);
             }
         }
-        Err(StoreError::Unavailable(
-            "the rotation transaction kept ending before its commit".into(),
-        ))
     }
 
     async fn live_sessions_of(

@@ -12,6 +12,7 @@ pub mod provision;
 mod search;
 mod tool_index;
 mod tools;
+mod write_transaction;
 
 pub use accounts::{
     AccountStore, DataApiAccountStore, FailureWindow, PublishedKey, Rotation, SessionRecord,

@@ -13,14 +13,9 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::pages::{self, PageRequest, SearchTerm};
+use super::write_transaction::{CommitEvidence, Outcome, ROLLBACK_LIMIT};
 use super::{param, search, tool_index, DataApi, StoreError, Transaction};
 use crate::domain::{Cursor, ListQuery, SortKey, Timestamp, Tool, ToolStatus, DELETED_REVISION};
-
-/// How often one write runs its transaction again after it ended without committing.
-const TRANSACTION_ATTEMPTS: usize = 3;
-
-/// How long a rollback may take before the request gives up on it.
-const ROLLBACK_LIMIT: Duration = Duration::from_secs(1);
 
 /// The database's clock in epoch milliseconds: every time in the outbox comes from it, so the
 /// writers' clocks (which may drift) never decide when a row is old enough to sweep.
@@ -204,9 +199,11 @@ impl DataApiToolStore {
         struct Name {
             name: String,
         }
-        for _ in 0..TRANSACTION_ATTEMPTS {
-            let tx = self.db.begin().await?;
-            let body = async {
+        let evidence = OutboxRow(write);
+        let mut attempts = self.db.write_attempts(&evidence);
+        loop {
+            let tx = attempts.begin().await?;
+            let decided = async {
                 let placeholders: Vec<String> =
                     (0..tools.len()).map(|i| format!(":n{i}")).collect();
                 let names = tools
@@ -246,30 +243,20 @@ impl DataApiToolStore {
                         scopes: None,
                     };
                     record_invalidation(&tx, record, last.id, last.revision).await?;
+                    return Ok(Outcome::Commit(taken));
                 }
-                Ok(taken)
-            };
-            match body.await {
-                Ok(taken) if taken.len() == tools.len() => {
-                    tx.rollback(ROLLBACK_LIMIT).await;
-                    return Ok(taken);
-                }
-                Ok(taken) => {
-                    if self.commit(tx, write).await? {
-                        return Ok(taken);
-                    }
-                }
+                Ok(Outcome::RollBack(taken))
+            }
+            .await
+            .map_err(|error| match error {
                 // A name taken meanwhile: check the names again.
-                Err(StoreError::Duplicate) => tx.rollback(ROLLBACK_LIMIT).await,
-                Err(error) => {
-                    tx.rollback(ROLLBACK_LIMIT).await;
-                    if !error.must_rerun() {
-                        return Err(error);
-                    }
-                }
+                StoreError::Duplicate => StoreError::TransactionEnded("a name was taken".into()),
+                other => other,
+            });
+            if let Some(taken) = attempts.end(tx, decided).await? {
+                return Ok(taken);
             }
         }
-        Err(gave_up())
     }
 
     /// The terms and weights of `query`'s search (from the cursor after the first page), or
@@ -536,8 +523,10 @@ impl ToolStore for DataApiToolStore {
     async fn insert(&self, tool: &Tool, record: WriteRecord<'_>) -> Result<(), StoreError> {
         let write = record.id;
         let sql = insert_tools_sql(1);
-        for _ in 0..TRANSACTION_ATTEMPTS {
-            let tx = self.db.begin().await?;
+        let evidence = OutboxRow(write);
+        let mut attempts = self.db.write_attempts(&evidence);
+        loop {
+            let tx = attempts.begin().await?;
             let params = new_tool_params(&[tool], write);
             let body = async {
                 tx.execute(&sql, params).await?;
@@ -549,23 +538,20 @@ impl ToolStore for DataApiToolStore {
                 // attempt, or a retried statement inside this transaction (its first run's row
                 // is not committed, so the lookup outside the transaction finds nobody and the
                 // transaction runs again).
-                Err(StoreError::Duplicate) => match self.holder_of(tool).await? {
-                    Holder::Us(holder) if holder == write => {
-                        tx.rollback(ROLLBACK_LIMIT).await;
-                        return Ok(());
-                    }
-                    Holder::Us(_) | Holder::Other => Err(StoreError::Duplicate),
-                    Holder::Nobody => Err(StoreError::TransactionEnded(
+                Err(StoreError::Duplicate) => match self.holder_of(tool).await {
+                    Ok(Holder::Us(holder)) if holder == write => Ok(Outcome::RollBack(())),
+                    Ok(Holder::Us(_) | Holder::Other) => Err(StoreError::Duplicate),
+                    Ok(Holder::Nobody) => Err(StoreError::TransactionEnded(
                         "our own insert, retried inside its transaction".into(),
                     )),
+                    Err(error) => Err(error),
                 },
-                other => other.map(|()| true),
+                other => other.map(Outcome::Commit),
             };
-            if self.conclude(tx, write, decided).await?.is_some() {
-                return Ok(());
+            if let Some(done) = attempts.end(tx, decided).await? {
+                return Ok(done);
             }
         }
-        Err(gave_up())
     }
 
     async fn update(&self, tool: &Tool, record: WriteRecord<'_>) -> Result<bool, StoreError> {
@@ -575,8 +561,10 @@ impl ToolStore for DataApiToolStore {
             output_schema = :outputSchema, annotations = :annotations, icons = :icons, \
             execution = :execution, meta = :meta, status = :status, revision = :revision, updated_at = :updatedAt, write_id = :writeId \
             WHERE id = :id AND revision = :expectedRevision";
-        for _ in 0..TRANSACTION_ATTEMPTS {
-            let tx = self.db.begin().await?;
+        let evidence = OutboxRow(write);
+        let mut attempts = self.db.write_attempts(&evidence);
+        loop {
+            let tx = attempts.begin().await?;
             let mut params = tool_params(tool);
             params.push(param("writeId", write));
             params.push(param("expectedRevision", tool.revision - 1));
@@ -591,19 +579,18 @@ impl ToolStore for DataApiToolStore {
                         )
                         .await?;
                     if !rows.iter().any(|r| r.is(write)) {
-                        return Ok(false);
+                        return Ok(Outcome::RollBack(false));
                     }
                 }
                 tool_index::replace(&tx, tool).await?;
                 record_invalidation(&tx, record, tool.id, tool.revision).await?;
-                Ok(true)
+                Ok(Outcome::Commit(true))
             };
             let decided = body.await;
-            if let Some(done) = self.conclude(tx, write, decided).await? {
+            if let Some(done) = attempts.end(tx, decided).await? {
                 return Ok(done);
             }
         }
-        Err(gave_up())
     }
 
     async fn delete(
@@ -613,8 +600,10 @@ impl ToolStore for DataApiToolStore {
         record: WriteRecord<'_>,
     ) -> Result<bool, StoreError> {
         let write = record.id;
-        for _ in 0..TRANSACTION_ATTEMPTS {
-            let tx = self.db.begin().await?;
+        let evidence = OutboxRow(write);
+        let mut attempts = self.db.write_attempts(&evidence);
+        loop {
+            let tx = attempts.begin().await?;
             let body = async {
                 let deleted = tx
                     .execute(
@@ -632,19 +621,18 @@ impl ToolStore for DataApiToolStore {
                         )
                         .await?;
                     if !rows.is_empty() {
-                        return Ok(false);
+                        return Ok(Outcome::RollBack(false));
                     }
                 }
                 tool_index::delete(&tx, id).await?;
                 record_invalidation(&tx, record, id, DELETED_REVISION).await?;
-                Ok(true)
+                Ok(Outcome::Commit(true))
             };
             let decided = body.await;
-            if let Some(done) = self.conclude(tx, write, decided).await? {
+            if let Some(done) = attempts.end(tx, decided).await? {
                 return Ok(done);
             }
         }
-        Err(gave_up())
     }
 
     async fn pending_invalidations(
@@ -901,69 +889,20 @@ impl DataApiToolStore {
             None => Holder::Other,
         })
     }
+}
 
-    /// Ends a write transaction after its statements decided: commit (`Ok(true)`), give up
-    /// (`Ok(false)`: the tool changed meanwhile; rolled back) or fail. Returns the write's answer,
-    /// or `None` when the transaction ended without committing and must run again.
-    async fn conclude(
-        &self,
-        tx: Transaction<'_>,
-        write: Uuid,
-        decided: Result<bool, StoreError>,
-    ) -> Result<Option<bool>, StoreError> {
-        match decided {
-            Ok(true) => Ok(self.commit(tx, write).await?.then_some(true)),
-            Ok(false) => {
-                tx.rollback(ROLLBACK_LIMIT).await;
-                Ok(Some(false))
-            }
-            Err(error) => {
-                tx.rollback(ROLLBACK_LIMIT).await;
-                if error.must_rerun() {
-                    Ok(None)
-                } else {
-                    Err(error)
-                }
-            }
-        }
-    }
+/// A write's commit, recognised by its outbox row (the write id is unique there).
+struct OutboxRow(Uuid);
 
-    /// Commits `tx`. Returns `true` when write `write` is committed, `false` when the transaction
-    /// ended without committing (run it again). A commit whose answer was lost is recognised by
-    /// the write's outbox row; one whose outcome stays unknown is rolled back, so it does not hold
-    /// its locks until the Data API's idle timeout.
-    async fn commit(&self, tx: Transaction<'_>, write: Uuid) -> Result<bool, StoreError> {
-        let error = match tx.commit().await {
-            Ok(()) => return Ok(true),
-            Err(error) => error,
-        };
-        #[derive(Deserialize)]
-        struct Found {
-            #[allow(dead_code)]
-            seq: i64,
-        }
-        let found: Result<Vec<Found>, StoreError> = self
-            .db
+impl CommitEvidence for OutboxRow {
+    async fn is_committed(&self, db: &DataApi) -> Result<bool, StoreError> {
+        let found: Vec<serde_json::Value> = db
             .query(
                 "SELECT seq FROM cache_outbox WHERE write_id = :write",
-                vec![param("write", write)],
+                vec![param("write", self.0)],
             )
-            .await;
-        match (found, error) {
-            (Ok(found), error) if !found.is_empty() => {
-                tracing::info!(%write, %error, "commit answer lost; the write had committed");
-                tx.conclude();
-                Ok(true)
-            }
-            (Ok(_), error) if error.must_rerun() => {
-                tx.conclude();
-                Ok(false)
-            }
-            (_, error) => {
-                tx.rollback(ROLLBACK_LIMIT).await;
-                Err(error)
-            }
-        }
+            .await?;
+        Ok(!found.is_empty())
     }
 }
 
@@ -1067,10 +1006,6 @@ async fn record_invalidation(
 
 fn millis(duration: Duration) -> i64 {
     i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
-}
-
-fn gave_up() -> StoreError {
-    StoreError::Unavailable("the transaction kept ending before its commit".into())
 }
 
 fn tool_params(tool: &Tool) -> Vec<aws_sdk_rdsdata::types::SqlParameter> {
