@@ -82,6 +82,10 @@ pub struct CacheConfig {
     pub breaker_threshold: u32,
     /// `REDIS_BREAKER_COOLDOWN_MS`: how long an open breaker skips Redis before probing again.
     pub breaker_cooldown: Duration,
+    /// `PUBLISH_RETRY_MS`: how long a writer keeps trying to publish its committed write to a
+    /// Redis that refuses it (past the breaker), within its request's budget, before leaving it
+    /// to the outbox.
+    pub publish_retry: Duration,
     /// `WRITE_MARKER_TTL` (seconds): how long a writer's revision marker blocks older cache fills.
     /// Must exceed the longest time a reader can spend between its database read and its fill.
     pub write_marker_ttl: Duration,
@@ -548,6 +552,7 @@ impl Config {
                 response_timeout: env.millis("REDIS_RESPONSE_TIMEOUT_MS", 50)?,
                 breaker_threshold: env.number_in("REDIS_BREAKER_THRESHOLD", 3, 1..=1_000)? as u32,
                 breaker_cooldown: env.millis("REDIS_BREAKER_COOLDOWN_MS", 2000)?,
+                publish_retry: env.millis("PUBLISH_RETRY_MS", 2000)?,
                 write_marker_ttl: env.seconds("WRITE_MARKER_TTL", 120)?,
                 lease_ttl: env.millis("CACHE_LEASE_MS", 300)?,
                 lease_wait: env.millis("CACHE_LEASE_WAIT_MS", 50)?,

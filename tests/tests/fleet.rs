@@ -177,6 +177,48 @@ async fn until_everyone_reads(
     }
 }
 
+/// Redis holds writes for a second while an update commits: the writer keeps trying (past its
+/// breaker) and answers once Redis took it, so no instance serves the old revision afterwards
+/// and nothing is left to the sweeper.
+#[tokio::test]
+async fn a_write_redis_refused_for_a_moment_is_published_before_its_answer() {
+    let redis = OwnedRedis::start().await;
+    let app = TestApp::with_redis(&redis.url()).await;
+    let (token, owner) = app.user().await;
+    let tool = app.create(&token, &tool_body("held")).await;
+    let path = format!("/tools/{}", tool["id"].as_str().unwrap());
+    let list = format!("/tools?ownerId={owner}");
+    let instances = fleet(&app, 4);
+    for instance in &instances {
+        instance.get(&path).await;
+        instance.get(&list).await;
+    }
+    assert_eq!(instances[0].get(&path).await.cache(), "HIT");
+
+    let pause = Duration::from_millis(1_000);
+    assert!(pause < app.config.cache.publish_retry);
+    redis.pause_writes(pause.as_millis() as u64).await;
+    let started = Instant::now();
+    let patched = instances[1]
+        .send(patch(
+            &path,
+            &token,
+            &json!({"title": "while Redis held writes"}),
+        ))
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text());
+    assert!(started.elapsed() >= pause - Duration::from_millis(100));
+    assert_eq!(app.pending_invalidations().await, 0, "published, not left");
+    for instance in &instances {
+        let read = instance.get(&path).await;
+        assert_eq!(read.json()["revision"], 2, "{}", read.cache());
+        let page = instance.get(&list).await.json();
+        assert_eq!(page["items"][0]["revision"], 2);
+    }
+}
+
+/// Redis holds writes for longer than a writer keeps trying: the outbox carries the write, and
+/// one sweep after Redis takes writes again serves it everywhere.
 #[tokio::test]
 async fn a_write_redis_refused_is_served_everywhere_once_the_sweeper_ran() {
     let redis = OwnedRedis::start().await;
@@ -192,9 +234,12 @@ async fn a_write_redis_refused_is_served_everywhere_once_the_sweeper_ran() {
     }
     assert_eq!(instances[0].get(&path).await.cache(), "HIT");
 
-    // Redis answers reads but holds writes while the update commits: its invalidation stays
-    // pending in the outbox, not in the writer's memory (the writer may vanish right after).
-    redis.pause_writes(1_000).await;
+    // Redis answers reads but holds writes while the update commits and longer than its writer
+    // tries: its invalidation stays pending in the outbox, not in the writer's memory (the
+    // writer may vanish right after).
+    let pause = app.config.cache.publish_retry + Duration::from_millis(1_000);
+    redis.pause_writes(pause.as_millis() as u64).await;
+    let started = Instant::now();
     let patched = instances[1]
         .send(patch(
             &path,
@@ -205,7 +250,8 @@ async fn a_write_redis_refused_is_served_everywhere_once_the_sweeper_ran() {
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.text());
     assert_eq!(patched.json()["revision"], 2);
     assert_eq!(app.pending_invalidations().await, 1);
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    tokio::time::sleep((pause + Duration::from_millis(100)).saturating_sub(started.elapsed()))
+        .await;
 
     // Redis takes writes again; one sweep and every instance reads the update, tool and lists.
     let mut report = Default::default();

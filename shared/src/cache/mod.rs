@@ -115,6 +115,8 @@ impl CacheError {
 #[derive(Clone)]
 pub struct CacheService {
     inner: Arc<Inner>,
+    /// Calls go to Redis even while the breaker is open (their failures still count).
+    past_the_breaker: bool,
 }
 
 struct Inner {
@@ -161,6 +163,16 @@ impl CacheService {
                 sliding_window: Script::new(SLIDING_WINDOW_LUA),
                 hold_lease: Script::new(HOLD_LEASE_LUA),
             }),
+            past_the_breaker: false,
+        }
+    }
+
+    /// This cache (its connection, breaker and settings), calling Redis even while the breaker
+    /// is open: for a committed write's publish, which must reach Redis if it can.
+    pub fn past_the_breaker(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            past_the_breaker: true,
         }
     }
 
@@ -211,7 +223,7 @@ impl CacheService {
         F: FnOnce(RedisConnection) -> Fut,
         Fut: std::future::Future<Output = redis::RedisResult<T>>,
     {
-        if !self.inner.breaker.allow() {
+        if !self.past_the_breaker && !self.inner.breaker.allow() {
             return Err(CacheError::BreakerOpen);
         }
         let result = match self.connection().await {

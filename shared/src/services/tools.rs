@@ -32,6 +32,11 @@ const REPLAY_BATCH: u32 = 200;
 /// does not finish, the sweeper applies the (harmless to repeat) invalidation again.
 const MARK_APPLIED_LIMIT: Duration = Duration::from_secs(1);
 
+/// The first pause before a failed publish is tried again; each next one doubles, up to the
+/// longest. The first is short: a connection found dead is often all that failed.
+const PUBLISH_RETRY_FIRST_PAUSE: Duration = Duration::from_millis(10);
+const PUBLISH_RETRY_MAX_PAUSE: Duration = Duration::from_millis(250);
+
 /// Errors of tool operations; `http` maps them to problem documents.
 #[derive(Debug, thiserror::Error)]
 pub enum ToolError {
@@ -116,6 +121,8 @@ pub struct CommittedWrite {
     /// Whether anything was written: an update that changes no field writes nothing, so there
     /// is nothing to publish.
     pub changed: bool,
+    /// When the request's database budget ends: its publish may be tried again until then.
+    pub budget_ends: Instant,
 }
 
 impl CommittedWrite {
@@ -127,6 +134,7 @@ impl CommittedWrite {
             tool: Some(tool),
             scopes: Vec::new(),
             changed: false,
+            budget_ends: Instant::now(),
         }
     }
 
@@ -370,7 +378,8 @@ impl<S: ToolStore> ToolService<S> {
             scopes: Some(&scopes),
         };
         self.count_write_in().await;
-        self.within(self.deadline(), async {
+        let deadline = self.deadline();
+        self.within(deadline, async {
             self.store.insert(&tool, record).await.map_err(|e| match e {
                 StoreError::Duplicate => ToolError::NameTaken(tool.name.clone()),
                 other => other.into(),
@@ -383,6 +392,7 @@ impl<S: ToolStore> ToolService<S> {
             tool: Some(tool),
             scopes,
             changed: true,
+            budget_ends: deadline,
         })
     }
 
@@ -397,7 +407,8 @@ impl<S: ToolStore> ToolService<S> {
         let changes = ToolChanges::from_json(body);
         let write_id = Uuid::now_v7();
         self.count_write_in().await;
-        self.within(self.deadline(), async {
+        let deadline = self.deadline();
+        self.within(deadline, async {
             for _ in 0..WRITE_ATTEMPTS {
                 let current = self.writable(actor, id).await?;
                 let changes = changes
@@ -425,6 +436,7 @@ impl<S: ToolStore> ToolService<S> {
                             tool: Some(next),
                             scopes,
                             changed: true,
+                            budget_ends: deadline,
                         })
                     }
                     Ok(false) => continue,
@@ -445,7 +457,8 @@ impl<S: ToolStore> ToolService<S> {
     ) -> Result<CommittedWrite, ToolError> {
         let write_id = Uuid::now_v7();
         self.count_write_in().await;
-        self.within(self.deadline(), async {
+        let deadline = self.deadline();
+        self.within(deadline, async {
             for _ in 0..WRITE_ATTEMPTS {
                 let current = self.writable(actor, id).await?;
                 let scopes = scopes::of_write(Some(&current), None);
@@ -460,6 +473,7 @@ impl<S: ToolStore> ToolService<S> {
                         tool: None,
                         scopes,
                         changed: true,
+                        budget_ends: deadline,
                     });
                 }
             }
@@ -480,20 +494,25 @@ impl<S: ToolStore> ToolService<S> {
 
     /// The cache half of a write, right after its commit: publishes the new revision (or the
     /// deletion) with a marker that stops older fills, retires the list pages the write can
-    /// change (both at once), and marks the write's outbox row applied. What Redis does not take
-    /// stays pending in the outbox.
+    /// change (both at once), and marks the write's outbox row applied. Redis that does not take
+    /// it (paused, failing over, restarted: a failed call also drops its connection) is tried
+    /// again, past this instance's breaker, for up to `PUBLISH_RETRY_MS` within the request's
+    /// budget: a moment of refused writes costs this client latency, not another reader a stale
+    /// tool. Only what Redis still refuses then is left to the outbox.
     pub async fn publish(&self, write: &CommittedWrite) {
         if !write.changed {
             return;
         }
-        let mut applied = self.apply_to_cache(write).await;
-        // A connection found dead (Redis restarted or failed over since it was last used, the
-        // link idle-closed) was dropped by the failed call: one more try on a new one.
-        if applied
-            .as_ref()
-            .is_err_and(CacheError::may_succeed_on_a_new_connection)
-        {
-            applied = self.apply_to_cache(write).await;
+        let mut applied = apply_to_cache(&self.cache, write).await;
+        let until = write
+            .budget_ends
+            .min(Instant::now() + self.cache.config().publish_retry);
+        let insisting = self.cache.past_the_breaker();
+        let mut pause = PUBLISH_RETRY_FIRST_PAUSE;
+        while applied.is_err() && Instant::now() + pause < until {
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(PUBLISH_RETRY_MAX_PAUSE);
+            applied = apply_to_cache(&insisting, write).await;
         }
         if let Err(error) = applied {
             tracing::warn!(
@@ -513,27 +532,6 @@ impl<S: ToolStore> ToolService<S> {
                 tracing::info!("invalidation applied but not marked in time; the sweeper will")
             }
         }
-    }
-
-    /// Publishes `write`'s tool (or its deletion) and retires its pages, both at once. Both are
-    /// harmless to repeat.
-    async fn apply_to_cache(&self, write: &CommittedWrite) -> Result<(), CacheError> {
-        let tool = async {
-            match &write.tool {
-                Some(tool) => match to_json(tool) {
-                    Ok(body) => self.cache.publish_tool(tool.id, tool.revision, &body).await,
-                    Err(error) => {
-                        tracing::error!(%error, "tool not serializable; evicting it instead");
-                        self.cache.evict_tool(tool.id, tool.revision).await
-                    }
-                },
-                None => self.cache.publish_deleted_tool(write.tool_id).await,
-            }
-        };
-        let writes = [write.write_id];
-        let lists = self.cache.retire_lists(Some(&write.scopes), &writes);
-        let (tool, lists) = tokio::join!(tool, lists);
-        tool.and(lists)
     }
 
     /// Applies the pending invalidations recorded at least `min_age` ago, oldest first, and marks
@@ -736,6 +734,27 @@ impl ToolService<DataApiToolStore> {
         )
         .with_miss_budget(MissBudget::from(&config.throttle))
     }
+}
+
+/// Publishes `write`'s tool (or its deletion) and retires its pages, both at once, through
+/// `cache`. Both are harmless to repeat.
+async fn apply_to_cache(cache: &CacheService, write: &CommittedWrite) -> Result<(), CacheError> {
+    let tool = async {
+        match &write.tool {
+            Some(tool) => match to_json(tool) {
+                Ok(body) => cache.publish_tool(tool.id, tool.revision, &body).await,
+                Err(error) => {
+                    tracing::error!(%error, "tool not serializable; evicting it instead");
+                    cache.evict_tool(tool.id, tool.revision).await
+                }
+            },
+            None => cache.publish_deleted_tool(write.tool_id).await,
+        }
+    };
+    let writes = [write.write_id];
+    let lists = cache.retire_lists(Some(&write.scopes), &writes);
+    let (tool, lists) = tokio::join!(tool, lists);
+    tool.and(lists)
 }
 
 #[cfg(test)]
