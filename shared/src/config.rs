@@ -163,6 +163,9 @@ pub struct DatabaseConfig {
     /// (a prefix's terms share one word's), before the candidates are ranked; deeper pages take
     /// as many as they go deep.
     pub search_candidates: u32,
+    /// `IDEMPOTENCY_KEY_TTL_SECS`: how long a write's idempotency key answers a repeat of it
+    /// (then the sweeper deletes it).
+    pub idempotency_key_ttl: Duration,
 }
 
 impl DatabaseConfig {
@@ -582,6 +585,11 @@ impl Config {
                     10..=60_000,
                 )?),
                 search_candidates: env.number_in("SEARCH_CANDIDATES", 200, 1..=100_000)? as u32,
+                idempotency_key_ttl: Duration::from_secs(env.number_in(
+                    "IDEMPOTENCY_KEY_TTL_SECS",
+                    86_400,
+                    60..=31_536_000,
+                )?),
             },
             auth: AuthConfig {
                 signing_secret,

@@ -26,7 +26,7 @@ use shared::domain::Role;
 use shared::services::auth::{
     AuthService, Authentication, ClientInfo, PasswordHasher, TokenSigner,
 };
-use shared::services::{MissBudget, ToolService};
+use shared::services::ToolService;
 use shared::store::provision::provision;
 use shared::store::{migrations, param, DataApi, DataApiAccountStore, DataApiToolStore, ToolStore};
 use tower::ServiceExt;
@@ -446,13 +446,10 @@ impl TestApp {
 /// A tool service of its own (a Lambda environment's): its own cache instance and Data API client,
 /// connected as `function`'s database user.
 pub fn tool_service(addr: SocketAddr, config: &Config, function: Function) -> ToolService {
-    ToolService::new(
+    ToolService::configured(
         DataApiToolStore::new(data_api(addr, &as_function(config, function))),
-        CacheService::new(&config.cache),
-        config.cursor_secret.expose(),
-        config.database.budget.request_budget,
+        config,
     )
-    .with_miss_budget(MissBudget::from(&config.throttle))
 }
 
 /// One Lambda environment of each tool function, sharing Redis and the database with the others.

@@ -123,7 +123,7 @@ async fn the_sweeper_schedule_event_runs_a_bounded_sweep() {
     let _ = app
         .instance()
         .write_tools
-        .commit_delete(&actor, id)
+        .commit_delete(&actor, id, None)
         .await
         .unwrap();
     assert_eq!(app.pending_invalidations().await, 1);

@@ -299,6 +299,7 @@ async fn a_writer_that_dies_between_commit_and_publish_is_made_good_by_the_sweep
             id,
             &json!({"description": "committed, never published"}),
             None,
+            None,
         )
         .await
         .unwrap();

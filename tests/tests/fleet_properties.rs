@@ -204,7 +204,7 @@ async fn run_step(world: &World, who: &Owner, model: &mut Model, step: Step, n: 
             if dies {
                 let committed = instance
                     .write_tools
-                    .commit_create(&who.actor, &who.tool(second))
+                    .commit_create(&who.actor, &who.tool(second), None)
                     .await
                     .expect("commit");
                 let tool = serde_json::to_value(committed.tool.as_ref().unwrap()).unwrap();
@@ -241,7 +241,7 @@ async fn run_step(world: &World, who: &Owner, model: &mut Model, step: Step, n: 
             if dies {
                 let result = instance
                     .write_tools
-                    .commit_update(&who.actor, id.parse().unwrap(), &patch, None)
+                    .commit_update(&who.actor, id.parse().unwrap(), &patch, None, None)
                     .await;
                 match (result, exists) {
                     (Ok(committed), true) => {
@@ -286,7 +286,7 @@ async fn run_step(world: &World, who: &Owner, model: &mut Model, step: Step, n: 
             if dies {
                 let result = instance
                     .write_tools
-                    .commit_delete(&who.actor, id.parse().unwrap())
+                    .commit_delete(&who.actor, id.parse().unwrap(), None)
                     .await;
                 match (result, exists) {
                     (Ok(_), true) => {

@@ -459,6 +459,7 @@ async fn each_function_user_can_do_only_its_job() {
     let write = WriteRecord {
         id: Uuid::now_v7(),
         scopes: None,
+        key: None,
     };
     let refused = store.insert(&copy, write).await.unwrap_err();
     assert!(denied(&refused), "{refused}");

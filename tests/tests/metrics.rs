@@ -166,7 +166,7 @@ async fn each_sweeper_poll_reports_the_outbox_backlog() {
     let _ = app
         .instance()
         .write_tools
-        .commit_delete(&actor, tool["id"].as_str().unwrap().parse().unwrap())
+        .commit_delete(&actor, tool["id"].as_str().unwrap().parse().unwrap(), None)
         .await
         .unwrap();
     // A sweeper that leaves rows younger than a minute to their writers: the row stays pending.

@@ -199,7 +199,7 @@ async fn a_quiet_sweeper_issues_no_statement_until_a_write_begins() {
     let _ = app
         .instance()
         .write_tools
-        .commit_delete(&actor, id)
+        .commit_delete(&actor, id, None)
         .await
         .unwrap();
     assert_eq!(app.pending_invalidations().await, 1);

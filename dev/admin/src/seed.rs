@@ -113,6 +113,7 @@ pub async fn seed(db: DataApi, passwords: &PasswordHasher) -> Result<usize, Stor
         let write = WriteRecord {
             id: Uuid::now_v7(),
             scopes: Some(&scopes),
+            key: None,
         };
         match store.insert(&tool, write).await {
             Ok(()) => added += 1,

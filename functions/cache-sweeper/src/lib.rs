@@ -52,6 +52,8 @@ pub struct SweepReport {
     pub replayed: usize,
     /// Applied outbox rows pruned.
     pub pruned: i64,
+    /// Idempotency keys past their retention pruned.
+    pub pruned_keys: i64,
     /// Polls that stopped early (Redis or the database failed; the rest stays pending).
     pub failures: u32,
     /// Polls of the quiet mode that had no reason to reach the database.
@@ -249,6 +251,13 @@ impl Sweeper {
                 break;
             }
             tokio::time::sleep_until(next).await;
+        }
+        // Idempotency keys past their retention go once a run, by a run that held the lease.
+        if report.rounds > 0 {
+            match self.tools.prune_keys().await {
+                Ok(pruned) => report.pruned_keys += pruned,
+                Err(error) => tracing::warn!(%error, "idempotency keys not pruned"),
+            }
         }
         // The next run need not wait for the lease to expire.
         let _ = cache.release_sweeper_lease(holder).await;

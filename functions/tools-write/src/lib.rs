@@ -9,7 +9,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use axum::Router;
 
-use shared::domain::Tool;
+use shared::domain::{Actor, IdempotentRequest, RequestFingerprint, Tool};
 use shared::http::{
     json_response, with_etag, ApiError, Authenticated, Authenticator, JsonBody, PathId, RouteTable,
 };
@@ -51,9 +51,17 @@ pub fn router(state: Arc<WriteState>, deadline: Duration) -> Router {
 async fn create_tool(
     State(state): State<Arc<WriteState>>,
     Authenticated { actor, .. }: Authenticated,
+    headers: HeaderMap,
     JsonBody(body): JsonBody,
 ) -> Result<Response, ApiError> {
-    let tool = state.tools.create(&actor, &body).await?;
+    let request = RequestFingerprint {
+        method: "POST",
+        path: "/tools",
+        if_match: None,
+        body: Some(&body),
+    };
+    let key = idempotency_key(&headers, &actor, request)?;
+    let tool = state.tools.create(&actor, &body, key.as_ref()).await?;
     let mut response = tool_response(StatusCode::CREATED, &tool)?;
     if let Ok(location) = HeaderValue::from_str(&format!("/tools/{}", tool.id)) {
         response.headers_mut().insert(header::LOCATION, location);
@@ -78,7 +86,18 @@ async fn update_tool(
                 .map_err(|_| ApiError::BadRequest("If-Match is not a valid ETag list".into()))?,
         ),
     };
-    let tool = state.tools.update(&actor, id, &body, if_match).await?;
+    let path = format!("/tools/{id}");
+    let request = RequestFingerprint {
+        method: "PATCH",
+        path: &path,
+        if_match,
+        body: Some(&body),
+    };
+    let key = idempotency_key(&headers, &actor, request)?;
+    let tool = state
+        .tools
+        .update(&actor, id, &body, if_match, key.as_ref())
+        .await?;
     tool_response(StatusCode::OK, &tool)
 }
 
@@ -86,9 +105,35 @@ async fn delete_tool(
     State(state): State<Arc<WriteState>>,
     Authenticated { actor, .. }: Authenticated,
     PathId(id): PathId,
+    headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    state.tools.delete(&actor, id).await?;
+    let path = format!("/tools/{id}");
+    let request = RequestFingerprint {
+        method: "DELETE",
+        path: &path,
+        if_match: None,
+        body: None,
+    };
+    let key = idempotency_key(&headers, &actor, request)?;
+    state.tools.delete(&actor, id, key.as_ref()).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The request's `Idempotency-Key`, scoped to `actor` and bound to `request`; 400 if malformed.
+fn idempotency_key(
+    headers: &HeaderMap,
+    actor: &Actor,
+    request: RequestFingerprint<'_>,
+) -> Result<Option<IdempotentRequest>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::BadRequest("Idempotency-Key must be ASCII".into()))?;
+    IdempotentRequest::parse(text, actor.user_id, request)
+        .map(Some)
+        .map_err(ApiError::BadRequest)
 }
 
 fn tool_response(status: StatusCode, tool: &Tool) -> Result<Response, ApiError> {

@@ -7,6 +7,7 @@
 mod account;
 mod error;
 pub mod etag;
+mod idempotency;
 mod mcp;
 mod query;
 pub mod search;
@@ -15,6 +16,7 @@ mod tool;
 
 pub use account::{normalize_email, Actor, Role};
 pub use error::FieldError;
+pub use idempotency::{IdempotentRequest, RequestFingerprint, MAX_KEY_LENGTH};
 pub use query::{Cursor, CursorCodec, ListQuery, Sort, SortKey, DEFAULT_LIMIT, MAX_LIMIT};
 pub use search::Search;
 pub use timestamp::Timestamp;

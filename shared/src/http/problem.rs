@@ -48,6 +48,9 @@ pub enum ApiError {
     /// 409.
     #[error("{0}")]
     Conflict(String),
+    /// 409, with `Retry-After`: another request with this `Idempotency-Key` is running.
+    #[error("{0}")]
+    KeyInUse(String),
     /// 412.
     #[error("{0}")]
     PreconditionFailed(String),
@@ -63,6 +66,9 @@ pub enum ApiError {
     /// 422: a list query the database cannot answer within its time limit.
     #[error("{0}")]
     QueryTooBroad(String),
+    /// 422: an `Idempotency-Key` first sent with another request.
+    #[error("{0}")]
+    KeyReused(String),
     /// 429, with `Retry-After` (whole seconds, at least 1).
     #[error("too many attempts; retry after {} seconds", retry_after_secs(*.0))]
     TooManyRequests(std::time::Duration),
@@ -89,6 +95,11 @@ impl ApiError {
                 "Method not allowed",
             ),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
+            Self::KeyInUse(_) => (
+                StatusCode::CONFLICT,
+                "idempotency-key-in-use",
+                "Idempotency key in use",
+            ),
             Self::PreconditionFailed(_) => (
                 StatusCode::PRECONDITION_FAILED,
                 "precondition-failed",
@@ -113,6 +124,11 @@ impl ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "query-too-broad",
                 "Query too broad",
+            ),
+            Self::KeyReused(_) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency key reused",
             ),
             Self::TooManyRequests(_) => (
                 StatusCode::TOO_MANY_REQUESTS,
@@ -185,7 +201,7 @@ impl IntoResponse for ApiError {
                     HeaderValue::from(retry_after_secs(wait)),
                 );
             }
-            Self::Unavailable => {
+            Self::Unavailable | Self::KeyInUse(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
             }
             _ => {}
@@ -206,6 +222,8 @@ impl From<ToolError> for ApiError {
             ToolError::Forbidden => Self::Forbidden(error.to_string()),
             ToolError::NameTaken(_) => Self::Conflict(error.to_string()),
             ToolError::Contention => Self::Conflict(error.to_string()),
+            ToolError::KeyInUse => Self::KeyInUse(error.to_string()),
+            ToolError::KeyReused => Self::KeyReused(error.to_string()),
             ToolError::PreconditionFailed => Self::PreconditionFailed(error.to_string()),
             ToolError::Invalid(errors) => Self::Unprocessable(errors),
             ToolError::BadQuery(errors) => Self::BadQuery(errors),

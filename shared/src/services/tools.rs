@@ -16,10 +16,12 @@ use crate::cache::{
     Lookup,
 };
 use crate::domain::{
-    etag, Actor, CursorCodec, FieldError, ListQuery, Timestamp, Tool, ToolChanges, DELETED_REVISION,
+    etag, Actor, CursorCodec, FieldError, IdempotentRequest, ListQuery, Timestamp, Tool,
+    ToolChanges, DELETED_REVISION,
 };
 use crate::store::{
-    DataApi, DataApiToolStore, Invalidation, OutboxBacklog, StoreError, ToolStore, WriteRecord,
+    DataApi, DataApiToolStore, Invalidation, KeyClaim, KeyedWrite, OutboxBacklog, StoreError,
+    ToolStore, WriteRecord,
 };
 
 /// How often a write retries when a concurrent write changed the tool under it.
@@ -58,6 +60,12 @@ pub enum ToolError {
     /// Invalid fields in the body.
     #[error("invalid fields")]
     Invalid(Vec<FieldError>),
+    /// The request's `Idempotency-Key` was first sent with another request.
+    #[error("this Idempotency-Key was used with another request; use a new key for a new request")]
+    KeyReused,
+    /// Another request with this `Idempotency-Key` is still being processed.
+    #[error("a request with this Idempotency-Key is still being processed; retry shortly")]
+    KeyInUse,
     /// Invalid query parameters.
     #[error("invalid query")]
     BadQuery(Vec<FieldError>),
@@ -85,6 +93,7 @@ impl From<StoreError> for ToolError {
                 tracing::info!(%detail, "list statement stopped at its time limit");
                 Self::TooBroad
             }
+            StoreError::KeyInUse => Self::KeyInUse,
             other => super::store_failure(other, Self::Unavailable, Self::Internal),
         }
     }
@@ -181,7 +190,11 @@ pub struct ToolService<S = DataApiToolStore> {
     cursors: CursorCodec,
     request_budget: Duration,
     miss_budget: Option<MissBudget>,
+    key_retention: Duration,
 }
+
+/// How long an idempotency key answers a repeat, unless configured.
+const DEFAULT_KEY_RETENTION: Duration = Duration::from_secs(86_400);
 
 impl<S: ToolStore> ToolService<S> {
     /// A service over `store` and `cache`, signing list cursors with `cursor_secret`. Each
@@ -198,7 +211,14 @@ impl<S: ToolStore> ToolService<S> {
             cursors: CursorCodec::new(cursor_secret),
             request_budget,
             miss_budget: None,
+            key_retention: DEFAULT_KEY_RETENTION,
         }
+    }
+
+    /// Keeps idempotency keys for `retention` (`IDEMPOTENCY_KEY_TTL_SECS`).
+    pub fn with_key_retention(mut self, retention: Duration) -> Self {
+        self.key_retention = retention;
+        self
     }
 
     /// Limits each source address's list requests that reach the database to `budget`.
@@ -335,32 +355,95 @@ impl<S: ToolStore> ToolService<S> {
             .flatten()
     }
 
-    /// Creates a tool owned by `actor`, then updates the cache.
-    pub async fn create(&self, actor: &Actor, body: &Value) -> Result<Tool, ToolError> {
-        let write = self.commit_create(actor, body).await?;
+    /// Creates a tool owned by `actor`, then updates the cache. With `key`, a repeat of the
+    /// request answers the tool its first run created.
+    pub async fn create(
+        &self,
+        actor: &Actor,
+        body: &Value,
+        key: Option<&IdempotentRequest>,
+    ) -> Result<Tool, ToolError> {
+        if let Some(first) = self.first_answer(key).await? {
+            return answered_tool(first);
+        }
+        let write = self.commit_create(actor, body, key).await?;
         self.publish(&write).await;
         write.written()
     }
 
     /// Applies a partial update to the tool `id` for `actor`, optionally only if its ETag is
-    /// still `if_match`, then updates the cache.
+    /// still `if_match`, then updates the cache. With `key`, a repeat answers the first run's.
     pub async fn update(
         &self,
         actor: &Actor,
         id: Uuid,
         body: &Value,
         if_match: Option<&str>,
+        key: Option<&IdempotentRequest>,
     ) -> Result<Tool, ToolError> {
-        let write = self.commit_update(actor, id, body, if_match).await?;
+        if let Some(first) = self.first_answer(key).await? {
+            return answered_tool(first);
+        }
+        let write = self.commit_update(actor, id, body, if_match, key).await?;
         self.publish(&write).await;
         write.written()
     }
 
-    /// Deletes the tool `id` for `actor`, then updates the cache.
-    pub async fn delete(&self, actor: &Actor, id: Uuid) -> Result<(), ToolError> {
-        let write = self.commit_delete(actor, id).await?;
+    /// Deletes the tool `id` for `actor`, then updates the cache. With `key`, a repeat answers
+    /// as the first run did (204), whatever happened since.
+    pub async fn delete(
+        &self,
+        actor: &Actor,
+        id: Uuid,
+        key: Option<&IdempotentRequest>,
+    ) -> Result<(), ToolError> {
+        if self.first_answer(key).await?.is_some() {
+            return Ok(());
+        }
+        let write = self.commit_delete(actor, id, key).await?;
         self.publish(&write).await;
         Ok(())
+    }
+
+    /// The committed write `key` was first sent with, if any: `KeyReused` when that was another
+    /// request. Only a committed write records its key, so a request that failed (or wrote
+    /// nothing) runs again.
+    async fn first_answer(
+        &self,
+        key: Option<&IdempotentRequest>,
+    ) -> Result<Option<KeyedWrite>, ToolError> {
+        let Some(key) = key else {
+            return Ok(None);
+        };
+        let found = self
+            .within(
+                self.deadline(),
+                self.store
+                    .keyed_write(key.caller, &key.key, self.key_retention),
+            )
+            .await?;
+        match found {
+            Some(first) if first.fingerprint != key.fingerprint => Err(ToolError::KeyReused),
+            found => Ok(found),
+        }
+    }
+
+    /// What a write with `key` claims in its transaction, answering with `tool`.
+    fn claim<'a>(
+        &self,
+        key: Option<&'a IdempotentRequest>,
+        answer: Option<&'a str>,
+    ) -> Option<KeyClaim<'a>> {
+        key.map(|request| KeyClaim {
+            request,
+            answer,
+            retention: self.key_retention,
+        })
+    }
+
+    /// Deletes idempotency keys past their retention.
+    pub async fn prune_keys(&self) -> Result<i64, StoreError> {
+        self.store.prune_keys(self.key_retention).await
     }
 
     /// The database half of [`create`](Self::create): the row and its invalidation, committed.
@@ -368,14 +451,17 @@ impl<S: ToolStore> ToolService<S> {
         &self,
         actor: &Actor,
         body: &Value,
+        key: Option<&IdempotentRequest>,
     ) -> Result<CommittedWrite, ToolError> {
         let changes = ToolChanges::for_create(body).map_err(ToolError::Invalid)?;
         let tool = changes.into_new_tool(Uuid::now_v7(), actor.user_id, Timestamp::now());
         let write_id = Uuid::now_v7();
         let scopes = scopes::of_write(None, Some(&tool));
+        let answer = answer_of(&tool)?;
         let record = WriteRecord {
             id: write_id,
             scopes: Some(&scopes),
+            key: self.claim(key, Some(&answer)),
         };
         self.count_write_in().await;
         let deadline = self.deadline();
@@ -403,6 +489,7 @@ impl<S: ToolStore> ToolService<S> {
         id: Uuid,
         body: &Value,
         if_match: Option<&str>,
+        key: Option<&IdempotentRequest>,
     ) -> Result<CommittedWrite, ToolError> {
         let changes = ToolChanges::from_json(body);
         let write_id = Uuid::now_v7();
@@ -424,9 +511,11 @@ impl<S: ToolStore> ToolService<S> {
                     return Ok(CommittedWrite::unchanged(current));
                 }
                 let scopes = scopes::of_write(Some(&current), Some(&next));
+                let answer = answer_of(&next)?;
                 let record = WriteRecord {
                     id: write_id,
                     scopes: Some(&scopes),
+                    key: self.claim(key, Some(&answer)),
                 };
                 match self.store.update(&next, record).await {
                     Ok(true) => {
@@ -454,6 +543,7 @@ impl<S: ToolStore> ToolService<S> {
         &self,
         actor: &Actor,
         id: Uuid,
+        key: Option<&IdempotentRequest>,
     ) -> Result<CommittedWrite, ToolError> {
         let write_id = Uuid::now_v7();
         self.count_write_in().await;
@@ -465,6 +555,7 @@ impl<S: ToolStore> ToolService<S> {
                 let record = WriteRecord {
                     id: write_id,
                     scopes: Some(&scopes),
+                    key: self.claim(key, None),
                 };
                 if self.store.delete(id, current.revision, record).await? {
                     return Ok(CommittedWrite {
@@ -721,11 +812,23 @@ fn to_json(value: &impl Serialize) -> Result<Vec<u8>, ToolError> {
     serde_json::to_vec(value).map_err(|e| ToolError::Internal(e.to_string()))
 }
 
-impl ToolService<DataApiToolStore> {
-    /// The production wiring: Redis from `config.cache`, the Data API from `config.database`
-    /// (its client built lazily, on the first cache miss), cursors signed with the cursor key.
-    pub fn from_config(config: &crate::config::Config) -> Self {
-        let store = DataApiToolStore::new(DataApi::new(config.database.clone()));
+/// The answer a keyed write records: the tool as written.
+fn answer_of(tool: &Tool) -> Result<String, ToolError> {
+    serde_json::to_string(tool).map_err(|e| ToolError::Internal(e.to_string()))
+}
+
+/// The tool a keyed write first answered with.
+fn answered_tool(first: KeyedWrite) -> Result<Tool, ToolError> {
+    let answer = first
+        .answer
+        .ok_or_else(|| ToolError::Internal("the key's first write answered no tool".into()))?;
+    serde_json::from_str(&answer).map_err(|e| ToolError::Internal(e.to_string()))
+}
+
+impl<S: ToolStore> ToolService<S> {
+    /// A service over `store` as `config` sets it up: Redis from `config.cache`, cursors signed
+    /// with the cursor key, the request and miss budgets, the idempotency keys' retention.
+    pub fn configured(store: S, config: &crate::config::Config) -> Self {
         Self::new(
             store,
             CacheService::new(&config.cache),
@@ -733,6 +836,18 @@ impl ToolService<DataApiToolStore> {
             config.database.budget.request_budget,
         )
         .with_miss_budget(MissBudget::from(&config.throttle))
+        .with_key_retention(config.database.idempotency_key_ttl)
+    }
+}
+
+impl ToolService<DataApiToolStore> {
+    /// The production wiring: [`configured`](Self::configured) over the Data API of
+    /// `config.database` (its client built lazily, on the first cache miss).
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self::configured(
+            DataApiToolStore::new(DataApi::new(config.database.clone())),
+            config,
+        )
     }
 }
 
@@ -812,14 +927,16 @@ mod tests {
     async fn an_update_under_a_stale_if_match_is_refused_and_changes_nothing() {
         let tools = service();
         let owner = user(Role::User);
-        let tool = tools.create(&owner, &body("etags")).await.unwrap();
+        let tool = tools.create(&owner, &body("etags"), None).await.unwrap();
         let patch = json!({"version": "1.1.0"});
         let updated = tools
-            .update(&owner, tool.id, &patch, Some("\"r0\", \"r1\""))
+            .update(&owner, tool.id, &patch, Some("\"r0\", \"r1\""), None)
             .await
             .unwrap();
         assert_eq!(updated.revision, 2);
-        let stale = tools.update(&owner, tool.id, &patch, Some("\"r1\"")).await;
+        let stale = tools
+            .update(&owner, tool.id, &patch, Some("\"r1\""), None)
+            .await;
         assert!(
             matches!(stale, Err(ToolError::PreconditionFailed)),
             "{stale:?}"
@@ -831,10 +948,13 @@ mod tests {
     async fn a_write_that_loses_races_reads_again_and_gives_up_after_five() {
         let tools = service();
         let owner = user(Role::User);
-        let tool = tools.create(&owner, &body("races")).await.unwrap();
+        let tool = tools.create(&owner, &body("races"), None).await.unwrap();
         tools.store().lose_races(4);
         let patch = json!({"description": "Changed after four lost races"});
-        let updated = tools.update(&owner, tool.id, &patch, None).await.unwrap();
+        let updated = tools
+            .update(&owner, tool.id, &patch, None, None)
+            .await
+            .unwrap();
         assert_eq!(
             updated.revision,
             1 + 4 + 1,
@@ -842,10 +962,10 @@ mod tests {
         );
         tools.store().lose_races(5);
         let patch = json!({"description": "Changed after five lost races"});
-        let gave_up = tools.update(&owner, tool.id, &patch, None).await;
+        let gave_up = tools.update(&owner, tool.id, &patch, None, None).await;
         assert!(matches!(gave_up, Err(ToolError::Contention)), "{gave_up:?}");
         tools.store().lose_races(5);
-        let gave_up = tools.delete(&owner, tool.id).await;
+        let gave_up = tools.delete(&owner, tool.id, None).await;
         assert!(matches!(gave_up, Err(ToolError::Contention)), "{gave_up:?}");
         assert!(stored_revision(&tools, tool.id).await.is_some());
     }
@@ -854,17 +974,22 @@ mod tests {
     async fn only_the_owner_or_an_admin_changes_a_tool() {
         let tools = service();
         let owner = user(Role::User);
-        let tool = tools.create(&owner, &body("owned")).await.unwrap();
+        let tool = tools.create(&owner, &body("owned"), None).await.unwrap();
         let patch = json!({"version": "2.0.0"});
-        let other = tools.update(&user(Role::User), tool.id, &patch, None).await;
+        let other = tools
+            .update(&user(Role::User), tool.id, &patch, None, None)
+            .await;
         assert!(matches!(other, Err(ToolError::Forbidden)), "{other:?}");
-        let other = tools.delete(&user(Role::User), tool.id).await;
+        let other = tools.delete(&user(Role::User), tool.id, None).await;
         assert!(matches!(other, Err(ToolError::Forbidden)), "{other:?}");
         let admin = user(Role::Admin);
-        assert!(tools.update(&admin, tool.id, &patch, None).await.is_ok());
-        tools.delete(&admin, tool.id).await.unwrap();
+        assert!(tools
+            .update(&admin, tool.id, &patch, None, None)
+            .await
+            .is_ok());
+        tools.delete(&admin, tool.id, None).await.unwrap();
         assert_eq!(stored_revision(&tools, tool.id).await, None);
-        let gone = tools.delete(&owner, tool.id).await;
+        let gone = tools.delete(&owner, tool.id, None).await;
         assert!(matches!(gone, Err(ToolError::NotFound)), "{gone:?}");
     }
 
@@ -872,15 +997,15 @@ mod tests {
     async fn a_taken_name_is_a_conflict_on_create_and_on_rename() {
         let tools = service();
         let owner = user(Role::User);
-        tools.create(&owner, &body("taken")).await.unwrap();
-        let again = tools.create(&owner, &body("taken")).await;
+        tools.create(&owner, &body("taken"), None).await.unwrap();
+        let again = tools.create(&owner, &body("taken"), None).await;
         assert!(
             matches!(&again, Err(ToolError::NameTaken(n)) if n == "taken"),
             "{again:?}"
         );
-        let other = tools.create(&owner, &body("other")).await.unwrap();
+        let other = tools.create(&owner, &body("other"), None).await.unwrap();
         let rename = json!({"name": "taken"});
-        let renamed = tools.update(&owner, other.id, &rename, None).await;
+        let renamed = tools.update(&owner, other.id, &rename, None, None).await;
         assert!(
             matches!(renamed, Err(ToolError::NameTaken(_))),
             "{renamed:?}"
@@ -893,7 +1018,9 @@ mod tests {
         tools
             .store()
             .fail_next([StoreError::Database("must not be reached".into())]);
-        let created = tools.create(&user(Role::User), &json!({"name": ""})).await;
+        let created = tools
+            .create(&user(Role::User), &json!({"name": ""}), None)
+            .await;
         let Err(ToolError::Invalid(errors)) = created else {
             panic!("{created:?}");
         };
@@ -937,12 +1064,12 @@ mod tests {
     async fn writes_redis_did_not_take_stay_pending_in_the_outbox() {
         let tools = service();
         let owner = user(Role::User);
-        let tool = tools.create(&owner, &body("pending")).await.unwrap();
+        let tool = tools.create(&owner, &body("pending"), None).await.unwrap();
         tools
-            .update(&owner, tool.id, &json!({"version": "3"}), None)
+            .update(&owner, tool.id, &json!({"version": "3"}), None, None)
             .await
             .unwrap();
-        tools.delete(&owner, tool.id).await.unwrap();
+        tools.delete(&owner, tool.id, None).await.unwrap();
         assert_eq!(tools.outbox_backlog().await.unwrap().pending, 3);
         let until = Instant::now() + Duration::from_secs(5);
         let replay = tools.replay_invalidations(Duration::ZERO, until).await;
@@ -959,7 +1086,7 @@ mod tests {
         for i in 0..7 {
             let mut tool = body(&format!("page-{i}"));
             tool["category"] = json!(if i % 2 == 0 { "even" } else { "odd" });
-            tools.create(&owner, &tool).await.unwrap();
+            tools.create(&owner, &tool, None).await.unwrap();
         }
         for (raw, expected) in [("limit=2&sort=-name", 7), ("limit=3&category=even", 4)] {
             let mut query = ListQuery::parse(Some(raw)).unwrap();

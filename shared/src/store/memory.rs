@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 use super::{
-    AccountStore, FailureWindow, Invalidation, ListPage, OutboxBacklog, PublishedKey, Rotation,
-    SessionRecord, StoreError, ToolStore, UserRecord, WriteRecord,
+    AccountStore, FailureWindow, Invalidation, KeyedWrite, ListPage, OutboxBacklog, PublishedKey,
+    Rotation, SessionRecord, StoreError, ToolStore, UserRecord, WriteRecord,
 };
 use crate::domain::search::{self, Search};
 use crate::domain::{
@@ -39,6 +39,8 @@ pub struct MemoryToolStore {
 struct State {
     tools: BTreeMap<Uuid, Tool>,
     outbox: Vec<OutboxRow>,
+    /// Idempotency keys by caller and key, with when they were recorded.
+    keys: HashMap<(Uuid, String), (KeyedWrite, Instant)>,
     failures: Vec<StoreError>,
     lost_races: u32,
     latency: Duration,
@@ -107,7 +109,27 @@ impl OutboxRow {
 }
 
 impl State {
+    /// [`StoreError::KeyInUse`] if `write`'s idempotency key is recorded and not expired.
+    fn claimable(&self, write: &WriteRecord<'_>) -> Result<(), StoreError> {
+        let Some(claim) = write.key else {
+            return Ok(());
+        };
+        let id = (claim.request.caller, claim.request.key.clone());
+        match self.keys.get(&id) {
+            Some((_, at)) if at.elapsed() < claim.retention => Err(StoreError::KeyInUse),
+            _ => Ok(()),
+        }
+    }
+
     fn record(&mut self, write: WriteRecord<'_>, tool_id: Uuid, revision: i64) {
+        if let Some(claim) = write.key {
+            let first = KeyedWrite {
+                fingerprint: claim.request.fingerprint.clone(),
+                answer: claim.answer.map(str::to_owned),
+            };
+            let id = (claim.request.caller, claim.request.key.clone());
+            self.keys.insert(id, (first, Instant::now()));
+        }
         let seq = self.outbox.last().map_or(1, |row| row.seq + 1);
         self.outbox.push(OutboxRow {
             seq,
@@ -244,6 +266,7 @@ impl ToolStore for MemoryToolStore {
     async fn insert(&self, tool: &Tool, write: WriteRecord<'_>) -> Result<(), StoreError> {
         self.enter().await?;
         let mut state = self.lock();
+        state.claimable(&write)?;
         if state.name_taken(tool) || state.tools.contains_key(&tool.id) {
             return Err(StoreError::Duplicate);
         }
@@ -255,6 +278,7 @@ impl ToolStore for MemoryToolStore {
     async fn update(&self, tool: &Tool, write: WriteRecord<'_>) -> Result<bool, StoreError> {
         self.enter().await?;
         let mut state = self.lock();
+        state.claimable(&write)?;
         state.interfere(tool.id);
         let current = state.tools.get(&tool.id).map(|t| t.revision);
         if current != Some(tool.revision - 1) {
@@ -276,6 +300,7 @@ impl ToolStore for MemoryToolStore {
     ) -> Result<bool, StoreError> {
         self.enter().await?;
         let mut state = self.lock();
+        state.claimable(&write)?;
         state.interfere(id);
         match state.tools.get(&id) {
             // Gone already (a concurrent delete): either way the tool is deleted.
@@ -366,6 +391,29 @@ impl ToolStore for MemoryToolStore {
             .outbox
             .retain(|row| row.applied.is_none_or(|at| at.elapsed() < retention));
         Ok((before - state.outbox.len()) as i64)
+    }
+
+    async fn keyed_write(
+        &self,
+        caller: Uuid,
+        key: &str,
+        retention: Duration,
+    ) -> Result<Option<KeyedWrite>, StoreError> {
+        self.enter().await?;
+        let state = self.lock();
+        Ok(state
+            .keys
+            .get(&(caller, key.to_owned()))
+            .filter(|(_, at)| at.elapsed() < retention)
+            .map(|(first, _)| first.clone()))
+    }
+
+    async fn prune_keys(&self, retention: Duration) -> Result<i64, StoreError> {
+        self.enter().await?;
+        let mut state = self.lock();
+        let before = state.keys.len();
+        state.keys.retain(|_, (_, at)| at.elapsed() < retention);
+        Ok((before - state.keys.len()) as i64)
     }
 
     async fn backlog(&self) -> Result<OutboxBacklog, StoreError> {

@@ -102,6 +102,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("sql/0011_signing_keys.sql"),
         then: None,
     },
+    Migration {
+        version: 12,
+        name: "idempotency_keys",
+        sql: include_str!("sql/0012_idempotency_keys.sql"),
+        then: None,
+    },
 ];
 
 /// Splits a migration into statements, dropping `--` comment lines.
@@ -250,6 +256,7 @@ fn grants(function: Function) -> &'static [&'static str] {
             "SELECT ON sessions",
             "SELECT (id, role) ON users",
             "SELECT ON signing_keys",
+            "SELECT, INSERT, UPDATE ON idempotency_keys",
         ],
         Function::Auth => &[
             "SELECT, INSERT ON users",
@@ -262,7 +269,12 @@ fn grants(function: Function) -> &'static [&'static str] {
             // Its signing key's public half, published before its first token.
             "SELECT, INSERT ON signing_keys",
         ],
-        Function::CacheSweeper => &["SELECT ON tools", "SELECT, UPDATE, DELETE ON cache_outbox"],
+        Function::CacheSweeper => &[
+            "SELECT ON tools",
+            "SELECT, UPDATE, DELETE ON cache_outbox",
+            // Keys past their retention go.
+            "SELECT, DELETE ON idempotency_keys",
+        ],
         Function::Admin => &[],
     }
 }

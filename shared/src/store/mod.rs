@@ -4,6 +4,7 @@
 mod accounts;
 mod data_api;
 pub mod error_class;
+mod idempotency;
 #[cfg(test)]
 pub mod memory;
 pub mod migrations;
@@ -19,6 +20,7 @@ pub use accounts::{
     UserRecord,
 };
 pub use data_api::{param, DataApi, Transaction, Value};
+pub use idempotency::{KeyClaim, KeyedWrite};
 pub use tools::{
     DataApiToolStore, Invalidation, ListPage, OutboxBacklog, ToolStore, WriteRecord,
     BACKLOG_COUNT_CAP,
@@ -30,6 +32,9 @@ pub enum StoreError {
     /// A unique key was violated (e.g. a tool name taken).
     #[error("duplicate key")]
     Duplicate,
+    /// Another request holds this idempotency key (still running, or just committed).
+    #[error("the idempotency key is in use by another request")]
+    KeyInUse,
     /// The database or the Data API is unreachable, resuming, overloaded or timed out.
     #[error("database unavailable: {0}")]
     Unavailable(String),

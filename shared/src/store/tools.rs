@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::idempotency::{self, KeyClaim, KeyedWrite};
 use super::pages::{self, PageRequest, SearchTerm};
 use super::write_transaction::{CommitEvidence, Outcome, ROLLBACK_LIMIT};
 use super::{param, search, tool_index, DataApi, StoreError, Transaction};
@@ -21,14 +22,16 @@ use crate::domain::{Cursor, ListQuery, SortKey, Timestamp, Tool, ToolStatus, DEL
 /// writers' clocks (which may drift) never decide when a row is old enough to sweep.
 const DB_NOW_MS: &str = "CAST(UNIX_TIMESTAMP(NOW(3)) * 1000 AS SIGNED)";
 
-/// A tool write as its outbox row records it: the request's id, and the list scopes it retires
-/// (`None`: every page).
+/// A tool write as its transaction records it besides the tool: the request's id and the list
+/// scopes it retires (`None`: every page), in its outbox row, and its idempotency key, if sent.
 #[derive(Clone, Copy, Debug)]
 pub struct WriteRecord<'a> {
     /// The request's write id.
     pub id: Uuid,
     /// The scopes of the list pages the write can change.
     pub scopes: Option<&'a [String]>,
+    /// The request's idempotency key, claimed first in the transaction.
+    pub key: Option<KeyClaim<'a>>,
 }
 
 /// A cache invalidation recorded by a committed write.
@@ -132,6 +135,18 @@ pub trait ToolStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<i64, StoreError>> + Send;
     /// The pending part of the outbox: how many rows, and when the oldest was recorded.
     fn backlog(&self) -> impl Future<Output = Result<OutboxBacklog, StoreError>> + Send;
+    /// The committed write of `caller`'s idempotency key `key`, unless older than `retention`.
+    fn keyed_write(
+        &self,
+        caller: Uuid,
+        key: &str,
+        retention: Duration,
+    ) -> impl Future<Output = Result<Option<KeyedWrite>, StoreError>> + Send;
+    /// Deletes up to 1,000 idempotency keys older than `retention`; returns how many.
+    fn prune_keys(
+        &self,
+        retention: Duration,
+    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
 }
 
 /// The invalidations recorded and not yet applied: the one figure that says readers may be
@@ -241,6 +256,7 @@ impl DataApiToolStore {
                     let record = WriteRecord {
                         id: write,
                         scopes: None,
+                        key: None,
                     };
                     record_invalidation(&tx, record, last.id, last.revision).await?;
                     return Ok(Outcome::Commit(taken));
@@ -529,6 +545,9 @@ impl ToolStore for DataApiToolStore {
             let tx = attempts.begin().await?;
             let params = new_tool_params(&[tool], write);
             let body = async {
+                if let Some(key) = &record.key {
+                    idempotency::claim(&tx, key, write).await?;
+                }
                 tx.execute(&sql, params).await?;
                 tool_index::insert(&tx, &[tool]).await?;
                 record_invalidation(&tx, record, tool.id, tool.revision).await
@@ -569,6 +588,9 @@ impl ToolStore for DataApiToolStore {
             params.push(param("writeId", write));
             params.push(param("expectedRevision", tool.revision - 1));
             let body = async {
+                if let Some(key) = &record.key {
+                    idempotency::claim(&tx, key, write).await?;
+                }
                 if tx.execute(sql, params).await? == 0 {
                     // The revision moved: a concurrent write, or our own UPDATE that already ran
                     // in this transaction (the SDK retried it after losing its answer).
@@ -605,6 +627,9 @@ impl ToolStore for DataApiToolStore {
         loop {
             let tx = attempts.begin().await?;
             let body = async {
+                if let Some(key) = &record.key {
+                    idempotency::claim(&tx, key, write).await?;
+                }
                 let deleted = tx
                     .execute(
                         "DELETE FROM tools WHERE id = :id AND revision = :revision",
@@ -754,6 +779,19 @@ impl ToolStore for DataApiToolStore {
                 vec![param("retention", millis(retention))],
             )
             .await
+    }
+
+    async fn keyed_write(
+        &self,
+        caller: Uuid,
+        key: &str,
+        retention: Duration,
+    ) -> Result<Option<KeyedWrite>, StoreError> {
+        idempotency::keyed_write(&self.db, caller, key, retention).await
+    }
+
+    async fn prune_keys(&self, retention: Duration) -> Result<i64, StoreError> {
+        idempotency::prune(&self.db, retention).await
     }
 
     async fn backlog(&self) -> Result<OutboxBacklog, StoreError> {
