@@ -166,6 +166,9 @@ pub struct DatabaseConfig {
     /// `IDEMPOTENCY_KEY_TTL_SECS`: how long a write's idempotency key answers a repeat of it
     /// (then the sweeper deletes it).
     pub idempotency_key_ttl: Duration,
+    /// `TOMBSTONE_RETENTION_SECS`: how long a deleted tool's tombstone is kept (a read of it
+    /// answers 410, then 404; the sweeper deletes it).
+    pub tombstone_retention: Duration,
 }
 
 impl DatabaseConfig {
@@ -589,6 +592,11 @@ impl Config {
                     "IDEMPOTENCY_KEY_TTL_SECS",
                     86_400,
                     60..=31_536_000,
+                )?),
+                tombstone_retention: Duration::from_secs(env.number_in(
+                    "TOMBSTONE_RETENTION_SECS",
+                    2_592_000,
+                    60..=315_360_000,
                 )?),
             },
             auth: AuthConfig {

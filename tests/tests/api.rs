@@ -3,7 +3,7 @@
 
 use axum::body::Body;
 use http::{Method, Request, StatusCode};
-use integration_tests::{tool_body, TestApp};
+use integration_tests::{redis_url, test_config, tool_body, TestApp};
 use serde_json::{json, Value};
 use shared::domain::Role;
 use std::collections::HashSet;
@@ -457,9 +457,78 @@ async fn delete_removes_the_tool_from_every_read() {
         app.delete(&path, &token).await.status,
         StatusCode::NO_CONTENT
     );
-    assert_problem(&app.get(&path).await, StatusCode::NOT_FOUND);
+    assert_problem(&app.get(&path).await, StatusCode::GONE);
     assert_eq!(app.get(&list).await.json()["items"], json!([]));
     assert_problem(&app.delete(&path, &token).await, StatusCode::NOT_FOUND);
+}
+
+/// Drops `tool`'s cache entry, as if another Redis node had never held it.
+async fn evict(app: &TestApp, tool: &Value) {
+    let key = app
+        .tools
+        .cache()
+        .keys()
+        .tool(tool["id"].as_str().unwrap().parse().unwrap());
+    let _: i64 = redis::cmd("DEL")
+        .arg(key)
+        .query_async(&mut app.redis().await)
+        .await
+        .unwrap();
+}
+
+/// A deleted tool leaves a tombstone: its id answers 410 (cached like an absence, on every
+/// instance) until the retention, then 404 and the sweeper prunes it; its name is free at once.
+#[tokio::test]
+async fn a_deleted_tool_is_gone_until_its_tombstone_expires_and_its_name_is_free() {
+    let mut config = test_config(&redis_url());
+    config.database.tombstone_retention = Duration::from_secs(2);
+    let app = TestApp::with_config(config).await;
+    let (token, _) = app.user().await;
+    let body = tool_body("tombstoned");
+    let tool = app.create(&token, &body).await;
+    let path = format!("/tools/{}", tool["id"].as_str().unwrap());
+    assert_eq!(
+        app.delete(&path, &token).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let gone = app.get(&path).await;
+    assert_problem(&gone, StatusCode::GONE);
+    assert!(gone.json()["type"].as_str().unwrap().ends_with("/gone"));
+    // Another instance reads the database (the writer's deletion is in Redis: evicted here).
+    evict(&app, &tool).await;
+    let instance = app.instance();
+    let statements = app.statements();
+    assert_problem(&instance.get(&path).await, StatusCode::GONE);
+    assert_eq!(
+        app.statements() - statements,
+        2,
+        "the tool, then its tombstone"
+    );
+    assert_problem(&instance.get(&path).await, StatusCode::GONE);
+    assert_eq!(
+        app.statements() - statements,
+        2,
+        "the second read is the cache's"
+    );
+    // The name is free again: a new tool with it is a new id.
+    let again = app.create(&token, &body).await;
+    assert_ne!(again["id"], tool["id"]);
+    assert_eq!(again["revision"], 1);
+    // Past the retention: 404, and the sweeper prunes the tombstone.
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    let fresh = app.instance();
+    evict(&app, &tool).await;
+    assert_problem(&fresh.get(&path).await, StatusCode::NOT_FOUND);
+    let schedule = shared::config::SweeperConfig {
+        poll_interval: Duration::from_millis(100),
+        run_for: Duration::from_millis(300),
+        ..app.config.sweeper.clone()
+    };
+    let report = app
+        .sweeper_with(schedule)
+        .run(std::time::SystemTime::now() + Duration::from_secs(60))
+        .await;
+    assert_eq!(report.pruned_tombstones, 1, "{report:?}");
 }
 
 #[tokio::test]

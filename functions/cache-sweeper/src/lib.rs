@@ -54,6 +54,8 @@ pub struct SweepReport {
     pub pruned: i64,
     /// Idempotency keys past their retention pruned.
     pub pruned_keys: i64,
+    /// Tombstones of deleted tools past their retention pruned.
+    pub pruned_tombstones: i64,
     /// Polls that stopped early (Redis or the database failed; the rest stays pending).
     pub failures: u32,
     /// Polls of the quiet mode that had no reason to reach the database.
@@ -252,11 +254,15 @@ impl Sweeper {
             }
             tokio::time::sleep_until(next).await;
         }
-        // Idempotency keys past their retention go once a run, by a run that held the lease.
+        // Idempotency keys and tombstones past their retention go once a run, by a run that
+        // held the lease.
         if report.rounds > 0 {
-            match self.tools.prune_keys().await {
-                Ok(pruned) => report.pruned_keys += pruned,
-                Err(error) => tracing::warn!(%error, "idempotency keys not pruned"),
+            match self.tools.prune_retained().await {
+                Ok((keys, tombstones)) => {
+                    report.pruned_keys += keys;
+                    report.pruned_tombstones += tombstones;
+                }
+                Err(error) => tracing::warn!(%error, "idempotency keys or tombstones not pruned"),
             }
         }
         // The next run need not wait for the lease to expire.

@@ -26,6 +26,12 @@ impl CachedTool {
         self.body.is_empty()
     }
 
+    /// Whether this entry records that the tool was deleted (a writer's publish of its
+    /// deletion, or a reader's fill of its tombstone).
+    pub fn is_deleted(&self) -> bool {
+        self.is_absent() && self.revision == DELETED_REVISION
+    }
+
     /// Stored form: the revision in ASCII, a newline, then the JSON.
     pub(super) fn encode(revision: i64, body: &[u8]) -> Vec<u8> {
         let mut value = Vec::with_capacity(body.len() + 21);
@@ -101,6 +107,17 @@ impl CacheService {
         let ttl = self.inner.config.negative_ttl;
         let fill = Fill::Reader(self.fill_deadline(read_at));
         self.guarded_set(id, ABSENT_REVISION, Some(b""), ttl, fill)
+            .await
+            .unwrap_or(false)
+    }
+
+    /// A reader's fill after the database said at `read_at` that tool `id` was deleted: caches
+    /// the deletion (an absence at the deleted revision, which no fill of a revision can
+    /// replace) for the negative TTL.
+    pub async fn fill_deleted_tool(&self, id: Uuid, read_at: Timestamp) -> bool {
+        let ttl = self.inner.config.negative_ttl;
+        let fill = Fill::Reader(self.fill_deadline(read_at));
+        self.guarded_set(id, DELETED_REVISION, Some(b""), ttl, fill)
             .await
             .unwrap_or(false)
     }

@@ -45,6 +45,9 @@ pub enum ApiError {
     /// 405.
     #[error("method not allowed")]
     MethodNotAllowed,
+    /// 410.
+    #[error("{0}")]
+    Gone(String),
     /// 409.
     #[error("{0}")]
     Conflict(String),
@@ -94,6 +97,7 @@ impl ApiError {
                 "method-not-allowed",
                 "Method not allowed",
             ),
+            Self::Gone(_) => (StatusCode::GONE, "gone", "Gone"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict", "Conflict"),
             Self::KeyInUse(_) => (
                 StatusCode::CONFLICT,
@@ -219,6 +223,7 @@ impl From<ToolError> for ApiError {
     fn from(error: ToolError) -> Self {
         match error {
             ToolError::NotFound => Self::NotFound("no tool with this id".into()),
+            ToolError::Gone => Self::Gone(error.to_string()),
             ToolError::Forbidden => Self::Forbidden(error.to_string()),
             ToolError::NameTaken(_) => Self::Conflict(error.to_string()),
             ToolError::Contention => Self::Conflict(error.to_string()),

@@ -45,6 +45,9 @@ pub enum ToolError {
     /// No such tool.
     #[error("no tool with this id")]
     NotFound,
+    /// The tool was deleted (within the tombstones' retention).
+    #[error("this tool was deleted")]
+    Gone,
     /// The caller may not change this tool.
     #[error("only the tool's owner or an admin may change it")]
     Forbidden,
@@ -191,10 +194,14 @@ pub struct ToolService<S = DataApiToolStore> {
     request_budget: Duration,
     miss_budget: Option<MissBudget>,
     key_retention: Duration,
+    tombstone_retention: Duration,
 }
 
 /// How long an idempotency key answers a repeat, unless configured.
 const DEFAULT_KEY_RETENTION: Duration = Duration::from_secs(86_400);
+
+/// How long a deleted tool's tombstone is kept, unless configured.
+const DEFAULT_TOMBSTONE_RETENTION: Duration = Duration::from_secs(30 * 86_400);
 
 impl<S: ToolStore> ToolService<S> {
     /// A service over `store` and `cache`, signing list cursors with `cursor_secret`. Each
@@ -212,12 +219,15 @@ impl<S: ToolStore> ToolService<S> {
             request_budget,
             miss_budget: None,
             key_retention: DEFAULT_KEY_RETENTION,
+            tombstone_retention: DEFAULT_TOMBSTONE_RETENTION,
         }
     }
 
-    /// Keeps idempotency keys for `retention` (`IDEMPOTENCY_KEY_TTL_SECS`).
-    pub fn with_key_retention(mut self, retention: Duration) -> Self {
-        self.key_retention = retention;
+    /// Keeps idempotency keys for `keys` (`IDEMPOTENCY_KEY_TTL_SECS`) and deleted tools'
+    /// tombstones for `tombstones` (`TOMBSTONE_RETENTION_SECS`).
+    pub fn with_retention(mut self, keys: Duration, tombstones: Duration) -> Self {
+        self.key_retention = keys;
+        self.tombstone_retention = tombstones;
         self
     }
 
@@ -254,10 +264,7 @@ impl<S: ToolStore> ToolService<S> {
         }
         let read_at = Timestamp::now();
         let Some(tool) = self.within(deadline, self.store.get(id)).await? else {
-            if status == CacheStatus::Miss {
-                self.cache.fill_absent_tool(id, read_at).await;
-            }
-            return Err(ToolError::NotFound);
+            return Err(self.absent(id, status, read_at, deadline).await?);
         };
         let body = to_json(&tool)?;
         if status == CacheStatus::Miss {
@@ -272,6 +279,36 @@ impl<S: ToolStore> ToolService<S> {
             },
             status,
         ))
+    }
+
+    /// Why the tool `id`, which the database does not hold, cannot be read: deleted within the
+    /// tombstones' retention (410) or unknown (404). Cached like the tool would be.
+    async fn absent(
+        &self,
+        id: Uuid,
+        status: CacheStatus,
+        read_at: Timestamp,
+        deadline: Instant,
+    ) -> Result<ToolError, ToolError> {
+        let deleted = self
+            .within(
+                deadline,
+                self.store.deleted_at(id, self.tombstone_retention),
+            )
+            .await?
+            .is_some();
+        if status == CacheStatus::Miss {
+            if deleted {
+                self.cache.fill_deleted_tool(id, read_at).await;
+            } else {
+                self.cache.fill_absent_tool(id, read_at).await;
+            }
+        }
+        Ok(if deleted {
+            ToolError::Gone
+        } else {
+            ToolError::NotFound
+        })
     }
 
     /// One page of a list for a client at `address`: its response JSON and entity tag. A miss
@@ -441,9 +478,15 @@ impl<S: ToolStore> ToolService<S> {
         })
     }
 
-    /// Deletes idempotency keys past their retention.
-    pub async fn prune_keys(&self) -> Result<i64, StoreError> {
-        self.store.prune_keys(self.key_retention).await
+    /// Deletes idempotency keys and tombstones past their retention (up to 1,000 of each);
+    /// returns how many of each.
+    pub async fn prune_retained(&self) -> Result<(i64, i64), StoreError> {
+        let keys = self.store.prune_keys(self.key_retention).await?;
+        let tombstones = self
+            .store
+            .prune_tombstones(self.tombstone_retention)
+            .await?;
+        Ok((keys, tombstones))
     }
 
     /// The database half of [`create`](Self::create): the row and its invalidation, committed.
@@ -801,7 +844,9 @@ fn cached_list(entry: CachedList) -> Result<(CachedPage, CacheStatus), ToolError
 }
 
 fn present(tool: CachedTool, status: CacheStatus) -> Result<(ToolBody, CacheStatus), ToolError> {
-    if tool.is_absent() {
+    if tool.is_deleted() {
+        Err(ToolError::Gone)
+    } else if tool.is_absent() {
         Err(ToolError::NotFound)
     } else {
         Ok((tool, status))
@@ -836,7 +881,10 @@ impl<S: ToolStore> ToolService<S> {
             config.database.budget.request_budget,
         )
         .with_miss_budget(MissBudget::from(&config.throttle))
-        .with_key_retention(config.database.idempotency_key_ttl)
+        .with_retention(
+            config.database.idempotency_key_ttl,
+            config.database.tombstone_retention,
+        )
     }
 }
 

@@ -41,6 +41,8 @@ struct State {
     outbox: Vec<OutboxRow>,
     /// Idempotency keys by caller and key, with when they were recorded.
     keys: HashMap<(Uuid, String), (KeyedWrite, Instant)>,
+    /// Deleted tools' ids, with when they were deleted.
+    tombstones: HashMap<Uuid, (Timestamp, Instant)>,
     failures: Vec<StoreError>,
     lost_races: u32,
     latency: Duration,
@@ -308,6 +310,9 @@ impl ToolStore for MemoryToolStore {
             Some(tool) if tool.revision != revision => return Ok(false),
             Some(_) => {
                 state.tools.remove(&id);
+                state
+                    .tombstones
+                    .insert(id, (Timestamp::now(), Instant::now()));
             }
         }
         state.record(write, id, DELETED_REVISION);
@@ -406,6 +411,30 @@ impl ToolStore for MemoryToolStore {
             .get(&(caller, key.to_owned()))
             .filter(|(_, at)| at.elapsed() < retention)
             .map(|(first, _)| first.clone()))
+    }
+
+    async fn deleted_at(
+        &self,
+        id: Uuid,
+        retention: Duration,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        self.enter().await?;
+        let state = self.lock();
+        Ok(state
+            .tombstones
+            .get(&id)
+            .filter(|(_, at)| at.elapsed() < retention)
+            .map(|(deleted, _)| *deleted))
+    }
+
+    async fn prune_tombstones(&self, retention: Duration) -> Result<i64, StoreError> {
+        self.enter().await?;
+        let mut state = self.lock();
+        let before = state.tombstones.len();
+        state
+            .tombstones
+            .retain(|_, (_, at)| at.elapsed() < retention);
+        Ok((before - state.tombstones.len()) as i64)
     }
 
     async fn prune_keys(&self, retention: Duration) -> Result<i64, StoreError> {

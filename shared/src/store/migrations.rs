@@ -108,6 +108,12 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("sql/0012_idempotency_keys.sql"),
         then: None,
     },
+    Migration {
+        version: 13,
+        name: "tool_tombstones",
+        sql: include_str!("sql/0013_tool_tombstones.sql"),
+        then: None,
+    },
 ];
 
 /// Splits a migration into statements, dropping `--` comment lines.
@@ -246,6 +252,7 @@ fn grants(function: Function) -> &'static [&'static str] {
             "SELECT ON tool_tags",
             "SELECT ON tool_terms",
             "SELECT ON search_terms",
+            "SELECT ON tool_tombstones",
         ],
         Function::ToolsWrite => &[
             "SELECT, INSERT, UPDATE, DELETE ON tools",
@@ -257,6 +264,8 @@ fn grants(function: Function) -> &'static [&'static str] {
             "SELECT (id, role) ON users",
             "SELECT ON signing_keys",
             "SELECT, INSERT, UPDATE ON idempotency_keys",
+            // UPDATE: a tombstone statement the SDK retried updates nothing (ON DUPLICATE KEY).
+            "SELECT, INSERT, UPDATE ON tool_tombstones",
         ],
         Function::Auth => &[
             "SELECT, INSERT ON users",
@@ -272,8 +281,9 @@ fn grants(function: Function) -> &'static [&'static str] {
         Function::CacheSweeper => &[
             "SELECT ON tools",
             "SELECT, UPDATE, DELETE ON cache_outbox",
-            // Keys past their retention go.
+            // Keys and tombstones past their retention go.
             "SELECT, DELETE ON idempotency_keys",
+            "SELECT, DELETE ON tool_tombstones",
         ],
         Function::Admin => &[],
     }

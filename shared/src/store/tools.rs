@@ -142,6 +142,17 @@ pub trait ToolStore: Send + Sync + 'static {
         key: &str,
         retention: Duration,
     ) -> impl Future<Output = Result<Option<KeyedWrite>, StoreError>> + Send;
+    /// When the tool `id` was deleted, if no longer than `retention` ago.
+    fn deleted_at(
+        &self,
+        id: Uuid,
+        retention: Duration,
+    ) -> impl Future<Output = Result<Option<Timestamp>, StoreError>> + Send;
+    /// Deletes up to 1,000 tombstones older than `retention`; returns how many.
+    fn prune_tombstones(
+        &self,
+        retention: Duration,
+    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
     /// Deletes up to 1,000 idempotency keys older than `retention`; returns how many.
     fn prune_keys(
         &self,
@@ -630,6 +641,19 @@ impl ToolStore for DataApiToolStore {
                 if let Some(key) = &record.key {
                     idempotency::claim(&tx, key, write).await?;
                 }
+                // The tombstone first, from the row as it is (nothing if it changed meanwhile:
+                // the DELETE then finds nothing either, and the transaction rolls back).
+                tx.execute(
+                    &format!(
+                        "INSERT INTO tool_tombstones (id, name, revision, owner_id, category, \
+                         status, tags, created_at, deleted_at) SELECT id, name, revision + 1, \
+                         owner_id, category, status, tags, created_at, {DB_NOW_MS} FROM tools \
+                         WHERE id = :id AND revision = :revision \
+                         ON DUPLICATE KEY UPDATE tool_tombstones.id = tool_tombstones.id"
+                    ),
+                    vec![param("id", id), param("revision", revision)],
+                )
+                .await?;
                 let deleted = tx
                     .execute(
                         "DELETE FROM tools WHERE id = :id AND revision = :revision",
@@ -792,6 +816,43 @@ impl ToolStore for DataApiToolStore {
 
     async fn prune_keys(&self, retention: Duration) -> Result<i64, StoreError> {
         idempotency::prune(&self.db, retention).await
+    }
+
+    async fn deleted_at(
+        &self,
+        id: Uuid,
+        retention: Duration,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Row {
+            deleted_at: i64,
+        }
+        let rows: Vec<Row> = self
+            .db
+            .query(
+                &format!(
+                    "SELECT deleted_at AS deletedAt FROM tool_tombstones WHERE id = :id \
+                     AND deleted_at >= {DB_NOW_MS} - :retention"
+                ),
+                vec![param("id", id), param("retention", millis(retention))],
+            )
+            .await?;
+        Ok(rows
+            .first()
+            .map(|row| Timestamp::from_millis(row.deleted_at)))
+    }
+
+    async fn prune_tombstones(&self, retention: Duration) -> Result<i64, StoreError> {
+        self.db
+            .execute(
+                &format!(
+                    "DELETE FROM tool_tombstones WHERE deleted_at < {DB_NOW_MS} - :retention \
+                     LIMIT 1000"
+                ),
+                vec![param("retention", millis(retention))],
+            )
+            .await
     }
 
     async fn backlog(&self) -> Result<OutboxBacklog, StoreError> {
