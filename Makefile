@@ -9,7 +9,7 @@ dev:
 # three-primary cluster, and (the fault tests) against single-node clusters like ElastiCache
 # Serverless.
 CLUSTER_SUITES = --test properties --test fleet --test fleet_properties --test auth --test limits \
-	--test api --test metrics --test mcp --test sweeper --test bounds --test search --test idempotency
+	--test api --test metrics --test mcp --test sweeper --test bounds --test search --test idempotency --test sync
 
 # Start what the tests need (Redis, the Redis Cluster, MariaDB) and run every test.
 test: services

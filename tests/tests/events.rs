@@ -141,6 +141,6 @@ async fn the_sweeper_schedule_event_runs_a_bounded_sweep() {
     assert_eq!(app.pending_invalidations().await, 0);
     assert_eq!(
         app.get(&format!("/tools/{id}")).await.status,
-        StatusCode::NOT_FOUND
+        StatusCode::GONE
     );
 }

@@ -579,7 +579,7 @@ async fn writes_whose_data_api_answers_are_lost_report_the_success_they_were() {
         );
         assert_eq!(
             other.get(&path).await.status,
-            StatusCode::NOT_FOUND,
+            StatusCode::GONE,
             "delete, lost {what}"
         );
     }

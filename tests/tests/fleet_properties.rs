@@ -319,7 +319,8 @@ async fn run_step(world: &World, who: &Owner, model: &mut Model, step: Step, n: 
                     let revision = read.json()["revision"].as_i64().unwrap();
                     assert!(revision <= model.highest[&id], "{step:?}: {}", read.text());
                 }
-                StatusCode::NOT_FOUND => {}
+                // A deleted tool's tombstone answers (its row and tombstone commit together).
+                StatusCode::GONE => {}
                 other => panic!("{step:?}: {other} {}", read.text()),
             }
         }
@@ -364,7 +365,7 @@ async fn check_converged(world: &World, who: &Owner, model: &Model) {
                     }
                     None => assert_eq!(
                         read.status,
-                        StatusCode::NOT_FOUND,
+                        StatusCode::GONE,
                         "instance {n}: deleted {id} served ({})",
                         read.cache()
                     ),

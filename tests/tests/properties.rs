@@ -227,7 +227,7 @@ fn cache_invalidation_on_update() {
                             }
                             None => assert_eq!(
                                 read.status,
-                                StatusCode::NOT_FOUND,
+                                StatusCode::GONE,
                                 "deleted {id} ({})",
                                 read.cache()
                             ),

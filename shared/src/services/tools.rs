@@ -16,7 +16,7 @@ use crate::cache::{
     Lookup,
 };
 use crate::domain::{
-    etag, Actor, CursorCodec, FieldError, IdempotentRequest, ListQuery, Timestamp, Tool,
+    etag, Actor, CursorCodec, FieldError, IdempotentRequest, ListItem, ListQuery, Timestamp, Tool,
     ToolChanges, DELETED_REVISION,
 };
 use crate::store::{
@@ -169,7 +169,7 @@ impl From<&crate::config::ThrottleConfig> for MissBudget {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Page<'a> {
-    items: &'a [Tool],
+    items: &'a [ListItem],
     next_cursor: Option<String>,
 }
 
@@ -361,7 +361,7 @@ impl<S: ToolStore> ToolService<S> {
             }
             (listed, _) => listed?,
         };
-        let items = page.tools;
+        let items = page.items;
         let next_cursor = page.next.map(|next| self.cursors.encode(query, next));
         let page = CachedPage::new(Bytes::from(to_json(&Page {
             items: &items,

@@ -22,7 +22,7 @@ use super::{
 };
 use crate::domain::search::{self, Search};
 use crate::domain::{
-    normalize_email, Cursor, ListQuery, SortKey, Timestamp, Tool, DELETED_REVISION,
+    normalize_email, Cursor, ListItem, ListQuery, SortKey, Timestamp, Tool, DELETED_REVISION,
 };
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -260,7 +260,10 @@ impl ToolStore for MemoryToolStore {
             _ => None,
         };
         Ok(ListPage {
-            tools: tools.into_iter().map(|(_, tool)| tool.clone()).collect(),
+            items: tools
+                .into_iter()
+                .map(|(_, tool)| ListItem::Tool(Box::new(tool.clone())))
+                .collect(),
             next,
         })
     }

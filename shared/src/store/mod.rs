@@ -2,6 +2,7 @@
 //! its Data API adapter), the schema migrations and the provisioning that applies them.
 
 mod accounts;
+mod changes;
 mod data_api;
 pub mod error_class;
 mod idempotency;

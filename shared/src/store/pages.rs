@@ -140,11 +140,13 @@ fn tool_filters(query: &ListQuery, walked: &str, params: &mut Params) -> Vec<Str
     filters
 }
 
-/// The rows a page walks: the table alias holding the sort columns, and the id column.
+/// The rows a page walks: the table alias holding the sort columns, the id column, and whether
+/// a name is unique there (a tool's is among tools; a deleted tool's may be a live one's too).
 #[derive(Clone, Copy)]
 struct Walk<'a> {
     table: &'a str,
     id: &'a str,
+    unique_names: bool,
 }
 
 impl Walk<'_> {
@@ -166,7 +168,10 @@ impl Walk<'_> {
         let dir = direction(sort);
         let id = self.id;
         match sort {
-            Sort::NameAsc | Sort::NameDesc => format!("{} {dir}", self.key(sort)),
+            // Unique names order alone, which lets the name's unique index give the order.
+            Sort::NameAsc | Sort::NameDesc if self.unique_names => {
+                format!("{} {dir}", self.key(sort))
+            }
             Sort::Relevance => format!(
                 "s.exact DESC, s.matched DESC, s.score DESC, {}.category DESC, {id} DESC",
                 self.table
@@ -175,14 +180,19 @@ impl Walk<'_> {
         }
     }
 
-    /// The keyset condition "after the cursor" (names are unique; times and scores need the id
-    /// to break ties).
+    /// The keyset condition "after the cursor": by key, then id. A live tool's name is unique,
+    /// but a deleted tool's may be a live one's too, so names break ties by id like times and
+    /// scores do (written as a range of the name, then the tie).
     fn after(&self, sort: Sort, after: Option<&Cursor>, params: &mut Params) -> Option<String> {
         let cursor = after?;
         let cmp = if sort.descending() { "<" } else { ">" };
         let (key, id) = (self.key(sort), self.id);
         Some(match &cursor.key {
-            SortKey::Name(name) => format!("{key} {cmp} {}", params.bind("after", name.as_str())),
+            SortKey::Name(name) => {
+                let at = params.bind("after", name.as_str());
+                let after_id = params.bind("afterId", cursor.id);
+                format!("{key} {cmp}= {at} AND ({key} {cmp} {at} OR {id} {cmp} {after_id})")
+            }
             SortKey::Time(millis) => {
                 let at = params.bind("after", *millis);
                 let after_id = params.bind("afterId", cursor.id);
@@ -212,6 +222,7 @@ fn listed(page: &PageRequest<'_>, params: &mut Params) -> String {
             let walk = Walk {
                 table: "tg",
                 id: "tg.tool_id",
+                unique_names: true,
             };
             // The tag's index in page order, each row's tool checked against the other
             // filters: a page stops after `limit + 1` matches (the optimizer, blind to the
@@ -241,6 +252,7 @@ fn listed(page: &PageRequest<'_>, params: &mut Params) -> String {
             Walk {
                 table: "t",
                 id: "t.id",
+                unique_names: true,
             },
         ),
     };
@@ -338,6 +350,7 @@ fn searched(page: &PageRequest<'_>, params: &mut Params) -> String {
     let walk = Walk {
         table: "t",
         id: "t.id",
+        unique_names: true,
     };
     let conditions: Vec<String> = walk
         .after(query.sort, page.after, params)
@@ -354,6 +367,57 @@ fn searched(page: &PageRequest<'_>, params: &mut Params) -> String {
         conditions = where_all(&conditions),
         order = walk.order(query.sort),
     )
+}
+
+/// The statement of the deleted tools a page of changes (`updatedSince`, no search) shows beside
+/// its tools: the tombstones deleted since then that pass the page's filters (by the values the
+/// tool had), after the cursor, in the page's order, at most `limit + 1`. It reads the
+/// tombstones of deletions since `updatedSince` (an index range of `deleted_at`), never more
+/// than the retention holds.
+pub(super) fn deletions_statement(page: &PageRequest<'_>) -> (String, Vec<SqlParameter>) {
+    let mut params = Params::default();
+    let query = page.query;
+    let since = params.bind("since", query.updated_since.unwrap_or_default());
+    let mut conditions = Vec::new();
+    if let Some(category) = &query.category {
+        conditions.push(format!(
+            "d.category = {}",
+            params.bind("category", category.as_str())
+        ));
+    }
+    if let Some(status) = query.status {
+        conditions.push(format!(
+            "d.status = {}",
+            params.bind("status", status.as_str())
+        ));
+    }
+    if let Some(owner) = query.owner_id {
+        conditions.push(format!("d.owner_id = {}", params.bind("owner", owner)));
+    }
+    if let Some(tag) = &query.tag {
+        conditions.push(format!(
+            "JSON_CONTAINS(d.tags, JSON_QUOTE({}))",
+            params.bind("tag", tag.as_str())
+        ));
+    }
+    let walk = Walk {
+        table: "d",
+        id: "d.id",
+        unique_names: false,
+    };
+    conditions.extend(walk.after(query.sort, page.after, &mut params));
+    let limit = params.bind("limit", i64::from(page.limit) + 1);
+    let sql = format!(
+        "SELECT /*+ MAX_EXECUTION_TIME({time}) */ d.id, d.name, d.revision, \
+           d.created_at AS createdAt, d.updated_at AS updatedAt \
+         FROM (SELECT id, name, revision, owner_id, category, status, tags, created_at, \
+                 deleted_at AS updated_at FROM tool_tombstones WHERE deleted_at >= {since}) AS d \
+         WHERE {conditions} ORDER BY {order} LIMIT {limit}",
+        time = page.time_limit_ms,
+        conditions = where_all(&conditions),
+        order = walk.order(query.sort),
+    );
+    (sql, params.0)
 }
 
 fn where_all(conditions: &[String]) -> String {

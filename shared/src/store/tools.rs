@@ -12,11 +12,15 @@ use serde::Deserialize;
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::changes;
 use super::idempotency::{self, KeyClaim, KeyedWrite};
 use super::pages::{self, PageRequest, SearchTerm};
 use super::write_transaction::{CommitEvidence, Outcome, ROLLBACK_LIMIT};
 use super::{param, search, tool_index, DataApi, StoreError, Transaction};
-use crate::domain::{Cursor, ListQuery, SortKey, Timestamp, Tool, ToolStatus, DELETED_REVISION};
+use crate::domain::{
+    Cursor, DeletedStatus, DeletedTool, ListItem, ListQuery, SortKey, Timestamp, Tool, ToolStatus,
+    DELETED_REVISION,
+};
 
 /// The database's clock in epoch milliseconds: every time in the outbox comes from it, so the
 /// writers' clocks (which may drift) never decide when a row is old enough to sweep.
@@ -176,17 +180,17 @@ pub const BACKLOG_COUNT_CAP: i64 = 100_000;
 /// One page of a list.
 #[derive(Debug)]
 pub struct ListPage {
-    /// The tools, in the query's order.
-    pub tools: Vec<Tool>,
-    /// Where the next page starts, when more tools match after the last one.
+    /// The tools (and with `updatedSince` the tools deleted since), in the query's order.
+    pub items: Vec<ListItem>,
+    /// Where the next page starts, when more items match after the last one.
     pub next: Option<Cursor>,
 }
 
 impl ListPage {
-    /// A page without tools.
+    /// A page without items.
     pub fn empty() -> Self {
         Self {
-            tools: Vec::new(),
+            items: Vec::new(),
             next: None,
         }
     }
@@ -528,23 +532,12 @@ impl ToolStore for DataApiToolStore {
         after: Option<&Cursor>,
         limit: u32,
     ) -> Result<ListPage, StoreError> {
-        let Some(search) = self.page_search(query, after, limit).await? else {
-            return Ok(ListPage::empty());
-        };
-        // The configured budget first; should the Data API still find the result too large
-        // (its accounting is not ours), a quarter of it, then a single tool.
-        let budgets = [self.page_bytes, self.page_bytes / 4, 0];
-        let mut last = None;
-        for budget in budgets {
-            match self.list_within(query, after, limit, budget, &search).await {
-                Err(StoreError::TooLarge(detail)) => {
-                    tracing::warn!(%detail, budget, "list page too large for the Data API; shrinking it");
-                    last = Some(StoreError::TooLarge(detail));
-                }
-                other => return other,
-            }
+        let tools = self.tools_page(query, after, limit).await?;
+        if !changes::shows_deletions(query) {
+            return Ok(tools);
         }
-        Err(last.unwrap_or_else(|| StoreError::TooLarge("no budget left".into())))
+        let deleted = self.deleted_since(query, after, limit).await?;
+        Ok(changes::merge_deletions(query, tools, deleted, limit))
     }
 
     async fn insert(&self, tool: &Tool, record: WriteRecord<'_>) -> Result<(), StoreError> {
@@ -909,6 +902,74 @@ enum Holder {
 }
 
 impl DataApiToolStore {
+    /// One page of tools: up to `limit` after `after`, within the size budget.
+    async fn tools_page(
+        &self,
+        query: &ListQuery,
+        after: Option<&Cursor>,
+        limit: u32,
+    ) -> Result<ListPage, StoreError> {
+        let Some(search) = self.page_search(query, after, limit).await? else {
+            return Ok(ListPage::empty());
+        };
+        // The configured budget first; should the Data API still find the result too large
+        // (its accounting is not ours), a quarter of it, then a single tool.
+        let budgets = [self.page_bytes, self.page_bytes / 4, 0];
+        let mut last = None;
+        for budget in budgets {
+            match self.list_within(query, after, limit, budget, &search).await {
+                Err(StoreError::TooLarge(detail)) => {
+                    tracing::warn!(%detail, budget, "list page too large for the Data API; shrinking it");
+                    last = Some(StoreError::TooLarge(detail));
+                }
+                other => return other,
+            }
+        }
+        Err(last.unwrap_or_else(|| StoreError::TooLarge("no budget left".into())))
+    }
+
+    /// The tools deleted since `query`'s `updatedSince` that its filters take, after `after`, in
+    /// its order: at most `limit + 1`.
+    async fn deleted_since(
+        &self,
+        query: &ListQuery,
+        after: Option<&Cursor>,
+        limit: u32,
+    ) -> Result<Vec<DeletedTool>, StoreError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Row {
+            id: String,
+            name: String,
+            revision: i64,
+            created_at: i64,
+            updated_at: i64,
+        }
+        let (sql, params) = pages::deletions_statement(&PageRequest {
+            query,
+            after,
+            limit,
+            budget: 0,
+            time_limit_ms: self.time_limit_ms,
+            terms: &[],
+            owner_first: false,
+        });
+        let rows: Vec<Row> = self.db.query(&sql, params).await?;
+        rows.into_iter()
+            .map(|row| {
+                Ok(DeletedTool {
+                    id: Uuid::try_parse(&row.id)
+                        .map_err(|e| StoreError::Database(format!("a tombstone's id: {e}")))?,
+                    name: row.name,
+                    revision: row.revision,
+                    updated_at: Timestamp::from_millis(row.updated_at),
+                    status: DeletedStatus::Deleted,
+                    created_at: Timestamp::from_millis(row.created_at),
+                })
+            })
+            .collect()
+    }
+
     /// One page: up to `limit` tools after `after`, and past the first only those that keep the
     /// page's estimated size within `budget` bytes. The candidates (ids and sizes, no documents)
     /// are ranked first, in the page's order, with a running total of their sizes; only the
@@ -959,7 +1020,13 @@ impl DataApiToolStore {
             }),
             _ => None,
         };
-        Ok(ListPage { tools, next })
+        Ok(ListPage {
+            items: tools
+                .into_iter()
+                .map(|tool| ListItem::Tool(Box::new(tool)))
+                .collect(),
+            next,
+        })
     }
 
     async fn holder_of(&self, tool: &Tool) -> Result<Holder, StoreError> {
