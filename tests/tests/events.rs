@@ -28,13 +28,15 @@ async fn every_event_gets_its_documented_status() {
     let app = TestApp::start().await;
     let (token, _) = app.user().await;
     // The good events create fixed names: clear them so each run starts alike.
-    app.db
-        .execute(
-            "DELETE FROM tools WHERE name = :name",
-            vec![param("name", "event.tool")],
-        )
-        .await
-        .unwrap();
+    for name in ["event.tool", "event.keyed.tool"] {
+        app.db
+            .execute(
+                "DELETE FROM tools WHERE name = :name",
+                vec![param("name", name)],
+            )
+            .await
+            .unwrap();
+    }
     app.db
         .execute(
             "DELETE FROM users WHERE email_normalized = :email",
@@ -53,6 +55,8 @@ async fn every_event_gets_its_documented_status() {
         ("tools-get-bad-id.json", StatusCode::BAD_REQUEST),
         ("tools-get-missing.json", StatusCode::NOT_FOUND),
         ("tools-create.json", StatusCode::CREATED),
+        // With an Idempotency-Key (run again below: the repeat answers the same 201).
+        ("tools-create-keyed.json", StatusCode::CREATED),
         ("tools-create-no-token.json", StatusCode::UNAUTHORIZED),
         // API Gateway base64-encodes a body that is not UTF-8: still a plain 400.
         ("tools-create-binary-body.json", StatusCode::BAD_REQUEST),
@@ -84,10 +88,14 @@ async fn every_event_gets_its_documented_status() {
     for (file, status) in expected {
         assert_eq!(status_of(&app, file, &token).await, status, "{file}");
     }
-    // Replayed, the good events meet their own results.
+    // Replayed, the good events meet their own results; the keyed one answers its first again.
     assert_eq!(
         status_of(&app, "tools-create.json", &token).await,
         StatusCode::CONFLICT
+    );
+    assert_eq!(
+        status_of(&app, "tools-create-keyed.json", &token).await,
+        StatusCode::CREATED
     );
     assert_eq!(
         status_of(&app, "auth-register.json", &token).await,
