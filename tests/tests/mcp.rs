@@ -107,7 +107,14 @@ async fn walk(app: &TestApp, path: &str) -> Vec<Value> {
         assert_eq!(page.status, StatusCode::OK, "{next}: {}", page.text());
         let page = page.json();
         for item in page["items"].as_array().unwrap() {
-            assert_mcp_tool(item);
+            if item["status"] == "deleted" {
+                // A deleted tool (in lists of changes): its tombstone, nothing else.
+                let mut fields: Vec<&String> = item.as_object().unwrap().keys().collect();
+                fields.sort();
+                assert_eq!(fields, ["id", "name", "revision", "status", "updatedAt"]);
+            } else {
+                assert_mcp_tool(item);
+            }
             items.push(item.clone());
         }
         match page["nextCursor"].as_str() {
@@ -579,7 +586,7 @@ async fn updated_since_keeps_only_what_changed_and_combines_with_filters_and_cur
         )
         .await
         .json();
-    // A deleted recent tool stays invisible.
+    // A deleted recent tool is listed as deleted, its revision one past its last.
     let gone = new.pop().unwrap();
     let gone_id = gone["id"].as_str().unwrap();
     assert_eq!(
@@ -600,6 +607,7 @@ async fn updated_since_keeps_only_what_changed_and_combines_with_filters_and_cur
     };
     let mut expected: Vec<Value> = new.clone();
     expected.push(touched.clone());
+    expected.push(gone.clone());
     // Two to a page, so the walk crosses cursors.
     let changed = walk(
         &app,
@@ -607,15 +615,26 @@ async fn updated_since_keeps_only_what_changed_and_combines_with_filters_and_cur
     )
     .await;
     assert_eq!(names(&changed), names(&expected));
+    let deleted: Vec<&Value> = changed
+        .iter()
+        .filter(|t| t["status"] == "deleted")
+        .collect();
+    assert_eq!(deleted.len(), 1);
+    assert_eq!(
+        (&deleted[0]["id"], &deleted[0]["revision"]),
+        (&gone["id"], &json!(2))
+    );
     let even = walk(
         &app,
         &format!("/tools?ownerId={owner}&updatedSince={since}&category=even&sort=-updatedAt"),
     )
     .await;
+    // The deleted tool was in `even`: its tombstone matches the filter it matched.
     assert_eq!(
         names(&even),
         names(
             &new.iter()
+                .chain([&gone])
                 .filter(|t| t["category"] == "even")
                 .cloned()
                 .collect::<Vec<_>>()

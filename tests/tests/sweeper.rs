@@ -209,7 +209,7 @@ async fn a_quiet_sweeper_issues_no_statement_until_a_write_begins() {
         .await;
     assert_eq!((woken.applied, woken.failures), (1, 0), "{woken:?}");
     assert!(woken.quiet >= 3, "settled again: {woken:?}");
-    assert_eq!(app.get(&format!("/tools/{id}")).await.status, 404);
+    assert_eq!(app.get(&format!("/tools/{id}")).await.status, 410);
 
     // Redis loses this deployment's record of what it applied (emptied, failed over to a
     // replica that missed it): a reason to drain, then quiet again.
