@@ -249,7 +249,9 @@ async fn a_write_made_while_redis_was_down_wakes_a_quiet_sweeper_that_saw_it_fai
     // a clean drain: only the failure the sweeper saw says that something may be missing.
     redis.save().await;
 
-    let sweeper = app.sweeper_with(quiet(&app, Duration::from_millis(3_000), SETTLE));
+    // Long enough to outlast the writer's publish retries while Redis is down.
+    let run_for = Duration::from_millis(3_000) + app.config.cache.publish_retry;
+    let sweeper = app.sweeper_with(quiet(&app, run_for, SETTLE));
     let run = tokio::spawn(async move { sweeper.run(far_deadline()).await });
     tokio::time::sleep(Duration::from_millis(300)).await;
     redis.stop();
