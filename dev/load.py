@@ -20,7 +20,7 @@ import uuid
 
 # What each kind of request may answer; anything else is an error.
 ALLOWED = {
-    "get": {200, 304, 404},
+    "get": {200, 304, 404, 410},
     "list": {200},
     "create": {201},
     "patch": {200, 404, 412},

@@ -118,9 +118,9 @@ def run(api):
         status, _, body = api.call("DELETE", path)
         expect("delete", status, 204, body)
         status, _, body = api.call("GET", path)
-        expect("read the deleted tool", status, 404, body)
+        expect("read the deleted tool", status, 410, body)
         tool_id = None
-        step("delete it (then 404)")
+        step("delete it (then 410 Gone)")
     finally:
         if tool_id is not None:
             api.call("DELETE", f"/tools/{tool_id}")
