@@ -334,6 +334,19 @@ impl TestApp {
         self.sweeper_with(self.config.sweeper.clone())
     }
 
+    /// One short scheduled run of a sweeper (a few polls): what a run does once, such as
+    /// pruning what is past its retention.
+    pub async fn short_sweep(&self) -> cache_sweeper::SweepReport {
+        let schedule = shared::config::SweeperConfig {
+            poll_interval: std::time::Duration::from_millis(100),
+            run_for: std::time::Duration::from_millis(300),
+            ..self.config.sweeper.clone()
+        };
+        self.sweeper_with(schedule)
+            .run(std::time::SystemTime::now() + std::time::Duration::from_secs(60))
+            .await
+    }
+
     /// A cache sweeper of this registry with its own schedule.
     pub fn sweeper_with(&self, config: shared::config::SweeperConfig) -> cache_sweeper::Sweeper {
         cache_sweeper::Sweeper::new(

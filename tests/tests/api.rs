@@ -519,15 +519,7 @@ async fn a_deleted_tool_is_gone_until_its_tombstone_expires_and_its_name_is_free
     let fresh = app.instance();
     evict(&app, &tool).await;
     assert_problem(&fresh.get(&path).await, StatusCode::NOT_FOUND);
-    let schedule = shared::config::SweeperConfig {
-        poll_interval: Duration::from_millis(100),
-        run_for: Duration::from_millis(300),
-        ..app.config.sweeper.clone()
-    };
-    let report = app
-        .sweeper_with(schedule)
-        .run(std::time::SystemTime::now() + Duration::from_secs(60))
-        .await;
+    let report = app.short_sweep().await;
     assert_eq!(report.pruned_tombstones, 1, "{report:?}");
 }
 

@@ -268,15 +268,7 @@ async fn keys_expire_and_the_sweeper_prunes_them() {
         1
     );
     tokio::time::sleep(Duration::from_millis(1_100)).await;
-    let schedule = shared::config::SweeperConfig {
-        poll_interval: Duration::from_millis(100),
-        run_for: Duration::from_millis(300),
-        ..app.config.sweeper.clone()
-    };
-    let report = app
-        .sweeper_with(schedule)
-        .run(std::time::SystemTime::now() + Duration::from_secs(60))
-        .await;
+    let report = app.short_sweep().await;
     assert_eq!(report.pruned_keys, 1, "{report:?}");
     assert_eq!(
         count(&app, "SELECT COUNT(*) AS n FROM idempotency_keys").await,
