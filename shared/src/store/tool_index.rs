@@ -3,7 +3,7 @@
 //! ([`search::index_terms`], carrying the tool's category), and its words in the `search_terms`
 //! dictionary. Statements are idempotent, so one the SDK retried is harmless.
 
-use serde_json::{json, Value};
+use serde::Serialize;
 use uuid::Uuid;
 
 use super::{param, StoreError, Transaction};
@@ -17,18 +17,18 @@ const ROWS_PER_STATEMENT: usize = 4_000;
 
 /// Writes the index rows of `tools`, which have none yet.
 pub(super) async fn insert(tx: &Transaction<'_>, tools: &[&Tool]) -> Result<(), StoreError> {
-    let tags: Vec<Value> = tools
+    let tags: Vec<_> = tools
         .iter()
         .flat_map(|tool| {
             tool.tags.iter().map(move |tag| {
-                json!([
+                (
                     tool.id,
                     tag,
-                    tool.name,
+                    &tool.name,
                     tool.created_at.millis(),
                     tool.updated_at.millis(),
                     tool.owner_id,
-                ])
+                )
             })
         })
         .collect();
@@ -39,17 +39,17 @@ pub(super) async fn insert(tx: &Transaction<'_>, tools: &[&Tool]) -> Result<(), 
          COLUMNS (id CHAR(36) PATH '$[0]', tag VARCHAR(32) PATH '$[1]', \
          name VARCHAR(128) PATH '$[2]', created BIGINT PATH '$[3]', updated BIGINT PATH '$[4]', \
          owner CHAR(36) PATH '$[5]')) AS r ON DUPLICATE KEY UPDATE tool_id = tool_id",
-        tags,
+        &tags,
     )
     .await?;
     let mut words = std::collections::BTreeSet::new();
-    let mut terms: Vec<Value> = Vec::new();
+    let mut terms = Vec::new();
     for tool in tools {
         for (term, weight) in search::index_terms(tool) {
-            terms.push(json!([tool.id, term, weight, tool.category]));
             if !term.starts_with('=') {
-                words.insert(term);
+                words.insert(term.clone());
             }
+            terms.push((tool.id, term, weight, &tool.category));
         }
     }
     insert_rows(
@@ -59,16 +59,17 @@ pub(super) async fn insert(tx: &Transaction<'_>, tools: &[&Tool]) -> Result<(), 
          COLUMNS (id CHAR(36) PATH '$[0]', term VARCHAR(130) PATH '$[1]', \
          weight SMALLINT PATH '$[2]', category VARCHAR(64) PATH '$[3]')) AS r \
          ON DUPLICATE KEY UPDATE tool_id = tool_id",
-        terms,
+        &terms,
     )
     .await?;
     // IGNORE: a term already there takes a shared lock only, so writers sharing common terms do
     // not queue behind each other (an update would lock them exclusively until commit).
+    let words: Vec<String> = words.into_iter().collect();
     insert_rows(
         tx,
         "INSERT IGNORE INTO search_terms (term) SELECT r.term FROM JSON_TABLE(:rows, '$[*]' \
          COLUMNS (term VARCHAR(130) PATH '$')) AS r",
-        words.into_iter().map(Value::String).collect(),
+        &words,
     )
     .await
 }
@@ -91,15 +92,16 @@ pub(super) async fn delete(tx: &Transaction<'_>, id: Uuid) -> Result<(), StoreEr
     Ok(())
 }
 
-/// Runs `statement` (an `INSERT … SELECT … FROM JSON_TABLE(:rows, …)`) for `rows`,
-/// [`ROWS_PER_STATEMENT`] at a time.
-async fn insert_rows(
+/// Runs `statement` (an `INSERT … SELECT … FROM JSON_TABLE(:rows, …)`) for `rows`, each
+/// serialised as a JSON array, [`ROWS_PER_STATEMENT`] at a time.
+async fn insert_rows<Row: Serialize>(
     tx: &Transaction<'_>,
     statement: &str,
-    rows: Vec<Value>,
+    rows: &[Row],
 ) -> Result<(), StoreError> {
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let rows = Value::Array(chunk.to_vec()).to_string();
+        let rows =
+            serde_json::to_string(chunk).expect("rows of ids, strings and numbers serialise");
         tx.execute(statement, vec![param("rows", rows)]).await?;
     }
     Ok(())
