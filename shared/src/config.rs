@@ -74,6 +74,9 @@ pub struct CacheConfig {
     pub tool_ttl: Duration,
     /// `LIST_CACHE_TTL` (seconds): lifetime of one cached list page, before jitter.
     pub list_ttl: Duration,
+    /// `MCP_LIST_TTL_SECS`: how long an MCP client or gateway may reuse a `format=mcp` page
+    /// (its `ttlMs` and `Cache-Control: max-age`), at most `LIST_CACHE_TTL`.
+    pub mcp_list_ttl: Duration,
     /// `REDIS_CONNECT_TIMEOUT_MS`: how long to wait for a TCP connection to Redis.
     pub connect_timeout: Duration,
     /// `REDIS_RESPONSE_TIMEOUT_MS`: how long to wait for one Redis reply.
@@ -554,6 +557,7 @@ impl Config {
                 prefix: env.prefix("CACHE_PREFIX", "mcp")?,
                 tool_ttl: env.seconds("TOOL_CACHE_TTL", 3600)?,
                 list_ttl: env.seconds("LIST_CACHE_TTL", 300)?,
+                mcp_list_ttl: env.seconds("MCP_LIST_TTL_SECS", 60)?,
                 connect_timeout: env.millis("REDIS_CONNECT_TIMEOUT_MS", 100)?,
                 response_timeout: env.millis("REDIS_RESPONSE_TIMEOUT_MS", 50)?,
                 breaker_threshold: env.number_in("REDIS_BREAKER_THRESHOLD", 3, 1..=1_000)? as u32,
@@ -642,6 +646,14 @@ impl Config {
             return Err(ConfigError::Invalid {
                 name: "REQUEST_DEADLINE_MS",
                 reason: "must be longer than DB_REQUEST_BUDGET_MS".into(),
+            });
+        }
+        // A client may not trust a page longer than the registry keeps one whose retirement
+        // failed (docs/api.md, "MCP-shaped pages").
+        if config.cache.mcp_list_ttl > config.cache.list_ttl {
+            return Err(ConfigError::Invalid {
+                name: "MCP_LIST_TTL_SECS",
+                reason: "must not exceed LIST_CACHE_TTL".into(),
             });
         }
         if config.database.list_time_limit >= config.database.budget.attempt_timeout {
@@ -938,6 +950,24 @@ mod tests {
             refused,
             Err(ConfigError::Invalid {
                 name: "REQUEST_DEADLINE_MS",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn an_mcp_page_ttl_beyond_the_list_ttl_is_refused() {
+        let config = Config::from_lookup(|_| None).unwrap();
+        assert!(config.cache.mcp_list_ttl <= config.cache.list_ttl);
+        let refused = Config::from_lookup(|name| match name {
+            "LIST_CACHE_TTL" => Some("30".into()),
+            "MCP_LIST_TTL_SECS" => Some("31".into()),
+            _ => None,
+        });
+        assert!(matches!(
+            refused,
+            Err(ConfigError::Invalid {
+                name: "MCP_LIST_TTL_SECS",
                 ..
             })
         ));

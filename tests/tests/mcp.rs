@@ -1,13 +1,16 @@
-//! MCP 2025-11-25 tool fields (icons, execution, `_meta`, `$schema`), conditional list reads
-//! (page ETags, 304, Cache-Control) and incremental sync (`updatedSince`), against the real
-//! services. Every tool the API serves here is checked against the MCP Tool JSON schema in
-//! `tests/data/mcp-2025-11-25-tool.schema.json`.
+//! MCP tool fields (icons, execution, `_meta`, `$schema`, and what 2026-07-28 widened: any
+//! output schema root, any JSON Schema keyword, `x-mcp-header`), conditional list reads (page
+//! ETags, 304, Cache-Control), incremental sync (`updatedSince`) and MCP-shaped pages
+//! (`format=mcp`), against the real services. Every tool the API serves here is checked against
+//! the MCP Tool JSON schemas in `tests/data/` of the revisions it is valid under, and every
+//! MCP-shaped page against the 2026-07-28 `ListToolsResult` schema.
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use axum::body::Body;
 use http::{Method, Request, StatusCode};
-use integration_tests::{refused_url, tool_body, TestApp, TestResponse};
+use integration_tests::{redis_url, refused_url, test_config, tool_body, TestApp, TestResponse};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 use serde_json::{json, Value};
@@ -15,27 +18,71 @@ use shared::cache::CacheKeys;
 use shared::domain::ListQuery;
 use uuid::Uuid;
 
-/// The MCP 2025-11-25 `Tool` schema, compiled once.
-fn mcp_tool_schema() -> &'static jsonschema::Validator {
-    static SCHEMA: OnceLock<jsonschema::Validator> = OnceLock::new();
-    SCHEMA.get_or_init(|| {
-        let schema: Value =
-            serde_json::from_str(include_str!("../data/mcp-2025-11-25-tool.schema.json"))
-                .expect("the Tool schema is JSON");
+/// A schema of `tests/data`, compiled once into `cell`.
+fn compiled(
+    cell: &'static OnceLock<jsonschema::Validator>,
+    text: &str,
+) -> &'static jsonschema::Validator {
+    cell.get_or_init(|| {
+        let schema: Value = serde_json::from_str(text).expect("the schema is JSON");
         jsonschema::options()
             .should_validate_formats(true)
             .build(&schema)
-            .expect("the Tool schema compiles")
+            .expect("the schema compiles")
     })
 }
 
-/// Panics, naming every violation, unless `tool` is an MCP 2025-11-25 Tool.
-fn assert_mcp_tool(tool: &Value) {
-    let errors: Vec<String> = mcp_tool_schema()
-        .iter_errors(tool)
+/// The MCP 2025-11-25 `Tool` schema.
+fn mcp_tool_schema() -> &'static jsonschema::Validator {
+    static SCHEMA: OnceLock<jsonschema::Validator> = OnceLock::new();
+    compiled(
+        &SCHEMA,
+        include_str!("../data/mcp-2025-11-25-tool.schema.json"),
+    )
+}
+
+/// The MCP 2026-07-28 `Tool` schema.
+fn mcp_2026_tool_schema() -> &'static jsonschema::Validator {
+    static SCHEMA: OnceLock<jsonschema::Validator> = OnceLock::new();
+    compiled(
+        &SCHEMA,
+        include_str!("../data/mcp-2026-07-28-tool.schema.json"),
+    )
+}
+
+/// The MCP 2026-07-28 `ListToolsResult` schema.
+fn mcp_list_schema() -> &'static jsonschema::Validator {
+    static SCHEMA: OnceLock<jsonschema::Validator> = OnceLock::new();
+    compiled(
+        &SCHEMA,
+        include_str!("../data/mcp-2026-07-28-list-tools-result.schema.json"),
+    )
+}
+
+/// Panics, naming every violation, unless `value` is valid under `schema`.
+fn assert_valid(schema: &jsonschema::Validator, value: &Value, what: &str) {
+    let errors: Vec<String> = schema
+        .iter_errors(value)
         .map(|e| format!("{} at {}", e, e.instance_path()))
         .collect();
-    assert!(errors.is_empty(), "not an MCP Tool: {errors:?}\n{tool}");
+    assert!(errors.is_empty(), "not {what}: {errors:?}\n{value}");
+}
+
+/// Panics unless `tool` is an MCP Tool of every revision in `revisions`.
+fn assert_tool_of(revisions: &[&str], tool: &Value) {
+    for revision in revisions {
+        match *revision {
+            "2025-11-25" => assert_valid(mcp_tool_schema(), tool, "an MCP 2025-11-25 Tool"),
+            "2026-07-28" => assert_valid(mcp_2026_tool_schema(), tool, "an MCP 2026-07-28 Tool"),
+            other => panic!("an MCP revision the registry does not claim: {other}"),
+        }
+    }
+}
+
+/// Panics unless `tool` is an MCP Tool of both revisions (as a tool using nothing new in
+/// 2026-07-28 is).
+fn assert_mcp_tool(tool: &Value) {
+    assert_tool_of(&["2025-11-25", "2026-07-28"], tool);
 }
 
 const PNG_1X1: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg==";
@@ -97,8 +144,8 @@ async fn get_with(app: &TestApp, path: &str, if_none_match: &str) -> TestRespons
     .await
 }
 
-/// Every item of every page of `path` (following `nextCursor`), each checked against the MCP
-/// Tool schema.
+/// Every item of every page of `path` (following `nextCursor`), each tool checked against the
+/// MCP 2026-07-28 Tool schema (which every tool the registry takes fits).
 async fn walk(app: &TestApp, path: &str) -> Vec<Value> {
     let mut items = Vec::new();
     let mut next = path.to_owned();
@@ -113,7 +160,7 @@ async fn walk(app: &TestApp, path: &str) -> Vec<Value> {
                 fields.sort();
                 assert_eq!(fields, ["id", "name", "revision", "status", "updatedAt"]);
             } else {
-                assert_mcp_tool(item);
+                assert_tool_of(&["2026-07-28"], item);
             }
             items.push(item.clone());
         }
@@ -233,12 +280,27 @@ async fn every_mcp_field_rule_is_a_422_naming_the_field() {
         ("_meta", json!({"com.example/-x": 1})),
         ("_meta", json!({"com.example/x": "v".repeat(9000)})),
         ("inputSchema", json!({"type": "object", "$schema": 2020})),
+        ("_meta", json!({"mcp-tool-registry/tool": {"id": 1}})),
         (
             "inputSchema",
-            json!({"type": "object", "properties": {"a": true}}),
+            json!({"type": "object", "properties": {"a": 1}}),
         ),
         ("inputSchema", json!({"type": "object", "required": "a"})),
+        (
+            "inputSchema",
+            json!({"type": "object", "properties": {"a": {"type": "string", "x-mcp-header": "A B"}}}),
+        ),
+        (
+            "inputSchema",
+            json!({"type": "object", "properties": {"a": {"type": "number", "x-mcp-header": "A"}}}),
+        ),
+        (
+            "inputSchema",
+            json!({"type": "object", "items": {"type": "string", "x-mcp-header": "A"}}),
+        ),
         ("outputSchema", json!({"type": "object", "required": [1]})),
+        ("outputSchema", json!({"type": "text"})),
+        ("outputSchema", json!([{"type": "string"}])),
     ];
     for (field, value) in cases {
         let mut body = tool_body("mcp.invalid");
@@ -254,7 +316,11 @@ async fn every_mcp_field_rule_is_a_422_naming_the_field() {
         let errors = problem["errors"].as_array().unwrap();
         assert_eq!(errors.len(), 1, "{problem}");
         assert_eq!(errors[0]["field"], field, "{field} = {value}");
-        assert!(errors[0]["message"].as_str().is_some_and(|m| !m.is_empty()));
+        let message = errors[0]["message"].as_str().unwrap_or_default();
+        assert!(!message.is_empty());
+        if value.to_string().contains("x-mcp-header") {
+            assert!(message.contains("x-mcp-header"), "{value}: {message}");
+        }
     }
     // A patch is held to the same rules, and a refused patch changes nothing.
     let tool = app.create(&token, &full_mcp_body("mcp.patch")).await;
@@ -699,12 +765,39 @@ fn updated_since_is_part_of_the_canonical_cached_query() {
     );
 }
 
-/// The schema the served tools are checked against does refuse what MCP refuses (so the checks
-/// above can fail).
+/// The schemas the served tools and pages are checked against do refuse what MCP refuses (so
+/// the checks above can fail).
 #[test]
-fn the_mcp_tool_schema_refuses_non_tools() {
+fn the_mcp_schemas_refuse_non_tools_and_incomplete_pages() {
     let valid = json!({"name": "t", "inputSchema": {"type": "object"}});
     assert!(mcp_tool_schema().is_valid(&valid));
+    assert!(mcp_2026_tool_schema().is_valid(&valid));
+    for (field, value) in [
+        ("inputSchema", json!({"type": "array"})),
+        ("outputSchema", json!(true)),
+        ("icons", json!([{"mimeType": "image/png"}])),
+        ("_meta", json!([])),
+    ] {
+        let mut tool = valid.clone();
+        tool[field] = value.clone();
+        assert!(!mcp_2026_tool_schema().is_valid(&tool), "{field} = {value}");
+    }
+    let page = json!({"tools": [valid.clone()], "ttlMs": 0, "cacheScope": "public", "resultType": "complete"});
+    assert!(mcp_list_schema().is_valid(&page));
+    for (field, value) in [
+        ("ttlMs", json!(-1)),
+        ("cacheScope", json!("shared")),
+        ("tools", json!([{"name": "no input schema"}])),
+    ] {
+        let mut bad = page.clone();
+        bad[field] = value.clone();
+        assert!(!mcp_list_schema().is_valid(&bad), "{field} = {value}");
+    }
+    for missing in ["ttlMs", "cacheScope", "resultType", "tools"] {
+        let mut bad = page.clone();
+        bad.as_object_mut().unwrap().remove(missing);
+        assert!(!mcp_list_schema().is_valid(&bad), "without {missing}");
+    }
     for (field, value) in [
         ("title", Value::Null),
         ("outputSchema", Value::Null),
@@ -725,5 +818,236 @@ fn the_mcp_tool_schema_refuses_non_tools() {
         let mut tool = valid.clone();
         tool[field] = value.clone();
         assert!(!mcp_tool_schema().is_valid(&tool), "{field} = {value}");
+    }
+}
+
+/// A tool only MCP 2026-07-28 allows: an array result, a boolean property schema, composition
+/// keywords, and an argument mirrored into an HTTP header.
+fn tool_2026_body(prefix: &str) -> Value {
+    let mut body = tool_body(prefix);
+    body["inputSchema"] = json!({
+        "type": "object",
+        "properties": {
+            "region": {"type": "string", "x-mcp-header": "Region"},
+            "query": {"type": "string"},
+            "options": true
+        },
+        "required": ["region", "query"],
+        "anyOf": [{"required": ["query"]}],
+        "$defs": {"unused": {"type": "integer"}}
+    });
+    body["outputSchema"] = json!({"type": "array", "items": {"type": "string"}});
+    body
+}
+
+/// An MCP-shaped tool back in the registry's shape: its registry fields out of `_meta`.
+fn as_registry_tool(tool: &Value) -> Value {
+    let mut tool = tool.clone();
+    let meta = tool["_meta"].as_object_mut().unwrap();
+    let registry = meta.remove("mcp-tool-registry/tool").unwrap();
+    if meta.is_empty() {
+        tool.as_object_mut().unwrap().remove("_meta");
+    }
+    for (field, value) in registry.as_object().unwrap() {
+        if field != "mcpRevisions" {
+            tool[field] = value.clone();
+        }
+    }
+    tool
+}
+
+/// The MCP revisions the MCP-shaped `tool` says it is valid under.
+fn claimed_revisions(tool: &Value) -> Vec<&str> {
+    tool["_meta"]["mcp-tool-registry/tool"]["mcpRevisions"]
+        .as_array()
+        .expect("every MCP-shaped tool claims its revisions")
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect()
+}
+
+/// `path` (a `/tools` query) in the MCP shape.
+fn mcp(path: &str) -> String {
+    let sep = if path.contains('?') { '&' } else { '?' };
+    format!("{path}{sep}format=mcp")
+}
+
+/// Every tool of every page of `path` in the MCP shape (following `nextCursor`): each page
+/// checked against the 2026-07-28 `ListToolsResult` schema, each tool against the revisions it
+/// claims.
+async fn walk_mcp(app: &TestApp, path: &str) -> Vec<Value> {
+    let mut tools = Vec::new();
+    let mut next = mcp(path);
+    loop {
+        let page = app.get(&next).await;
+        assert_eq!(page.status, StatusCode::OK, "{next}: {}", page.text());
+        let page = page.json();
+        assert_valid(
+            mcp_list_schema(),
+            &page,
+            "an MCP 2026-07-28 ListToolsResult",
+        );
+        assert_eq!(page["resultType"], "complete");
+        assert_eq!(page["cacheScope"], "public");
+        for tool in page["tools"].as_array().unwrap() {
+            assert_tool_of(&claimed_revisions(tool), tool);
+            tools.push(tool.clone());
+        }
+        match page["nextCursor"].as_str() {
+            Some(cursor) => next = format!("{}&cursor={cursor}", mcp(path)),
+            None => return tools,
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_2026_07_28_tool_round_trips_through_create_the_cache_lists_and_the_mcp_shape() {
+    let app = TestApp::start().await;
+    let (token, owner) = app.user().await;
+    let body = tool_2026_body("mcp.2026");
+    let created = app.create(&token, &body).await;
+    assert_same_mcp_fields(&created, &body);
+    assert_tool_of(&["2026-07-28"], &created);
+    // The 2025-11-25 schema does refuse it: the claims below can be wrong.
+    assert!(!mcp_tool_schema().is_valid(&created), "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let hit = app.get(&format!("/tools/{id}")).await;
+    assert_eq!(hit.cache(), "HIT");
+    assert_eq!(hit.json(), created);
+    let older = app.create(&token, &full_mcp_body("mcp.2025")).await;
+
+    let path = format!("/tools?ownerId={owner}");
+    let listed = walk(&app, &path).await;
+    assert_eq!(listed, [older.clone(), created.clone()]);
+    let shaped = walk_mcp(&app, &path).await;
+    let back: Vec<Value> = shaped.iter().map(as_registry_tool).collect();
+    assert_eq!(back, listed);
+    assert_eq!(claimed_revisions(&shaped[0]), ["2025-11-25", "2026-07-28"]);
+    assert_eq!(claimed_revisions(&shaped[1]), ["2026-07-28"]);
+    assert_eq!(shaped[1]["outputSchema"], body["outputSchema"]);
+    assert_eq!(shaped[1]["inputSchema"], body["inputSchema"]);
+    // Built from the database, the shape is the same.
+    let database = app.beside(&refused_url()).await;
+    assert_eq!(walk_mcp(&database, &path).await, shaped);
+    // A patch back to what 2025-11-25 allows changes the claim.
+    let patched = app
+        .json(
+            Method::PATCH,
+            &format!("/tools/{id}"),
+            &token,
+            &json!({"outputSchema": {"type": "object"}, "inputSchema": {"type": "object"}}),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text());
+    assert_mcp_tool(&patched.json());
+    let shaped = walk_mcp(&app, &path).await;
+    assert_eq!(claimed_revisions(&shaped[1]), ["2025-11-25", "2026-07-28"]);
+}
+
+#[tokio::test]
+async fn mcp_pages_share_the_cache_entry_follow_cursors_and_answer_304_until_they_change() {
+    let app = TestApp::start().await;
+    let (token, owner) = app.user().await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let tool = app
+            .create(&token, &tool_body(&format!("mcp.page.{i}")))
+            .await;
+        ids.push(tool["id"].as_str().unwrap().to_owned());
+    }
+    let path = format!("/tools?ownerId={owner}&limit=2");
+    let registry = app.get(&path).await;
+    assert_eq!(registry.cache(), "MISS");
+    let first = app.get(&mcp(&path)).await;
+    assert_eq!(first.status, StatusCode::OK);
+    // Both shapes come from one cache entry.
+    assert_eq!(first.cache(), "HIT");
+    let tag = first.header("etag").unwrap().to_owned();
+    assert_ne!(Some(tag.as_str()), registry.header("etag"));
+    let ttl = app.config.cache.mcp_list_ttl;
+    assert!(ttl > Duration::ZERO && ttl <= app.config.cache.list_ttl);
+    assert_eq!(first.json()["ttlMs"], json!(ttl.as_millis() as u64));
+    let max_age = format!("public, max-age={}", ttl.as_secs());
+    assert_eq!(first.header("cache-control"), Some(max_age.as_str()));
+    assert_eq!(
+        first.json()["nextCursor"],
+        registry.json()["nextCursor"],
+        "one cursor for both shapes"
+    );
+
+    let not_modified = get_with(&app, &mcp(&path), &tag).await;
+    assert_eq!(not_modified.status, StatusCode::NOT_MODIFIED);
+    assert!(not_modified.body.is_empty());
+    assert_eq!(not_modified.header("etag"), Some(tag.as_str()));
+    assert_eq!(not_modified.header("cache-control"), Some(max_age.as_str()));
+    // The other shape's tag does not match this one.
+    let registry_tag = registry.header("etag").unwrap();
+    assert_eq!(
+        get_with(&app, &mcp(&path), registry_tag).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(get_with(&app, &path, &tag).await.status, StatusCode::OK);
+
+    // Cursors walk every tool once, in the order of the registry's pages.
+    let shaped = walk_mcp(&app, &path).await;
+    let listed = walk(&app, &path).await;
+    assert_eq!(
+        shaped.iter().map(as_registry_tool).collect::<Vec<_>>(),
+        listed
+    );
+    assert_eq!(shaped.len(), 5);
+
+    // A write that changes the page changes its tag.
+    let patched = app
+        .json(
+            Method::PATCH,
+            &format!("/tools/{}", listed[0]["id"].as_str().unwrap()),
+            &token,
+            &json!({"title": "changed"}),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK);
+    let changed = get_with(&app, &mcp(&path), &tag).await;
+    assert_eq!(changed.status, StatusCode::OK);
+    assert_ne!(changed.header("etag"), Some(tag.as_str()));
+    assert_eq!(changed.json()["tools"][0]["title"], "changed");
+
+    // Deletions in a list of changes are no tools: they are listed beside them.
+    let gone = app.delete(&format!("/tools/{}", ids[4]), &token).await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    let changes = format!("/tools?ownerId={owner}&updatedSince=2000-01-01T00:00:00Z&limit=100");
+    let page = app.get(&mcp(&changes)).await.json();
+    assert_valid(
+        mcp_list_schema(),
+        &page,
+        "an MCP 2026-07-28 ListToolsResult",
+    );
+    assert_eq!(page["tools"].as_array().unwrap().len(), 4);
+    let deleted = page["_meta"]["mcp-tool-registry/deleted"]
+        .as_array()
+        .unwrap();
+    assert_eq!(deleted.len(), 1);
+    assert_eq!(deleted[0]["id"], ids[4].as_str());
+    assert_eq!(deleted[0]["status"], "deleted");
+}
+
+#[tokio::test]
+async fn mcp_pages_with_no_ttl_are_revalidated_and_a_bad_format_is_a_400() {
+    let mut config = test_config(&redis_url());
+    config.cache.mcp_list_ttl = Duration::ZERO;
+    let app = TestApp::with_config(config).await;
+    let page = app.get("/tools?format=mcp").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_eq!(page.json()["ttlMs"], 0);
+    assert_eq!(page.header("cache-control"), Some("public, no-cache"));
+    assert_valid(
+        mcp_list_schema(),
+        &page.json(),
+        "an MCP 2026-07-28 ListToolsResult",
+    );
+    for bad in ["/tools?format=xml", "/tools?format=mcp&format=mcp"] {
+        let refused = app.get(bad).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert_eq!(refused.json()["errors"][0]["field"], "format");
     }
 }

@@ -8,8 +8,8 @@ use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use axum::Router;
 
-use shared::domain::{etag, ListQuery};
-use shared::http::{conditional, ApiError, Client, PathId, RouteTable};
+use shared::domain::{etag, mcp_list, ListFormat, ListQuery};
+use shared::http::{conditional, reusable_for, ApiError, Client, PathId, RouteTable};
 use shared::services::ToolService;
 
 fn table() -> RouteTable<Arc<ToolService>> {
@@ -46,5 +46,17 @@ async fn list_tools(
 ) -> Result<Response, ApiError> {
     let query = ListQuery::parse(raw.as_deref()).map_err(ApiError::BadQuery)?;
     let (page, status) = tools.list(&query, client.source_ip.as_deref()).await?;
-    Ok(conditional(&headers, &page.etag, page.body, status))
+    match query.format {
+        ListFormat::Registry => Ok(conditional(&headers, &page.etag, page.body, status)),
+        ListFormat::Mcp => {
+            let ttl = tools.cache().config().mcp_list_ttl;
+            let body =
+                mcp_list::render(&page.body, ttl).map_err(|e| ApiError::Internal(e.to_string()))?;
+            let tag = mcp_list::etag(&page.etag, ttl);
+            Ok(reusable_for(
+                conditional(&headers, &tag, body.into(), status),
+                ttl,
+            ))
+        }
+    }
 }

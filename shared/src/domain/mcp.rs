@@ -1,9 +1,18 @@
-//! The rules of a tool's MCP fields, as the MCP specification (revision 2025-11-25) defines a
-//! `Tool`: its JSON Schemas, `annotations`, `icons`, `execution` and `_meta`. Each validator
-//! returns the value to store or a message for the field's entry in a 422 problem document.
+//! The rules of a tool's MCP fields, as the MCP specification defines a `Tool` in revisions
+//! 2025-11-25 and 2026-07-28: its JSON Schemas, `annotations`, `icons`, `execution` and `_meta`.
+//! Where the revisions differ the wider rule applies, so a tool valid under either is accepted
+//! ([`revisions_of`] tells which it is valid under). Each validator returns the value to store or
+//! a message for the field's entry in a 422 problem document.
 
 use base64::{engine::general_purpose::STANDARD, Engine as _};
 use serde_json::{Map, Value};
+
+/// The MCP revisions a registry tool can be valid under, oldest first.
+pub const REVISIONS: [&str; 2] = ["2025-11-25", "2026-07-28"];
+
+/// The `_meta` prefix of the registry's own keys (`mcp-tool-registry/…`), which publishers may
+/// not use.
+pub const REGISTRY_META_PREFIX: &str = "mcp-tool-registry";
 
 /// Largest number of icons on one tool.
 pub const MAX_ICONS: usize = 8;
@@ -23,17 +32,52 @@ const ANNOTATION_HINTS: [&str; 4] = [
     "openWorldHint",
 ];
 
-/// `inputSchema` / `outputSchema`: a JSON Schema object whose root `type` is `"object"`, with
-/// `properties` an object of schema objects and `required` a list of names when present. A
-/// `$schema` naming the dialect (JSON Schema 2020-12 when absent) must be a string; any dialect
-/// is accepted as given.
-pub fn validate_schema(value: &Value) -> Result<Value, String> {
-    let schema = value
-        .as_object()
-        .ok_or_else(|| "must be a JSON Schema object".to_owned())?;
+/// The annotation that mirrors an argument into an `Mcp-Param-{name}` HTTP header (SEP-2243).
+const MCP_HEADER: &str = "x-mcp-header";
+
+/// `inputSchema`: a JSON Schema object whose root `type` is `"object"` (tool arguments are
+/// always an object), holding any JSON Schema 2020-12 keyword; `x-mcp-header` annotations
+/// follow [`check_mcp_headers`]. A `$schema` naming the dialect (2020-12 when absent) must be a
+/// string; any dialect is accepted as given.
+pub fn validate_input_schema(value: &Value) -> Result<Value, String> {
+    let schema = check_schema_root(value)?;
     if schema.get("type").and_then(Value::as_str) != Some("object") {
         return Err("must be a JSON Schema whose \"type\" is \"object\"".to_owned());
     }
+    check_mcp_headers(value)?;
+    Ok(value.clone())
+}
+
+/// `outputSchema`: a JSON Schema object describing the tool's structured result, whose root may
+/// be of any type (MCP 2026-07-28; 2025-11-25 asked for an object).
+pub fn validate_output_schema(value: &Value) -> Result<Value, String> {
+    let schema = check_schema_root(value)?;
+    if let Some(kind) = schema.get("type") {
+        let one = |t: &Value| t.as_str().is_some_and(|t| JSON_TYPES.contains(&t));
+        let valid = match kind {
+            Value::Array(kinds) => !kinds.is_empty() && kinds.iter().all(one),
+            single => one(single),
+        };
+        if !valid {
+            return Err(format!(
+                "\"type\" must be one of {JSON_TYPES:?} or a list of them"
+            ));
+        }
+    }
+    Ok(value.clone())
+}
+
+/// The type names of JSON Schema.
+const JSON_TYPES: [&str; 7] = [
+    "array", "boolean", "integer", "null", "number", "object", "string",
+];
+
+/// What every tool schema's root must be: a JSON object (the MCP schema's own rule), whose
+/// `$schema`, `properties` and `required` are well formed when present.
+fn check_schema_root(value: &Value) -> Result<&Map<String, Value>, String> {
+    let schema = value
+        .as_object()
+        .ok_or_else(|| "must be a JSON Schema object".to_owned())?;
     if let Some(dialect) = schema.get("$schema") {
         if !dialect.is_string() {
             return Err(
@@ -45,8 +89,11 @@ pub fn validate_schema(value: &Value) -> Result<Value, String> {
         let properties = properties
             .as_object()
             .ok_or_else(|| "\"properties\" must be an object".to_owned())?;
-        if let Some((name, _)) = properties.iter().find(|(_, v)| !v.is_object()) {
-            return Err(format!("\"properties\".{name:?} must be a schema object"));
+        let not_schema = properties.iter().find(|(_, v)| !is_schema(v));
+        if let Some((name, _)) = not_schema {
+            return Err(format!(
+                "\"properties\".{name:?} must be a schema (an object or a boolean)"
+            ));
         }
     }
     if let Some(required) = schema.get("required") {
@@ -57,7 +104,143 @@ pub fn validate_schema(value: &Value) -> Result<Value, String> {
             return Err("\"required\" must be an array of property names".to_owned());
         }
     }
-    Ok(value.clone())
+    Ok(schema)
+}
+
+/// A JSON Schema 2020-12 schema: an object, or `true` / `false`.
+fn is_schema(value: &Value) -> bool {
+    value.is_object() || value.is_boolean()
+}
+
+/// The MCP revisions whose `Tool` the schemas `input` and `output` (already valid here) fit:
+/// 2026-07-28 always; 2025-11-25 too when every property schema is an object and the output
+/// schema, if any, describes an object.
+pub fn revisions_of(input: &Value, output: Option<&Value>) -> &'static [&'static str] {
+    let object_properties = |schema: &Value| {
+        schema
+            .get("properties")
+            .and_then(Value::as_object)
+            .is_none_or(|properties| properties.values().all(Value::is_object))
+    };
+    let output_fits = output.is_none_or(|schema| {
+        schema.get("type").and_then(Value::as_str) == Some("object") && object_properties(schema)
+    });
+    if object_properties(input) && output_fits {
+        &REVISIONS
+    } else {
+        &REVISIONS[1..]
+    }
+}
+
+/// The `x-mcp-header` rules of MCP 2026-07-28 (SEP-2243): an annotation's value is a non-empty
+/// HTTP token (RFC 9110 `tchar`s, so no control characters), unique in the schema whatever its
+/// case; it annotates a `string`, `integer` or `boolean` property reached from the root through
+/// `properties` alone (never through `items`, a composition, a condition or `$ref`). A client
+/// must drop a tool that breaks them, so the registry refuses it.
+fn check_mcp_headers(schema: &Value) -> Result<(), String> {
+    let mut names = Vec::new();
+    walk_schema(schema, &mut Vec::new(), true, &mut names)
+}
+
+/// Checks the `x-mcp-header` of `schema`, found at `path` (`reachable`: through `properties`
+/// alone), then of every schema inside it.
+fn walk_schema(
+    schema: &Value,
+    path: &mut Vec<String>,
+    reachable: bool,
+    names: &mut Vec<String>,
+) -> Result<(), String> {
+    let Some(fields) = schema.as_object() else {
+        return Ok(());
+    };
+    if let Some(header) = fields.get(MCP_HEADER) {
+        let at = if path.is_empty() {
+            "the root".to_owned()
+        } else {
+            path.join(".")
+        };
+        let fail = |why: &str| Err(format!("\"{MCP_HEADER}\" at {at}: {why}"));
+        if !reachable || path.is_empty() {
+            return fail(
+                "only a property reached from the root through \"properties\" alone may carry it",
+            );
+        }
+        let Some(name) = header
+            .as_str()
+            .filter(|n| !n.is_empty() && n.bytes().all(is_tchar))
+        else {
+            return fail(
+                "must be a non-empty HTTP header name token (letters, digits and !#$%&'*+-.^_`|~)",
+            );
+        };
+        if !matches!(
+            fields.get("type").and_then(Value::as_str),
+            Some("string" | "integer" | "boolean")
+        ) {
+            return fail("may only annotate a property whose \"type\" is \"string\", \"integer\" or \"boolean\"");
+        }
+        let lower = name.to_ascii_lowercase();
+        if names.contains(&lower) {
+            return fail(&format!(
+                "{name:?} is used twice (names are compared ignoring case)"
+            ));
+        }
+        names.push(lower);
+    }
+    for (keyword, child) in fields {
+        match (keyword.as_str(), child) {
+            ("properties", Value::Object(properties)) => {
+                for (name, schema) in properties {
+                    path.extend(["properties".to_owned(), name.clone()]);
+                    walk_schema(schema, path, reachable, names)?;
+                    path.truncate(path.len() - 2);
+                }
+            }
+            (
+                "patternProperties" | "$defs" | "definitions" | "dependentSchemas",
+                Value::Object(schemas),
+            ) => {
+                for (name, schema) in schemas {
+                    path.extend([keyword.clone(), name.clone()]);
+                    walk_schema(schema, path, false, names)?;
+                    path.truncate(path.len() - 2);
+                }
+            }
+            ("prefixItems" | "allOf" | "anyOf" | "oneOf" | "items", Value::Array(schemas)) => {
+                for (i, schema) in schemas.iter().enumerate() {
+                    path.push(format!("{keyword}[{i}]"));
+                    walk_schema(schema, path, false, names)?;
+                    path.pop();
+                }
+            }
+            (
+                "items"
+                | "additionalItems"
+                | "additionalProperties"
+                | "unevaluatedItems"
+                | "unevaluatedProperties"
+                | "contains"
+                | "propertyNames"
+                | "not"
+                | "if"
+                | "then"
+                | "else"
+                | "contentSchema",
+                schema,
+            ) => {
+                path.push(keyword.clone());
+                walk_schema(schema, path, false, names)?;
+                path.pop();
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// RFC 9110 `tchar`: the characters of a header field name.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// `annotations`: MCP `ToolAnnotations` (`title`, and the four boolean hints); other keys refused.
@@ -202,7 +385,9 @@ fn is_size(text: &str) -> bool {
             .is_some_and(|(w, h)| dimension(w) && dimension(h))
 }
 
-/// `execution`: MCP `ToolExecution`, `{taskSupport?: "forbidden" | "optional" | "required"}`.
+/// `execution`: MCP 2025-11-25 `ToolExecution`, `{taskSupport?: "forbidden" | "optional" |
+/// "required"}`. Revision 2026-07-28 moved tasks to an extension; the field is still accepted
+/// and served, for 2025-11-25 clients.
 pub fn validate_execution(value: &Value) -> Result<Value, String> {
     for (key, v) in object(value)? {
         if key != "taskSupport" {
@@ -218,7 +403,7 @@ pub fn validate_execution(value: &Value) -> Result<Value, String> {
 }
 
 /// `_meta`: an object whose keys follow the MCP naming rules (an optional `prefix/` of dot-separated
-/// labels, then a name) and do not use a prefix MCP reserves for itself; at most
+/// labels, then a name) and do not use a prefix MCP or the registry reserves; at most
 /// [`MAX_META_BYTES`] serialized. Values are free.
 pub fn validate_meta(value: &Value) -> Result<Value, String> {
     let fields = object(value)?;
@@ -253,6 +438,12 @@ fn check_meta_key(key: &str) -> Result<(), String> {
         if matches!(labels.get(1), Some(&("modelcontextprotocol" | "mcp"))) {
             return Err(format!(
                 "key {key:?}: the prefix {prefix:?}/ is reserved for MCP"
+            ));
+        }
+        // The registry's keys of an MCP-shaped list (`format=mcp`).
+        if prefix == REGISTRY_META_PREFIX {
+            return Err(format!(
+                "key {key:?}: the prefix {prefix:?}/ is reserved for the registry"
             ));
         }
     }
@@ -296,23 +487,173 @@ mod tests {
     const PNG_1X1: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg==";
 
     #[test]
-    fn schemas_take_a_dialect_and_keep_the_mcp_shape() {
+    fn input_schemas_take_a_dialect_and_any_keyword_under_an_object_root() {
         let with_dialect = json!({
             "$schema": "https://json-schema.org/draft-07/schema#",
             "type": "object",
-            "properties": {"q": {"type": "string"}},
-            "required": ["q"]
+            "properties": {"q": {"type": "string"}, "anything": true},
+            "required": ["q"],
+            "oneOf": [{"required": ["q"]}],
+            "$defs": {"id": {"type": "string"}},
+            "if": {"properties": {"q": {"const": "x"}}}, "then": false
         });
-        assert_eq!(validate_schema(&with_dialect), Ok(with_dialect.clone()));
+        assert_eq!(
+            validate_input_schema(&with_dialect),
+            Ok(with_dialect.clone())
+        );
         for bad in [
             json!({"type": "array"}),
+            json!({"properties": {}}),
+            json!(true),
             json!({"type": "object", "$schema": 7}),
             json!({"type": "object", "properties": []}),
-            json!({"type": "object", "properties": {"q": true}}),
+            json!({"type": "object", "properties": {"q": 1}}),
             json!({"type": "object", "required": "q"}),
             json!({"type": "object", "required": [1]}),
         ] {
-            assert!(validate_schema(&bad).is_err(), "{bad}");
+            assert!(validate_input_schema(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn output_schemas_may_describe_any_root() {
+        for good in [
+            json!({"type": "object", "properties": {"t": {"type": "number"}}}),
+            json!({"type": "array", "items": {"type": "string"}}),
+            json!({"type": ["string", "null"]}),
+            json!({"$schema": "https://json-schema.org/draft/2020-12/schema", "oneOf": [{"type": "integer"}, {"type": "string"}]}),
+            json!({}),
+        ] {
+            assert_eq!(validate_output_schema(&good), Ok(good.clone()));
+        }
+        for bad in [
+            json!([{"type": "string"}]),
+            json!(true),
+            json!({"type": "text"}),
+            json!({"type": []}),
+            json!({"type": 3}),
+            json!({"type": "object", "properties": {"t": "number"}}),
+        ] {
+            assert!(validate_output_schema(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn revisions_follow_what_only_2026_07_28_allows() {
+        let input = json!({"type": "object", "properties": {"q": {"type": "string"}}});
+        let object_output = json!({"type": "object"});
+        assert_eq!(revisions_of(&input, None), REVISIONS);
+        assert_eq!(revisions_of(&input, Some(&object_output)), REVISIONS);
+        let array_output = json!({"type": "array", "items": {"type": "string"}});
+        assert_eq!(revisions_of(&input, Some(&array_output)), ["2026-07-28"]);
+        let boolean_property = json!({"type": "object", "properties": {"q": true}});
+        assert_eq!(revisions_of(&boolean_property, None), ["2026-07-28"]);
+    }
+
+    /// An input schema with `property` (a schema) as its `region` property.
+    fn with_region(property: Value) -> Value {
+        json!({"type": "object", "properties": {"region": property, "query": {"type": "string"}}})
+    }
+
+    #[test]
+    fn mcp_headers_annotate_primitive_properties_reached_through_properties() {
+        let nested = json!({
+            "type": "object",
+            "properties": {
+                "region": {"type": "string", "x-mcp-header": "Region"},
+                "tenant": {"type": "object", "properties": {
+                    "id": {"type": "integer", "x-mcp-header": "Tenant-Id"},
+                    "dry": {"type": "boolean", "x-mcp-header": "x_dry!run~"}
+                }},
+                "x-mcp-header": {"type": "string", "description": "a property so named is no annotation"}
+            },
+            "default": {"x-mcp-header": 7}
+        });
+        assert_eq!(validate_input_schema(&nested), Ok(nested.clone()));
+    }
+
+    #[test]
+    fn a_malformed_mcp_header_is_refused_naming_it_and_where() {
+        let cases = [
+            (
+                with_region(json!({"type": "string", "x-mcp-header": ""})),
+                "properties.region",
+                "token",
+            ),
+            (
+                with_region(json!({"type": "string", "x-mcp-header": "Re gion"})),
+                "properties.region",
+                "token",
+            ),
+            (
+                with_region(json!({"type": "string", "x-mcp-header": "Region\r\nX-Evil: 1"})),
+                "properties.region",
+                "token",
+            ),
+            (
+                with_region(json!({"type": "string", "x-mcp-header": "Région"})),
+                "properties.region",
+                "token",
+            ),
+            (
+                with_region(json!({"type": "string", "x-mcp-header": 5})),
+                "properties.region",
+                "token",
+            ),
+            (
+                with_region(json!({"type": "number", "x-mcp-header": "Region"})),
+                "properties.region",
+                "\"type\"",
+            ),
+            (
+                with_region(json!({"type": "array", "x-mcp-header": "Region"})),
+                "properties.region",
+                "\"type\"",
+            ),
+            (
+                with_region(json!({"x-mcp-header": "Region"})),
+                "properties.region",
+                "\"type\"",
+            ),
+            (
+                with_region(
+                    json!({"type": "array", "items": {"type": "string", "x-mcp-header": "Region"}}),
+                ),
+                "properties.region.items",
+                "reached from the root",
+            ),
+            (
+                json!({"type": "object", "x-mcp-header": "Root"}),
+                "the root",
+                "reached from the root",
+            ),
+            (
+                json!({"type": "object", "anyOf": [{"properties": {"a": {"type": "string", "x-mcp-header": "A"}}}]}),
+                "anyOf[0].properties.a",
+                "reached from the root",
+            ),
+            (
+                json!({"type": "object", "$defs": {"r": {"type": "string", "x-mcp-header": "R"}}, "properties": {"r": {"$ref": "#/$defs/r"}}}),
+                "$defs.r",
+                "reached from the root",
+            ),
+            (
+                json!({"type": "object", "properties": {
+                    "a": {"type": "string", "x-mcp-header": "Region"},
+                    "b": {"type": "string", "x-mcp-header": "REGION"}
+                }}),
+                "properties.b",
+                "twice",
+            ),
+        ];
+        for (schema, at, why) in cases {
+            let message = validate_input_schema(&schema).unwrap_err();
+            assert!(
+                message.starts_with("\"x-mcp-header\" at "),
+                "{schema}: {message}"
+            );
+            assert!(message.contains(at), "{schema}: {message}");
+            assert!(message.contains(why), "{schema}: {message}");
         }
     }
 
@@ -422,6 +763,7 @@ mod tests {
             ("io.modelcontextprotocol/official", "reserved"),
             ("dev.mcp/x", "reserved"),
             ("org.modelcontextprotocol.api/x", "reserved"),
+            ("mcp-tool-registry/tool", "reserved for the registry"),
             ("1com.example/x", "prefix"),
             ("com.example-/x", "prefix"),
             ("com..example/x", "prefix"),

@@ -78,6 +78,16 @@ impl Sort {
     }
 }
 
+/// How a page is shaped (`format`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ListFormat {
+    /// `{"items", "nextCursor"}` with registry tools (the default).
+    #[default]
+    Registry,
+    /// `format=mcp`: an MCP 2026-07-28 `ListToolsResult` ([`super::mcp_list`]).
+    Mcp,
+}
+
 /// A parsed, validated `GET /tools` query. Field order is alphabetical: it is the canonical
 /// serialization hashed into the cache key.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -86,6 +96,10 @@ pub struct ListQuery {
     pub category: Option<String>,
     /// The opaque cursor of the page asked for.
     pub cursor: Option<String>,
+    /// The shape of the answer: left out of the canonical form, as both shapes are rendered
+    /// from one page (one cache entry, one cursor).
+    #[serde(skip)]
+    pub format: ListFormat,
     /// Page size.
     pub limit: u32,
     /// `ownerId` filter.
@@ -111,6 +125,7 @@ impl Default for ListQuery {
         Self {
             category: None,
             cursor: None,
+            format: ListFormat::default(),
             limit: DEFAULT_LIMIT,
             owner_id: None,
             q: None,
@@ -185,6 +200,11 @@ impl ListQuery {
                     Ok(())
                 }
                 "cursor" => Err("is not a cursor issued by this API"),
+                "format" if v == "mcp" => {
+                    query.format = ListFormat::Mcp;
+                    Ok(())
+                }
+                "format" => Err("must be mcp (or left out)"),
                 _ => Err("is not a parameter of this route"),
             };
             if let Err(message) = result {
@@ -389,9 +409,22 @@ mod tests {
             "updatedSince=yesterday",
             "updatedSince=2026-11-23",
             "updatedSince=2026-11-23T22:00:00",
+            "format=json",
+            "format=MCP",
+            "format=mcp&format=mcp",
         ] {
             assert!(ListQuery::parse(Some(raw)).is_err(), "{raw}");
         }
+    }
+
+    #[test]
+    fn the_mcp_format_shares_the_page_its_cache_entry_and_its_cursors() {
+        let mcp = parse("format=mcp&tag=api");
+        let registry = parse("tag=api");
+        assert_eq!(mcp.format, ListFormat::Mcp);
+        assert_eq!(registry.format, ListFormat::Registry);
+        assert_eq!(mcp.canonical(), registry.canonical());
+        assert_eq!(mcp.scope(), registry.scope());
     }
 
     #[test]

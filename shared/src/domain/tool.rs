@@ -5,14 +5,17 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::mcp::{
-    validate_annotations, validate_execution, validate_icons, validate_meta, validate_schema,
+    validate_annotations, validate_execution, validate_icons, validate_input_schema, validate_meta,
+    validate_output_schema,
 };
 use super::{FieldError, Timestamp};
 
 /// A published MCP tool definition, as stored and as returned by the API. Its MCP fields (`name`,
 /// `title`, `description`, `inputSchema`, `outputSchema`, `annotations`, `icons`, `execution`,
-/// `_meta`) are an MCP 2025-11-25 `Tool`; an optional field that is not set is left out rather
-/// than sent as `null`, so that the document validates against the MCP schema as it is.
+/// `_meta`) are an MCP 2026-07-28 `Tool`, and a 2025-11-25 one too unless its schemas use what
+/// only 2026-07-28 allows ([`super::mcp::revisions_of`]); an optional field that is not set is
+/// left out rather than sent as `null`, so that the document validates against the MCP schema as
+/// it is.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Tool {
@@ -33,7 +36,7 @@ pub struct Tool {
     pub version: String,
     /// JSON Schema of the tool's arguments (`type: object`).
     pub input_schema: Value,
-    /// JSON Schema of the tool's structured result (`type: object`).
+    /// JSON Schema of the tool's structured result (any root type).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_schema: Option<Value>,
     /// MCP tool annotations.
@@ -165,10 +168,10 @@ impl ToolChanges {
                 "tags" => required(value, validate_tags).map(|v| changes.tags = Some(v)),
                 "version" => required(value, validate_version).map(|v| changes.version = Some(v)),
                 "inputSchema" => {
-                    required(value, validate_schema).map(|v| changes.input_schema = Some(v))
+                    required(value, validate_input_schema).map(|v| changes.input_schema = Some(v))
                 }
                 "outputSchema" => {
-                    nullable(value, validate_schema).map(|v| changes.output_schema = Some(v))
+                    nullable(value, validate_output_schema).map(|v| changes.output_schema = Some(v))
                 }
                 "annotations" => {
                     nullable(value, validate_annotations).map(|v| changes.annotations = Some(v))

@@ -1,6 +1,8 @@
 //! Responses: JSON with its content type, and reads answered conditionally (`ETag`,
 //! `If-None-Match` → 304) with the headers every read carries.
 
+use std::time::Duration;
+
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::Response;
@@ -56,5 +58,17 @@ pub fn conditional(request: &HeaderMap, tag: &str, body: Bytes, status: CacheSta
         HeaderValue::from_static(READ_CACHE_CONTROL),
     );
     headers.insert(X_CACHE, HeaderValue::from_static(status.as_str()));
+    response
+}
+
+/// `response` (a read's answer) made reusable by any cache for `ttl` without asking again:
+/// `Cache-Control: public, max-age=<seconds>` (left `no-cache` for a TTL under a second).
+pub fn reusable_for(mut response: Response, ttl: Duration) -> Response {
+    if ttl.as_secs() > 0 {
+        let value = format!("public, max-age={}", ttl.as_secs());
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            response.headers_mut().insert(header::CACHE_CONTROL, value);
+        }
+    }
     response
 }
