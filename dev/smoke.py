@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """`make smoke API=<url>`: checks a deployment end to end, as a client sees it, and says what
 failed. It registers a user of its own, logs in, creates a tool, reads it twice (the second read
-from the cache), finds it in its owner's list, reads it conditionally, updates it, deletes it and
+from the cache), finds it in its owner's list (and in its MCP-shaped form), reads it conditionally, updates it, deletes it and
 logs out; the tool is deleted again on the way out whatever failed. Standard library only.
 
 Usage: dev/smoke.py [--api http://127.0.0.1:9000]
@@ -100,6 +100,16 @@ def run(api):
         if [item["id"] for item in page["items"]] != [tool_id]:
             raise Failed(f"list of the owner's tools: {page}")
         step("find it in its owner's list")
+
+        status, _, page = api.call("GET", f"/tools?ownerId={user['id']}&format=mcp")
+        expect("the MCP-shaped list", status, 200, page)
+        missing = {"tools", "ttlMs", "cacheScope", "resultType"} - set(page or {})
+        listed = [t.get("_meta", {}).get("mcp-tool-registry/tool", {}).get("id") for t in page.get("tools", [])]
+        if missing or listed != [tool_id] or not isinstance(page["ttlMs"], int) or page["ttlMs"] < 0:
+            raise Failed(f"MCP-shaped list (missing {sorted(missing)}): {page}")
+        if page["resultType"] != "complete" or page["cacheScope"] not in ("public", "private"):
+            raise Failed(f"MCP-shaped list: {page}")
+        step("find it in the MCP-shaped list (a ListToolsResult)")
 
         etag = headers.get("ETag")
         status, _, body = api.call("GET", path, headers={"If-None-Match": etag})

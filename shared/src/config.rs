@@ -550,7 +550,7 @@ impl Config {
         let signing_secret = env.key("TOKEN_SIGNING_SECRET", DEV_SIGNING_SECRET)?;
         let refresh_secret = env.key("REFRESH_TOKEN_SECRET", DEV_REFRESH_SECRET)?;
         let cursor_secret = env.key("CURSOR_SECRET", DEV_CURSOR_SECRET)?;
-        let config = Self {
+        let mut config = Self {
             cache: CacheConfig {
                 mode: env.parsed("REDIS_MODE", RedisMode::Standalone)?,
                 redis_url: env.string("REDIS_URL", "redis://127.0.0.1:6379"),
@@ -648,8 +648,12 @@ impl Config {
                 reason: "must be longer than DB_REQUEST_BUDGET_MS".into(),
             });
         }
-        // A client may not trust a page longer than the registry keeps one whose retirement
-        // failed (docs/api.md, "MCP-shaped pages").
+        // A client may not trust a page longer than the registry keeps one (docs/api.md,
+        // "MCP-shaped pages"): unset, the figure follows a shorter LIST_CACHE_TTL down; set, it
+        // must fit under it.
+        if (lookup)("MCP_LIST_TTL_SECS").is_none_or(|v| v.is_empty()) {
+            config.cache.mcp_list_ttl = config.cache.mcp_list_ttl.min(config.cache.list_ttl);
+        }
         if config.cache.mcp_list_ttl > config.cache.list_ttl {
             return Err(ConfigError::Invalid {
                 name: "MCP_LIST_TTL_SECS",
@@ -956,9 +960,12 @@ mod tests {
     }
 
     #[test]
-    fn an_mcp_page_ttl_beyond_the_list_ttl_is_refused() {
+    fn an_mcp_page_ttl_follows_the_list_ttl_down_and_beyond_it_is_refused() {
         let config = Config::from_lookup(|_| None).unwrap();
         assert!(config.cache.mcp_list_ttl <= config.cache.list_ttl);
+        let short_lists =
+            Config::from_lookup(|name| (name == "LIST_CACHE_TTL").then(|| "30".into())).unwrap();
+        assert_eq!(short_lists.cache.mcp_list_ttl, Duration::from_secs(30));
         let refused = Config::from_lookup(|name| match name {
             "LIST_CACHE_TTL" => Some("30".into()),
             "MCP_LIST_TTL_SECS" => Some("31".into()),

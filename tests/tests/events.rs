@@ -50,6 +50,8 @@ async fn every_event_gets_its_documented_status() {
         // `If-None-Match: *` matches any current page.
         ("tools-list-not-modified.json", StatusCode::NOT_MODIFIED),
         ("tools-list-bad-param.json", StatusCode::BAD_REQUEST),
+        // A page as an MCP ListToolsResult.
+        ("tools-list-mcp.json", StatusCode::OK),
         // A word search, ranked by relevance, within a category.
         ("tools-search.json", StatusCode::OK),
         ("tools-get-bad-id.json", StatusCode::BAD_REQUEST),
