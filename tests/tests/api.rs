@@ -149,7 +149,9 @@ async fn every_field_rule_is_enforced_with_422() {
         ("version", json!("v".repeat(65))),
         ("inputSchema", json!({"type": "string"})),
         ("inputSchema", json!([])),
-        ("outputSchema", json!({"type": "array"})),
+        // Any root type is a result schema (MCP 2026-07-28), but not any JSON value.
+        ("outputSchema", json!([{"type": "array"}])),
+        ("outputSchema", json!({"type": "list"})),
         ("annotations", json!({"readOnlyHint": "yes"})),
         ("annotations", json!({"unknownKey": true})),
         ("status", json!("retired")),
