@@ -526,6 +526,19 @@ pub fn sweep_deadline() -> tokio::time::Instant {
     tokio::time::Instant::now() + std::time::Duration::from_secs(30)
 }
 
+/// One multi-threaded runtime per test binary, for property tests whose synchronous cases
+/// (proptest's closures) drive the async services by blocking on it.
+pub fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a test runtime")
+    })
+}
+
 /// A minimal valid tool body with a unique name.
 pub fn tool_body(prefix: &str) -> Value {
     serde_json::json!({

@@ -14,29 +14,17 @@
 //!   instance's cached page of the other category is still a hit.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use data_api_emulator::{FaultRule, Operation};
 use http::{Request, StatusCode};
-use integration_tests::{test_config, tool_body, Instance, OwnedRedis, TestApp};
+use integration_tests::{runtime, test_config, tool_body, Instance, OwnedRedis, TestApp};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 const INSTANCES: usize = 4;
-
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap()
-    })
-}
 
 #[derive(Clone, Copy, Debug)]
 enum Fault {

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use axum::body::Body;
 use http::{Method, Request, StatusCode};
-use integration_tests::{redis_url, refused_url, test_config, tool_body, TestApp, TestResponse};
+use integration_tests::{
+    redis_url, refused_url, runtime, test_config, tool_body, TestApp, TestResponse,
+};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 use serde_json::{json, Value};
@@ -364,17 +366,6 @@ async fn tools_without_optional_fields_are_mcp_tools_too() {
         assert!(tool.get(absent).is_none(), "{absent} is sent: {tool}");
     }
     assert_eq!(walk(&app, &format!("/tools?ownerId={owner}")).await, [tool]);
-}
-
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap()
-    })
 }
 
 fn icon_strategy() -> impl Strategy<Value = Value> {

@@ -4,28 +4,19 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use http::{Method, StatusCode};
-use integration_tests::{blackhole, refused_url, require_redis, tool_body, OwnedRedis, TestApp};
+use integration_tests::{
+    blackhole, refused_url, require_redis, runtime, tool_body, OwnedRedis, TestApp,
+};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 use serde_json::{json, Value};
 use shared::cache::CacheKeys;
 use shared::domain::ListQuery;
 use uuid::Uuid;
-
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap()
-    })
-}
 
 fn runner() -> TestRunner {
     TestRunner::new(ProptestConfig {

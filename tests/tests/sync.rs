@@ -3,26 +3,14 @@
 //! polls through random instances; after each poll it equals the registry.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use http::{Method, StatusCode};
-use integration_tests::{tool_body, Instance, TestApp};
+use integration_tests::{runtime, tool_body, Instance, TestApp};
 use proptest::prelude::*;
 use proptest::test_runner::{Config as ProptestConfig, TestRunner};
 use serde_json::{json, Value};
 use shared::domain::Timestamp;
-
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap()
-    })
-}
 
 #[derive(Clone, Debug)]
 enum Write {
