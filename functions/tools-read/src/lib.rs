@@ -7,9 +7,10 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use axum::Router;
+use bytes::Bytes;
 
 use shared::domain::{etag, mcp_list, ListFormat, ListQuery};
-use shared::http::{conditional, reusable_for, ApiError, Client, PathId, RouteTable};
+use shared::http::{conditional, reusable_for, unchanged, ApiError, Client, PathId, RouteTable};
 use shared::services::ToolService;
 
 fn table() -> RouteTable<Arc<ToolService>> {
@@ -50,13 +51,16 @@ async fn list_tools(
         ListFormat::Registry => Ok(conditional(&headers, &page.etag, page.body, status)),
         ListFormat::Mcp => {
             let ttl = tools.cache().config().mcp_list_ttl;
-            let body =
-                mcp_list::render(&page.body, ttl).map_err(|e| ApiError::Internal(e.to_string()))?;
             let tag = mcp_list::etag(&page.etag, ttl);
-            Ok(reusable_for(
-                conditional(&headers, &tag, body.into(), status),
-                ttl,
-            ))
+            // A 304 (a gateway polling its pages) costs no rendering.
+            let body = if unchanged(&headers, &tag) {
+                Bytes::new()
+            } else {
+                mcp_list::render(&page.body, ttl)
+                    .map_err(|e| ApiError::Internal(e.to_string()))?
+                    .into()
+            };
+            Ok(reusable_for(conditional(&headers, &tag, body, status), ttl))
         }
     }
 }

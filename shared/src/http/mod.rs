@@ -11,7 +11,9 @@ mod routes;
 pub use access_log::access_log;
 pub use extract::{Authenticated, Authenticator, Client, JsonBody, OptionalJsonBody, PathId};
 pub use problem::{ApiError, Problem};
-pub use respond::{conditional, json_response, reusable_for, with_etag, READ_CACHE_CONTROL};
+pub use respond::{
+    conditional, json_response, reusable_for, unchanged, with_etag, READ_CACHE_CONTROL,
+};
 pub use routes::{method_not_allowed, not_found, RouteTable};
 
 /// Largest accepted request body.

@@ -39,12 +39,7 @@ pub fn with_etag(mut response: Response, tag: &str) -> Response {
 /// A read's answer: 200 with `body`, or 304 with no body when `If-None-Match` names `tag`; both
 /// carry the `ETag`, `Cache-Control` and `X-Cache`.
 pub fn conditional(request: &HeaderMap, tag: &str, body: Bytes, status: CacheStatus) -> Response {
-    let unchanged = request
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .any(|condition| etag::if_none_match(condition, tag));
-    let response = if unchanged {
+    let response = if unchanged(request, tag) {
         let mut r = Response::new(Body::empty());
         *r.status_mut() = StatusCode::NOT_MODIFIED;
         r
@@ -59,6 +54,16 @@ pub fn conditional(request: &HeaderMap, tag: &str, body: Bytes, status: CacheSta
     );
     headers.insert(X_CACHE, HeaderValue::from_static(status.as_str()));
     response
+}
+
+/// Whether the request's `If-None-Match` names `tag`: the answer is a 304, whose body need not
+/// be built.
+pub fn unchanged(request: &HeaderMap, tag: &str) -> bool {
+    request
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|condition| etag::if_none_match(condition, tag))
 }
 
 /// `response` (a read's answer) made reusable by any cache for `ttl` without asking again:
